@@ -1,0 +1,36 @@
+"""Tiny hosts and models for the esper tests (fast on a 2-core CPU)."""
+
+from __future__ import annotations
+
+import torch
+
+from esper.kasmina.host import CNNHost, MorphogeneticModel, TransformerHost
+from esper.kasmina.slot import QualityGates
+
+VOCAB = 64
+BLOCK = 16
+
+
+def tiny_host(topology: str) -> CNNHost | TransformerHost:
+    if topology == "cnn":
+        return CNNHost(num_classes=5, n_blocks=3, base_channels=8)
+    return TransformerHost(vocab_size=VOCAB, n_embd=32, n_head=4, n_layer=2, block_size=BLOCK, dropout=0.0)
+
+
+def tiny_input(topology: str, batch: int = 2) -> torch.Tensor:
+    if topology == "cnn":
+        return torch.randn(batch, 3, 16, 16)
+    return torch.randint(0, VOCAB, (batch, 8))
+
+
+def tiny_model(topology: str, gates: QualityGates | None = None, **kwargs) -> MorphogeneticModel:
+    model = MorphogeneticModel(tiny_host(topology), **kwargs)
+    if gates is not None:
+        model.seed_slot.gates = gates
+    return model
+
+
+def loss_of(output: torch.Tensor) -> torch.Tensor:
+    # A loss that weighs every output element differently, so gradients are informative.
+    weights = torch.linspace(0.5, 1.5, output.numel(), dtype=output.dtype).view_as(output)
+    return (output * weights).sum()
