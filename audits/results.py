@@ -129,8 +129,9 @@ class StepCompiles:
 class RecompilesResult:
     status: CheckStatus
     fullgraph: bool  # whether the replay ran on the fullgraph=True compile
-    total_compiles: int
-    budget: int  # most compilations the target allows over the whole replay
+    total_compiles: int  # dynamo compilations over the replay, all frames
+    max_frame_compiles: int  # compilations of the most-compiled frame; compared with budget
+    budget: int  # most compilations the target allows any one frame over the replay
     recompile_limit: int  # torch._dynamo.config.recompile_limit in force
     limit_hit: bool = False
     silent_fallback: bool = False  # limit hit without fullgraph: frames now run eagerly
@@ -157,6 +158,7 @@ class ModeParity:
     grad_presence_mismatch: tuple[str, ...] = ()  # params with a grad in one run only
     fp64_eager_max_abs: float | None = None  # eager output vs an fp64 eager reference
     fp64_compiled_max_abs: float | None = None  # compiled output vs the same reference
+    fp64_skipped: str | None = None  # why there is no fp64 reference, when there is none
     passed: bool = True
 
 
@@ -222,6 +224,8 @@ class TargetResult:
     duration_s: float = 0.0
     # Hazards are wrong on purpose: these checks are expected to fail on them.
     expected_flags: tuple[CheckName, ...] = ()
+    # Report-only targets (e.g. the guard comparison) never fail the run.
+    informational: bool = False
     fullgraph: FullgraphResult | None = None
     breaks: BreaksResult | None = None
     recompiles: RecompilesResult | None = None
@@ -252,8 +256,11 @@ class TargetResult:
         """Checks that count against `--fail-on` for this target.
 
         A clean target fails on any flag; a hazard fails when one of its
-        expected flags is missing (extra flags on a hazard are reported only).
+        expected flags is missing (extra flags on a hazard are reported only);
+        an informational target never fails.
         """
+        if self.informational:
+            return ()
         watched = {c for category in fail_on for c in category.checks}
         if self.expected_flags:
             return tuple(c for c in self.missed if c in watched)

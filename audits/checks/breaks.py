@@ -1,0 +1,65 @@
+"""Check 2: with fullgraph=False, how many graphs, and where does dynamo break?
+
+Graph capture is dynamo's alone, so this check compiles with the "eager"
+backend whatever `--backend` says: the graphs and breaks are the same and no
+kernel is generated for them. It cannot reuse the fullgraph compile: a call
+such as `.item()` can compile under fullgraph=True yet break without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from audits.graph_breaks import break_from_reason
+from audits.results import BreaksResult, CheckStatus, GraphBreakInfo
+from audits.targets import Inputs, Target
+
+
+class GraphRecorder:
+    """A backend that records each graph dynamo hands it, then runs it as is."""
+
+    def __init__(self) -> None:
+        self.ops_per_graph: list[int] = []
+
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
+        self.ops_per_graph.append(
+            sum(
+                1 for n in gm.graph.nodes if n.op in ("call_function", "call_method", "call_module")
+            )
+        )
+        return gm.forward
+
+
+def check_breaks(
+    target: Target, module: nn.Module, make_inputs: Callable[[], Inputs]
+) -> BreaksResult:
+    """Compile a fresh `module` with fullgraph=False and replay the target on it once."""
+    from torch._dynamo.utils import graph_break_reasons
+
+    recorder = GraphRecorder()
+    compiled = target.compile(module, backend=recorder, fullgraph=False)
+    reasons_before = len(graph_break_reasons)
+    inputs = make_inputs()
+    compiled(*inputs)
+    first_call_graphs = len(recorder.ops_per_graph)
+    for step in target.scenario:
+        if step.action is not None:
+            with torch.no_grad():
+                step.action(module)
+        compiled(*inputs)
+    reasons = [r for r in graph_break_reasons[reasons_before:] if getattr(r, "graph_break", True)]
+    distinct: dict[tuple[str, Any], GraphBreakInfo] = {}
+    for reason in reasons:
+        info = break_from_reason(reason)
+        distinct.setdefault((info.gb_type, info.location), info)
+    return BreaksResult(
+        status=CheckStatus.FAILED if reasons else CheckStatus.PASSED,
+        graph_count=first_call_graphs,
+        break_count=len(reasons),
+        breaks=tuple(distinct.values()),
+        ops_per_graph=tuple(recorder.ops_per_graph[:first_call_graphs]),
+    )

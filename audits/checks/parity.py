@@ -1,0 +1,197 @@
+"""Check 4: do compiled outputs and gradients equal eager ones?
+
+Compiled and eager start from the same state (a deep copy taken just before
+the comparison) and get the same inputs and the same upstream gradient. A
+difference passes when it is within the dtype's tolerance, or, where an fp64
+reference is cheap, when compiled is no further from fp64 than eager is:
+kernels that reorder a reduction are allowed to be as wrong as eager, no more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from audits.checks.common import (
+    clone_module,
+    named_grads,
+    output_tensors,
+    scalar_loss,
+    set_mode,
+    to_double,
+)
+from audits.results import CheckStatus, Mode, ModeParity, ParityResult, TensorDiff
+from audits.targets import Inputs
+
+# (atol, rtol) by dtype; fp32 matches issue 2's atol 1e-5 on outputs.
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    torch.float32: (1e-5, 1e-4),
+    torch.bfloat16: (1e-2, 1.6e-2),
+    torch.float16: (1e-3, 1e-3),
+}
+# An fp64 reference is "cheap" below this many parameters.
+FP64_MAX_PARAMS = 20_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    outputs: list[torch.Tensor]
+    grads: dict[str, torch.Tensor | None]
+
+
+def _run(fn: Callable[..., Any], owner: nn.Module, inputs: Inputs, seed: int) -> _Run:
+    torch.manual_seed(seed)  # same dropout mask where the backend honours the RNG
+    out = fn(*inputs)
+    loss = scalar_loss(out)
+    if loss is not None:
+        loss.backward()
+    outputs = [t.detach() for t in output_tensors(out)]
+    return _Run(outputs=outputs, grads={k: g for k, g in named_grads(owner, inputs)})
+
+
+def _max_errors(actual: torch.Tensor, expected: torch.Tensor, atol: float) -> tuple[float, float]:
+    if actual.shape != expected.shape:
+        return float("inf"), float("inf")
+    if not (actual.is_floating_point() or actual.is_complex()):
+        wrong = bool((actual != expected).any())
+        return (float("inf"), float("inf")) if wrong else (0.0, 0.0)
+    a, e = actual.double(), expected.double()
+    diff = (a - e).abs()
+    if diff.numel() == 0:
+        return 0.0, 0.0
+    max_abs = float(diff.max())
+    # Relative error only where the reference is clear of the absolute tolerance.
+    scale = e.abs()
+    significant = scale > atol
+    max_rel = float((diff[significant] / scale[significant]).max()) if significant.any() else 0.0
+    return max_abs, max_rel
+
+
+def _diff(
+    name: str,
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    tol: tuple[float, float],
+    reference: torch.Tensor | None,
+) -> TensorDiff:
+    atol, rtol = tol
+    max_abs, max_rel = _max_errors(actual, expected, atol)
+    passed = actual.shape == expected.shape and bool(
+        torch.allclose(actual.double(), expected.double(), atol=atol, rtol=rtol, equal_nan=True)
+    )
+    if not passed and reference is not None and actual.shape == reference.shape:
+        compiled_err, _ = _max_errors(actual, reference, atol)
+        eager_err, _ = _max_errors(expected, reference, atol)
+        passed = compiled_err <= max(atol, 2.0 * eager_err)
+    return TensorDiff(
+        name=name, max_abs=max_abs, max_rel=max_rel, atol=atol, rtol=rtol, passed=passed
+    )
+
+
+def _worst(diffs: list[TensorDiff]) -> TensorDiff | None:
+    if not diffs:
+        return None
+    failing = [d for d in diffs if not d.passed]
+    return max(failing or diffs, key=lambda d: (d.max_abs, d.max_rel))
+
+
+def _compare_mode(
+    module: nn.Module,
+    compiled: Callable[..., Any],
+    make_inputs: Callable[[], Inputs],
+    mode: Mode,
+    dtype: torch.dtype,
+) -> ModeParity:
+    set_mode(module, mode)
+    for p in module.parameters():
+        p.grad = None
+    eager = clone_module(module)
+    reference: _Run | None = None
+    skipped: str | None = None
+    n_params = sum(p.numel() for p in module.parameters())
+    if dtype != torch.float32:
+        skipped = f"fp64 reference only for float32 runs, this one is {dtype}"
+    elif n_params > FP64_MAX_PARAMS:
+        skipped = f"{n_params} parameters: above the {FP64_MAX_PARAMS} cheap-reference limit"
+    else:
+        double, double_inputs = to_double(module, make_inputs())
+        try:
+            reference = _run(double, double, double_inputs, seed=0)
+        except (RuntimeError, TypeError, NotImplementedError) as exc:
+            skipped = f"fp64 forward failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    eager_inputs = make_inputs()
+    compiled_inputs = make_inputs()
+    want = _run(eager, eager, eager_inputs, seed=0)
+    got = _run(compiled, module, compiled_inputs, seed=0)
+    tol = TOLERANCES[dtype]
+
+    if len(got.outputs) != len(want.outputs):
+        missing = TensorDiff(
+            name=f"output (compiled gave {len(got.outputs)} tensors, eager {len(want.outputs)})",
+            max_abs=float("inf"),
+            max_rel=float("inf"),
+            atol=tol[0],
+            rtol=tol[1],
+            passed=False,
+        )
+        return ModeParity(mode=mode, dtype=str(dtype), output=missing, passed=False)
+
+    def ref(items: list[torch.Tensor] | None, i: int) -> torch.Tensor | None:
+        return items[i] if items is not None and i < len(items) else None
+
+    ref_outputs = reference.outputs if reference else None
+    output_diffs = [
+        _diff(
+            "output" if len(want.outputs) == 1 else f"output[{i}]", g, w, tol, ref(ref_outputs, i)
+        )
+        for i, (g, w) in enumerate(zip(got.outputs, want.outputs, strict=True))
+    ]
+    grad_diffs: list[TensorDiff] = []
+    presence: list[str] = []
+    for name, expected in want.grads.items():
+        actual = got.grads.get(name)
+        if (expected is None) != (actual is None):
+            presence.append(name)
+            continue
+        if expected is None or actual is None:
+            continue
+        reference_grad = reference.grads.get(name) if reference else None
+        grad_diffs.append(_diff(name, actual, expected, tol, reference_grad))
+    fp64_eager = fp64_compiled = None
+    if reference and reference.outputs and want.outputs and got.outputs:
+        fp64_eager, _ = _max_errors(want.outputs[0], reference.outputs[0], tol[0])
+        fp64_compiled, _ = _max_errors(got.outputs[0], reference.outputs[0], tol[0])
+    output = _worst(output_diffs)
+    if output is None:
+        raise ValueError("parity needs a module that returns at least one tensor; it returned none")
+    worst_grad = _worst(grad_diffs)
+    passed = all(d.passed for d in output_diffs + grad_diffs) and not presence
+    return ModeParity(
+        mode=mode,
+        dtype=str(dtype).removeprefix("torch."),
+        output=output,
+        worst_grad=worst_grad,
+        grads_compared=len(grad_diffs),
+        grad_presence_mismatch=tuple(presence),
+        fp64_eager_max_abs=fp64_eager,
+        fp64_compiled_max_abs=fp64_compiled,
+        fp64_skipped=skipped,
+        passed=passed,
+    )
+
+
+def check_parity(
+    module: nn.Module,
+    compiled: Callable[..., Any],
+    make_inputs: Callable[[], Inputs],
+    modes: tuple[Mode, ...],
+    dtype: torch.dtype,
+) -> ParityResult:
+    """Compare compiled and eager outputs and gradients in each mode, in place on `module`."""
+    results = tuple(_compare_mode(module, compiled, make_inputs, m, dtype) for m in modes)
+    status = CheckStatus.PASSED if all(r.passed for r in results) else CheckStatus.FAILED
+    return ParityResult(status=status, modes=results)

@@ -1,0 +1,135 @@
+"""Check 3: how often does one compiled module compile while its state changes?
+
+Compilations are counted with dynamo's compile-start callback around each
+step. The budget applies per frame: a module broken into graphs compiles each
+piece once, and only compiling the same frame again is a recompile. The guard
+behind each recompile is read from the guard failures dynamo records when
+(and only when) it recompiles. When `recompile_limit` is reached dynamo stops
+compiling the frame: with fullgraph=True it raises, otherwise it runs the
+frame eagerly without a word, which is the silent fallback reported here.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from audits.checks.common import (
+    compile_log,
+    frame_of,
+    guard_failure_marks,
+    guard_failures_since,
+    recompile_limit_hits,
+)
+from audits.graph_breaks import first_line
+from audits.results import CheckStatus, RecompilesResult, StepCompiles
+from audits.targets import Inputs, ScenarioStep, Target
+
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Replay:
+    result: RecompilesResult
+    steady_s: tuple[float, ...]  # wall times of calls that compiled nothing
+    errors: tuple[tuple[str, BaseException], ...] = ()  # (step, exception) raised by a call
+
+
+def describe_guard(reason: str) -> str:
+    """One line per failed guard: '0/1: self.calls == 1 # model.py:35 in forward (HINT: ...)'."""
+    head = reason.split("\nUser stack trace:")[0]
+    return _SPACES.sub(" ", head.replace("#   #", "#")).strip()
+
+
+def _steps(target: Target) -> tuple[ScenarioStep, ...]:
+    if target.scenario:
+        return target.scenario
+    return (ScenarioStep(name="repeat", calls=target.steady_calls - 1, max_compiles=0),)
+
+
+def replay(
+    target: Target,
+    module: nn.Module,
+    compiled: Callable[..., Any],
+    make_inputs: Callable[[], Inputs],
+    *,
+    fullgraph: bool,
+    first_call_ids: list[str],
+) -> Replay:
+    """Replay the target's scenario (or repeated calls) on `compiled`, after its first call.
+
+    `first_call_ids` are the compilations of that first call, made by the fullgraph check.
+    """
+    from torch._dynamo import config
+
+    log = compile_log()
+    steps = [StepCompiles(step="first call", calls=1, compiles=len(first_call_ids))]
+    all_ids = list(first_call_ids)
+    steady: list[float] = []
+    errors: list[tuple[str, BaseException]] = []
+    hits_before = recompile_limit_hits()
+    inputs = make_inputs()
+    for step in _steps(target):
+        if step.action is not None:
+            with torch.no_grad():
+                step.action(module)
+        marks = guard_failure_marks()
+        step_mark = len(log.ids)
+        error: BaseException | None = None
+        for _ in range(step.calls):
+            call_mark = len(log.ids)
+            start = time.perf_counter()
+            try:
+                compiled(*inputs)
+            except Exception as exc:  # recorded per step; the replay goes on
+                error = exc
+                continue
+            if len(log.ids) == call_mark:
+                steady.append(time.perf_counter() - start)
+        if error is not None:
+            errors.append((step.name, error))
+        step_ids = log.since(step_mark)
+        all_ids.extend(step_ids)
+        steps.append(
+            StepCompiles(
+                step=step.name,
+                calls=step.calls,
+                compiles=len(step_ids),
+                max_compiles=step.max_compiles,
+                guard_failures=tuple(
+                    dict.fromkeys(describe_guard(r) for r in guard_failures_since(marks))
+                ),
+                error=f"{type(error).__name__}: {first_line(error)}" if error else None,
+            )
+        )
+    limit_hit = recompile_limit_hits() > hits_before
+    per_frame = Counter(frame_of(i) for i in all_ids)
+    max_frame = max(per_frame.values(), default=0)
+    over_step_budget = any(
+        s.max_compiles is not None and s.compiles > s.max_compiles for s in steps
+    )
+    ok = (
+        max_frame <= target.recompile_budget
+        and not over_step_budget
+        and not limit_hit
+        and not errors
+    )
+    result = RecompilesResult(
+        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        fullgraph=fullgraph,
+        total_compiles=len(all_ids),
+        max_frame_compiles=max_frame,
+        budget=target.recompile_budget,
+        recompile_limit=int(config.recompile_limit),
+        limit_hit=limit_hit,
+        silent_fallback=limit_hit and not fullgraph,
+        steps=tuple(steps),
+    )
+    return Replay(result=result, steady_s=tuple(steady), errors=tuple(errors))

@@ -1,0 +1,181 @@
+"""Read what dynamo says about a graph break into a `GraphBreakInfo`.
+
+Dynamo reports a break as a `torch._dynamo.exc.Unsupported` (fullgraph=True)
+or a `GraphCompileReason` (fullgraph=False). Both carry a message of the form
+
+    <gb_type>
+      Explanation: ...
+      Hint: ...
+      Developer debug context: ...
+     For more details about this graph break, please visit: <url>
+
+and a stack of user frames. The graph-break code (GBxxxx) comes from the
+registry file shipped with the installed torch; older torch versions have no
+registry, so every field past gb_type is optional.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import sysconfig
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+import torch
+
+from audits.results import GraphBreakInfo, SourceLocation
+
+_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
+_STDLIB_DIRS = tuple(
+    {
+        os.path.abspath(p)
+        for key in ("stdlib", "platstdlib")
+        if (p := sysconfig.get_paths().get(key))
+    }
+)
+_DOC_URL = re.compile(r"please visit:\s*(\S+)")
+_GB_FROM_URL = re.compile(r"/gb(\d+)\.html")
+_NESTED = "*** While handling this graph break, another graph break occurred: ***"
+
+
+def is_user_file(filename: str) -> bool:
+    """False for frames inside torch or the Python standard library."""
+    path = os.path.abspath(filename)
+    if path.startswith(_TORCH_DIR + os.sep):
+        return False
+    return not any(path.startswith(d + os.sep) for d in _STDLIB_DIRS)
+
+
+def _display_path(filename: str) -> str:
+    path = os.path.abspath(filename)
+    cwd = os.getcwd()
+    if path.startswith(cwd + os.sep):
+        return os.path.relpath(path, cwd)
+    return filename
+
+
+def location_of(frame: traceback.FrameSummary) -> SourceLocation:
+    return SourceLocation(
+        file=_display_path(frame.filename),
+        line=frame.lineno or 0,
+        function=frame.name,
+        code=(frame.line or "").strip(),
+    )
+
+
+def innermost_user_frame(frames: Iterable[traceback.FrameSummary]) -> SourceLocation | None:
+    """The deepest frame of user code; frames inside torch or the stdlib are skipped."""
+    user = [f for f in frames if is_user_file(f.filename)]
+    return location_of(user[-1]) if user else None
+
+
+def raise_site(tb: TracebackType | None) -> SourceLocation | None:
+    """Where an exception came from in user code, read from its traceback."""
+    return innermost_user_frame(traceback.extract_tb(tb)) if tb else None
+
+
+@functools.lru_cache(maxsize=1)
+def _gb_codes() -> dict[str, str]:
+    """gb_type -> "GBxxxx", from the registry the installed torch ships (if any)."""
+    registry = Path(torch._dynamo.__file__).parent / "graph_break_registry.json"
+    try:
+        entries = json.loads(registry.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {
+        item["Gb_type"]: code
+        for code, items in entries.items()
+        for item in items
+        if isinstance(item, dict) and "Gb_type" in item
+    }
+
+
+def parse_break_message(message: str, *, location: SourceLocation | None = None) -> GraphBreakInfo:
+    """Split dynamo's graph-break message into its fields."""
+    # A break raised while handling another break lists both; the first is the cause.
+    message = message.split(_NESTED)[0]
+    message = message.split("\nfrom user code:")[0]
+    lines = message.strip("\n").splitlines()
+    gb_type = lines[0].strip() if lines else ""
+    explanation: list[str] = []
+    hints: list[str] = []
+    context: list[str] = []
+    current: list[str] | None = None
+    for raw in lines[1:]:
+        line = raw.strip()
+        if line.startswith("Explanation:"):
+            current = explanation
+            line = line.removeprefix("Explanation:").strip()
+        elif line.startswith("Hint:"):
+            hints.append("")
+            current = None
+            line = line.removeprefix("Hint:").strip()
+        elif line.startswith("Developer debug context:"):
+            current = context
+            line = line.removeprefix("Developer debug context:").strip()
+        elif line.startswith("For more details about this graph break"):
+            current = None
+            continue
+        if not line:
+            continue
+        if current is None and hints:
+            hints[-1] = f"{hints[-1]} {line}".strip()
+        elif current is not None:
+            current.append(line)
+    url_match = _DOC_URL.search(message)
+    doc_url = url_match.group(1) if url_match else None
+    gb_code = _gb_codes().get(gb_type)
+    if gb_code is None and doc_url and (m := _GB_FROM_URL.search(doc_url)):
+        gb_code = f"GB{m.group(1)}"
+    return GraphBreakInfo(
+        gb_type=gb_type,
+        gb_code=gb_code,
+        doc_url=doc_url,
+        explanation=" ".join(explanation),
+        hints=tuple(h for h in hints if h),
+        context=" ".join(context),
+        location=location,
+    )
+
+
+def _dynamo_cause(exc: BaseException) -> BaseException | None:
+    """The Unsupported error behind `exc` (itself, or a cause such as a recompile-limit hit)."""
+    from torch._dynamo.exc import Unsupported
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, Unsupported):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def break_from_exception(exc: BaseException) -> GraphBreakInfo | None:
+    """GraphBreakInfo for a dynamo graph-break error, None for any other exception."""
+    cause = _dynamo_cause(exc)
+    if cause is None:
+        return None
+    frames = getattr(cause, "real_stack", None) or []
+    location = innermost_user_frame(frames) or raise_site(exc.__traceback__)
+    message = getattr(cause, "msg", None) or str(cause)
+    return parse_break_message(message, location=location)
+
+
+def break_from_reason(reason: object) -> GraphBreakInfo:
+    """GraphBreakInfo for a `GraphCompileReason` recorded with fullgraph=False."""
+    frames = getattr(reason, "user_stack", None) or []
+    return parse_break_message(
+        str(getattr(reason, "reason", "")), location=innermost_user_frame(frames)
+    )
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""

@@ -1,0 +1,34 @@
+"""Modules that are wrong on purpose, one per compile hazard.
+
+`python -m audits.run --hazards` audits them; each declares the checks that
+must flag it, so the hazard suite doubles as a test of the checks themselves.
+"""
+
+from __future__ import annotations
+
+from audits.hazards import (
+    changing_attribute,
+    data_dependent_assert,
+    dict_building,
+    disabled_slot,
+    item_in_forward,
+    print_in_forward,
+    raise_under_fullgraph,
+    tensor_branch,
+)
+from audits.targets import Target
+
+_MODULES = (
+    data_dependent_assert,
+    item_in_forward,
+    print_in_forward,
+    disabled_slot,
+    changing_attribute,
+    tensor_branch,
+    dict_building,
+    raise_under_fullgraph,
+)
+
+
+def hazard_targets() -> list[Target]:
+    return [m.target() for m in _MODULES]

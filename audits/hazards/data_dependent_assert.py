@@ -1,0 +1,40 @@
+"""Hazard: an assert on tensor values.
+
+Dynamo does not break on it: it turns the assert into a runtime check inside
+the graph. The happy path compiles, but a violating input raises a
+RuntimeError compiled where eager raises AssertionError.
+"""
+
+import torch
+from torch import nn
+
+from audits.hazards._common import WIDTH, hazard_target
+from audits.results import CheckName
+from audits.targets import BadInput, Target
+
+
+class PositiveInputLayer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(WIDTH, WIDTH)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert (x > 0).all(), "inputs must be positive"
+        return self.proj(x.log())
+
+
+def target() -> Target:
+    return hazard_target(
+        "data_dependent_assert",
+        PositiveInputLayer,
+        expected=(CheckName.EXCEPTIONS,),
+        description="assert (x > 0).all() in forward",
+        bad_inputs=(
+            BadInput(
+                name="negative input",
+                make_inputs=lambda: (-torch.rand(4, WIDTH),),
+                raises=AssertionError,
+                match="positive",
+            ),
+        ),
+    )

@@ -1,0 +1,155 @@
+"""What the audit audits: a typed record per module.
+
+A target names how to build a fresh module and its example inputs, the modes
+to check, the bad inputs with what eager raises for them, a recompile budget,
+and optionally a scenario: named steps that change the module's state between
+calls (a seed's lifecycle, an alpha ramp). Checks only ever read targets.
+
+Factories are callables rather than built modules so that the parent process
+can list targets without running a torch op (children are forked from it) and
+each check can start from a fresh, identically seeded module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from audits.results import CheckName, Mode
+
+Inputs = tuple[Any, ...]
+
+
+class CompileFn(Protocol):
+    """How a target is compiled; `torch.compile` unless the target says otherwise."""
+
+    def __call__(
+        self, module: nn.Module, *, backend: Any, fullgraph: bool
+    ) -> Callable[..., Any]: ...
+
+
+def torch_compile(module: nn.Module, *, backend: Any, fullgraph: bool) -> Callable[..., Any]:
+    return torch.compile(module, backend=backend, fullgraph=fullgraph)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BadInput:
+    """An input the module must refuse, and what eager raises for it."""
+
+    name: str
+    make_inputs: Callable[[], Inputs]
+    raises: type[BaseException]
+    match: str | None = None  # regex the eager message must contain
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.raises, type) and issubclass(self.raises, BaseException)):
+            raise ValueError(
+                f"BadInput {self.name!r}: raises must be an exception class, got {self.raises!r}"
+            )
+        if self.match is not None:
+            re.compile(self.match)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScenarioStep:
+    """A state change applied between calls (never inside forward), then `calls` calls."""
+
+    name: str
+    action: Callable[[nn.Module], None] | None = None
+    calls: int = 1
+    max_compiles: int | None = None  # budget for this step alone, e.g. 0 during an alpha ramp
+
+    def __post_init__(self) -> None:
+        if self.calls < 1:
+            raise ValueError(f"ScenarioStep {self.name!r}: calls must be >= 1, got {self.calls}")
+        if self.max_compiles is not None and self.max_compiles < 0:
+            raise ValueError(
+                f"ScenarioStep {self.name!r}: max_compiles must be >= 0, got {self.max_compiles}"
+            )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    name: str  # unique, "/"-separated, matched by --targets globs
+    build: Callable[[], nn.Module]  # a fresh module; called under torch.manual_seed(seed)
+    make_inputs: Callable[[], Inputs]  # fresh example inputs; same seeding
+    modes: tuple[Mode, ...] = (Mode.TRAIN, Mode.EVAL)
+    bad_inputs: tuple[BadInput, ...] = ()
+    recompile_budget: int = 1  # compilations allowed over the whole replay
+    scenario: tuple[ScenarioStep, ...] = ()  # empty: call steady_calls times with the same inputs
+    steady_calls: int = 4
+    group: str = "user"
+    description: str = ""
+    compile: CompileFn = torch_compile
+    # Checks expected to fail (hazards only); a clean target leaves this empty.
+    expected_flags: tuple[CheckName, ...] = ()
+    # Report-only: findings are shown but never fail the run (the guard comparison).
+    informational: bool = False
+    # torch._dynamo.config overrides, applied with config.patch for this target only.
+    dynamo_config: tuple[tuple[str, Any], ...] = ()
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c.isspace() for c in self.name):
+            raise ValueError(f"target name must be non-empty without spaces, got {self.name!r}")
+        if not self.modes:
+            raise ValueError(f"target {self.name!r}: modes must name train and/or eval")
+        if len(set(self.modes)) != len(self.modes):
+            raise ValueError(f"target {self.name!r}: modes repeat: {self.modes}")
+        if self.recompile_budget < 1:
+            raise ValueError(
+                f"target {self.name!r}: recompile_budget must be >= 1 (the first compile), "
+                f"got {self.recompile_budget}"
+            )
+        if self.steady_calls < 2:
+            raise ValueError(
+                f"target {self.name!r}: steady_calls must be >= 2, got {self.steady_calls}"
+            )
+
+    def fresh_module(self) -> nn.Module:
+        torch.manual_seed(self.seed)
+        return self.build()
+
+    def fresh_inputs(self) -> Inputs:
+        # Seeded apart from the module so inputs do not depend on how many
+        # parameters build() initialised.
+        torch.manual_seed(self.seed + 1)
+        inputs = self.make_inputs()
+        return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+
+
+def target_from_pair(name: str, pair: tuple[nn.Module, Any], *, group: str = "user") -> Target:
+    """Wrap the simple `(module, example_inputs)` form of a user factory.
+
+    The module is built once by the user's factory; each check gets a deep copy
+    of it (in its initial state) so that checks do not see each other's changes.
+    """
+    import copy
+
+    module, example = pair
+    if not isinstance(module, nn.Module):
+        raise TypeError(
+            f"{name}: the pair's first item must be an nn.Module, got {type(module).__name__}"
+        )
+    inputs = tuple(example) if isinstance(example, (tuple, list)) else (example,)
+    pristine_module = copy.deepcopy(module)
+    pristine_inputs = tuple(
+        (x.detach().clone(), x.requires_grad) if isinstance(x, torch.Tensor) else (x, False)
+        for x in inputs
+    )
+
+    def build() -> nn.Module:
+        return copy.deepcopy(pristine_module)
+
+    def make_inputs() -> Inputs:
+        return tuple(
+            x.clone().requires_grad_(grad) if isinstance(x, torch.Tensor) else x
+            for x, grad in pristine_inputs
+        )
+
+    return Target(name=name, build=build, make_inputs=make_inputs, group=group)
