@@ -100,9 +100,19 @@ class SeedState:
         self.blueprint_id = blueprint_id
         self.topology = topology
         self.blueprint_kwargs = dict(blueprint_kwargs or {})
-        self.stage = SeedStage(stage)
+        self._stage = SeedStage(stage)
         self.previous_stage = SeedStage(previous_stage)
         self.metrics = metrics if metrics is not None else SeedMetrics()
+
+    @property
+    def stage(self) -> SeedStage:
+        return self._stage
+
+    @stage.setter
+    def stage(self, value: SeedStage) -> None:
+        self._stage = SeedStage(value)
+        if self._owner.state is self:
+            self._owner._refresh_forward_flags()
 
     @property
     def alpha(self) -> float:
@@ -151,13 +161,12 @@ class SeedSlot(nn.Module):
         # Non-persistent: the checkpoint keeps alpha as a float in the extra state.
         self.register_buffer("alpha_tensor", torch.zeros(()), persistent=False)
         self._alpha_value = 0.0
-        # A bool, not the float: dynamo guards it as a constant, so only a flip recompiles.
-        self._alpha_is_zero = True
         self.isolate_gradients = True
         self.isolation_monitor = GradientIsolationMonitor()
         self._schedule: AlphaSchedule | None = None
         self._blend_step = 0
         self._seed_counter = itertools.count(1)
+        self._refresh_forward_flags()
         self.to(device)
 
     # ----------------------------------------------------------------- properties
@@ -195,6 +204,7 @@ class SeedSlot(nn.Module):
         topology = getattr(host, "topology", None)
         if topology is not None:
             self._host_topology = _resolve_topology(topology, f"host {type(host).__name__}")
+            self._refresh_forward_flags()
 
     # ----------------------------------------------------------------- forward
     def validate_input(self, host_features: torch.Tensor) -> None:
@@ -214,17 +224,31 @@ class SeedSlot(nn.Module):
     def forward(self, host_features: torch.Tensor) -> torch.Tensor:
         # Shape checks read static metadata: free under compile on the happy path.
         self.validate_input(host_features)
-        state = self.state
-        if self.seed is None or state is None or state.stage not in _SEED_RUNS:
+        if not self._seed_runs:
             return host_features
         seed_input = host_features.detach() if self.isolate_gradients else host_features
         seed_features = self.seed(seed_input)
-        if state.stage == SeedStage.TRAINING and self._alpha_is_zero:
+        if self._use_ste:
             return ste_forward(host_features, seed_features)
-        # The transformer residual stream keeps its host gradient; a CNN's is cut (reference).
         return blend_with_isolation(
-            host_features, seed_features, self.alpha_tensor, detach_host=self.topology == "cnn"
+            host_features, seed_features, self.alpha_tensor, detach_host=self._detach_host
         )
+
+    def _refresh_forward_flags(self) -> None:
+        """Recompute the bools the forward branches on; called on every state change.
+
+        The forward reads plain bools, never the stage enum: dynamo guards a bool
+        by value. Guarding on the enum is unsound in torch 2.13: after
+        `stage in <frozenset of stages>` it dropped the guard on the stage, and
+        a TRAINING graph was reused in BLENDING (measured; see
+        tests/esper/kasmina/test_compile.py::test_stage_change_never_reuses_a_stale_graph).
+        """
+        state = self.state
+        runs = self.seed is not None and state is not None and state.stage in _SEED_RUNS
+        self._seed_runs = runs
+        self._use_ste = runs and state.stage == SeedStage.TRAINING and self._alpha_value == 0.0
+        # The transformer residual stream keeps its host gradient; a CNN's is cut (reference).
+        self._detach_host = self.topology == "cnn"
 
     # ----------------------------------------------------------------- alpha
     def set_alpha(self, value: float | torch.Tensor) -> None:
@@ -233,7 +257,7 @@ class SeedSlot(nn.Module):
         with torch.no_grad():
             self.alpha_tensor.fill_(value)  # in place: compiled graphs read the same buffer
         self._alpha_value = value
-        self._alpha_is_zero = value == 0.0
+        self._refresh_forward_flags()
 
     @contextmanager
     def force_alpha(self, value: float) -> Iterator[None]:

@@ -34,3 +34,24 @@ def loss_of(output: torch.Tensor) -> torch.Tensor:
     # A loss that weighs every output element differently, so gradients are informative.
     weights = torch.linspace(0.5, 1.5, output.numel(), dtype=output.dtype).view_as(output)
     return (output * weights).sum()
+
+
+STAGES_UNDER_TEST = (
+    # (label, stage, alpha): every stage the compile contract names
+    ("dormant", "DORMANT", None),
+    ("training", "TRAINING", 0.0),
+    ("blending_0.3", "BLENDING", 0.3),
+    ("blending_0.7", "BLENDING", 0.7),
+    ("shadowing", "SHADOWING", None),
+    ("probationary", "PROBATIONARY", None),
+    ("fossilized", "FOSSILIZED", None),
+    ("culled", "CULLED", None),
+)
+
+
+def perturb_seed(model: MorphogeneticModel, scale: float = 0.1) -> None:
+    """Move a fresh (identity) seed off zero so that it really changes the features."""
+    gen = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for p in model.get_seed_parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * scale)

@@ -1,0 +1,70 @@
+"""drive_to_stage: put a slot's seed into a lifecycle stage through legal transitions.
+
+For tests, audits and benchmarks that need "a host with a seed in BLENDING at
+alpha 0.3". It walks the real transitions with permissive gates, so the slot's
+state is exactly what training would have produced, minus the epochs.
+"""
+
+from __future__ import annotations
+
+
+import torch.nn as nn
+
+from esper.kasmina.slot import QualityGates, SeedSlot
+from esper.leyline import HAPPY_PATH, SeedStage
+
+# No dwell times or improvement thresholds: every gate passes on a fresh seed.
+PERMISSIVE_GATES = QualityGates(
+    min_training_epochs=0,
+    min_training_improvement=float("-inf"),
+    min_shadowing_epochs=0,
+    min_probation_epochs=0,
+    min_fossilize_contribution=float("-inf"),
+)
+
+REACHABLE_STAGES = (*HAPPY_PATH, SeedStage.DORMANT, SeedStage.CULLED)
+
+
+def drive_to_stage(
+    slot: SeedSlot,
+    stage: SeedStage,
+    *,
+    blueprint_id: str,
+    alpha: float | None = None,
+    seed_id: str | None = None,
+    host_module: nn.Module | None = None,
+) -> None:
+    """Germinate `blueprint_id` in an empty `slot` and advance it to `stage`.
+
+    `alpha` applies to BLENDING (default 0.5). DORMANT leaves the slot empty;
+    CULLED germinates, starts training, then culls.
+    """
+    stage = SeedStage(stage)
+    if stage not in REACHABLE_STAGES:
+        raise ValueError(
+            f"drive_to_stage cannot reach {stage.name}; reachable: {[s.name for s in REACHABLE_STAGES]}"
+        )
+    if stage == SeedStage.DORMANT:
+        return
+    gates, slot.gates = slot.gates, PERMISSIVE_GATES
+    try:
+        slot.germinate(blueprint_id, seed_id, host_module=host_module)
+        if stage == SeedStage.CULLED:
+            slot.advance_stage(SeedStage.TRAINING)
+            slot.cull("drive_to_stage")
+            return
+        for next_stage in HAPPY_PATH[1 : HAPPY_PATH.index(stage) + 1]:
+            if next_stage == SeedStage.SHADOWING:
+                slot.set_alpha(1.0)  # G3 wants the ramp finished
+            result = slot.advance_stage(next_stage)
+            if not result.passed:  # only possible with a user-registered gate override
+                raise RuntimeError(f"gate refused {next_stage.name}: {result.message}")
+        if stage == SeedStage.BLENDING:
+            slot.set_alpha(0.5 if alpha is None else alpha)
+        elif alpha is not None:
+            slot.set_alpha(alpha)
+    finally:
+        slot.gates = gates
+
+
+__all__ = ["PERMISSIVE_GATES", "REACHABLE_STAGES", "drive_to_stage"]
