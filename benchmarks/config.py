@@ -1,0 +1,84 @@
+"""Configuration of a benchmark run, checked once when built.
+
+MeasureConfig holds how to measure (rounds, modes, precision, what else to record) and is
+all that :func:`benchmarks.api.benchmark_module` needs; RunConfig adds what to measure and
+where to write it, for ``python -m benchmarks.run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from benchmarks.modes import CompileMode, Precision
+
+MIN_DEFAULT_ROUNDS = 20  # the issue's floor for a default run
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeasureConfig:
+    device: str = "cpu"  # "cpu" or "cuda" (the CLI resolves "auto" before building this)
+    precision: Precision = Precision.FP32
+    modes: tuple[CompileMode, ...] = (CompileMode.DEFAULT,)  # compiled modes, each against eager
+    backend: str = (
+        "inductor"  # tests use "eager"/"aot_eager"; speed only means something on inductor
+    )
+    fullgraph: bool = False  # the audit checks breaks; here a break should cost speed, not the run
+    rounds: int = MIN_DEFAULT_ROUNDS  # interleaved rounds; every candidate runs one block per round
+    min_block_s: float = 0.05  # calls per block grow until a block lasts this long
+    warmup_max_blocks: int = 10  # warm-up stops here even if block times still move
+    warmup_tolerance: float = 0.05  # "steady": the last 3 blocks within 5 % of their fastest
+    compile_time: bool = True  # measure the first call with a cold and a warm inductor cache
+    memory: bool = True  # peak memory of a few calls per candidate
+    flops: bool = True  # count FLOPs (for MFU where the device's peak is known)
+    threads: int | None = None  # torch intra-op threads; None keeps the process's setting
+    confidence: float = 0.95
+    resamples: int = 2000  # bootstrap resamples
+    seed: int = 0  # bootstrap RNG seed and model initialisation seed
+
+    def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if not self.modes or any(not mode.compiled for mode in self.modes):
+            raise ValueError(
+                f"modes must name compiled modes (eager is always measured), got {self.modes}"
+            )
+        if len(set(self.modes)) != len(self.modes):
+            raise ValueError(f"modes repeat: {self.modes}")
+        if self.device == "cpu" and CompileMode.REDUCE_OVERHEAD in self.modes:
+            raise ValueError("mode 'reduce-overhead' uses CUDA graphs and needs --device cuda")
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
+        if self.min_block_s < 0:
+            raise ValueError(f"min_block_s must be >= 0, got {self.min_block_s}")
+        if self.warmup_max_blocks < 1:
+            raise ValueError(f"warmup_max_blocks must be >= 1, got {self.warmup_max_blocks}")
+        if self.warmup_tolerance <= 0:
+            raise ValueError(f"warmup_tolerance must be > 0, got {self.warmup_tolerance}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if not 0.0 < self.confidence < 1.0:
+            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
+        if self.resamples < 1:
+            raise ValueError(f"resamples must be >= 1, got {self.resamples}")
+
+
+def quick(config: MeasureConfig) -> MeasureConfig:
+    """A fast verdict: few short rounds, no separate cold/warm compile, no memory probe."""
+    return dataclasses.replace(
+        config,
+        rounds=min(config.rounds, 5),
+        min_block_s=min(config.min_block_s, 0.02),
+        warmup_max_blocks=min(config.warmup_max_blocks, 3),
+        compile_time=False,
+        memory=False,
+        resamples=min(config.resamples, 500),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    measure: MeasureConfig
+    workloads: tuple[str, ...] = ()  # globs over workload names; empty: the default sizes
+    quick: bool = False
+    out: str | None = None  # directory for the JSON; None writes nothing

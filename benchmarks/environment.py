@@ -1,0 +1,143 @@
+"""The environment recorded beside every measurement: what ran, where, and on which code.
+
+Timings mean nothing without it: the reports layer compares timings only between runs on
+the same device kind and torch version, and reads the thread count from here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvironmentRecord:
+    """One run's software, hardware and source revision."""
+
+    torch_version: str
+    python_version: str
+    platform: str
+    device_kind: str  # "cpu" or "cuda": what the timings ran on
+    device_name: str  # GPU name on CUDA, otherwise the CPU model
+    cpu_model: str
+    cpu_count: int | None  # logical CPUs visible to this process
+    threads: int  # torch intra-op threads during the measurement
+    interop_threads: int
+    cuda_version: str | None  # the CUDA torch was built with; None for a CPU build
+    cuda_driver: str | None  # from nvidia-smi where it exists
+    cuda_capability: str | None
+    git_sha: str | None
+    git_dirty: bool | None
+    time_utc: str  # ISO 8601, seconds, with a Z
+
+    def __post_init__(self) -> None:
+        if self.device_kind not in ("cpu", "cuda"):
+            raise ValueError(f"device_kind must be 'cpu' or 'cuda', got {self.device_kind!r}")
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+
+    @property
+    def short_sha(self) -> str:
+        """Seven characters of the sha, -dirty for a changed tree; 'nogit' without git."""
+        if self.git_sha is None:
+            return "nogit"
+        return self.git_sha[:7] + ("-dirty" if self.git_dirty else "")
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name from /proc/cpuinfo, falling back to platform.processor()."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _visible_cpus() -> int | None:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
+
+
+def _git(*args: str) -> str | None:
+    try:
+        completed = subprocess.run(
+            ["git", *args],
+            cwd=_REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout.strip()
+
+
+def git_revision() -> tuple[str | None, bool | None]:
+    """(sha of HEAD, whether tracked files differ from it); (None, None) outside a git checkout."""
+    sha = _git("rev-parse", "HEAD")
+    if not sha:
+        return None, None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return sha, None if status is None else bool(status)
+
+
+def _cuda_driver() -> str | None:
+    try:
+        completed = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = completed.stdout.strip().splitlines()
+    return lines[0].strip() if lines else None
+
+
+def collect_environment(device: torch.device | str = "cpu") -> EnvironmentRecord:
+    """Record the environment now; call it inside the thread scope the measurement used."""
+    device = torch.device(device)
+    on_cuda = device.type == "cuda"
+    sha, dirty = git_revision()
+    model = cpu_model()
+    if on_cuda:
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        major, minor = torch.cuda.get_device_capability(index)
+        device_name = torch.cuda.get_device_name(index)
+        capability: str | None = f"{major}.{minor}"
+    else:
+        device_name = model
+        capability = None
+    return EnvironmentRecord(
+        torch_version=torch.__version__,
+        python_version=sys.version.split()[0],
+        platform=platform.platform(),
+        device_kind=device.type,
+        device_name=device_name,
+        cpu_model=model,
+        cpu_count=_visible_cpus(),
+        threads=torch.get_num_threads(),
+        interop_threads=torch.get_num_interop_threads(),
+        cuda_version=torch.version.cuda,
+        cuda_driver=_cuda_driver() if on_cuda else None,
+        cuda_capability=capability,
+        git_sha=sha,
+        git_dirty=dirty,
+        time_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )

@@ -1,0 +1,124 @@
+"""How a step runs: eager or one of torch.compile's modes, in fp32 or under bf16 autocast.
+
+The choice is made once, when a runner is built, never per call. reduce-overhead captures
+CUDA graphs, whose outputs live in memory the next replay overwrites: each step therefore
+begins with torch.compiler.cudagraph_mark_step_begin(), and any output the caller keeps is
+cloned out of the graph's pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils._pytree import tree_map
+
+
+class CompileMode(enum.Enum):
+    EAGER = "eager"
+    DEFAULT = "default"
+    REDUCE_OVERHEAD = "reduce-overhead"
+    MAX_AUTOTUNE = "max-autotune"
+
+    @property
+    def compiled(self) -> bool:
+        return self is not CompileMode.EAGER
+
+    @property
+    def needs_cuda(self) -> bool:
+        """reduce-overhead is CUDA graphs; on CPU inductor silently skips them."""
+        return self is CompileMode.REDUCE_OVERHEAD
+
+    @classmethod
+    def parse(cls, value: str) -> CompileMode:
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(mode.value for mode in cls)
+            raise ValueError(f"unknown mode {value!r}; valid: {valid}") from None
+
+
+class Precision(enum.Enum):
+    FP32 = "fp32"
+    BF16 = "bf16"  # bf16 autocast over fp32 weights, the usual mixed-precision set-up
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.bfloat16 if self is Precision.BF16 else torch.float32
+
+    @classmethod
+    def parse(cls, value: str) -> Precision:
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(p.value for p in cls)
+            raise ValueError(f"unknown dtype {value!r}; valid: {valid}") from None
+
+
+def autocast_context(
+    precision: Precision, device: torch.device
+) -> contextlib.AbstractContextManager[Any]:
+    """bf16 autocast on the device, or nothing for fp32."""
+    if precision is Precision.BF16:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@functools.cache
+def _compile_accepts_isolate_recompiles() -> bool:
+    return "isolate_recompiles" in inspect.signature(torch.compile).parameters
+
+
+def compile_module(
+    module: torch.nn.Module,
+    mode: CompileMode,
+    *,
+    backend: str = "inductor",
+    fullgraph: bool = False,
+) -> torch.nn.Module:
+    """The module itself for eager; otherwise torch.compile(module) in ``mode``.
+
+    Several compiled copies of the same class share dynamo's per-code-object cache, so
+    one copy's guards are checked on another's calls and all of them count against one
+    recompile limit. Where torch offers isolate_recompiles, each copy gets its own entries.
+    """
+    if not mode.compiled:
+        return module
+    kwargs: dict[str, Any] = {"backend": backend, "fullgraph": fullgraph}
+    if backend == "inductor":
+        kwargs["mode"] = mode.value
+    elif mode is not CompileMode.DEFAULT:
+        raise ValueError(f"mode {mode.value!r} needs the inductor backend, got backend={backend!r}")
+    if _compile_accepts_isolate_recompiles():
+        kwargs["isolate_recompiles"] = True
+    return torch.compile(module, **kwargs)  # type: ignore[return-value]
+
+
+def _clone_tensors(output: Any) -> Any:
+    return tree_map(
+        lambda value: value.clone() if isinstance(value, torch.Tensor) else value, output
+    )
+
+
+def make_runner(
+    step: Callable[[], Any], mode: CompileMode, *, keep_output: bool
+) -> Callable[[], Any]:
+    """Wrap one step for ``mode``: CUDA-graph bookkeeping for reduce-overhead, else the step.
+
+    ``keep_output`` says the caller holds on to what the step returns (a logged loss, say);
+    under CUDA graphs that output must be cloned before the next replay overwrites it.
+    """
+    if mode is not CompileMode.REDUCE_OVERHEAD:
+        return step
+
+    def cudagraph_step() -> Any:
+        torch.compiler.cudagraph_mark_step_begin()
+        output = step()
+        return _clone_tensors(output) if keep_output else None
+
+    return cudagraph_step

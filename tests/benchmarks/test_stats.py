@@ -1,0 +1,115 @@
+"""Statistics of interleaved rounds, checked on synthetic samples with known answers."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.stats import (
+    Interval,
+    geomean,
+    paired_bootstrap,
+    per_round_ratios,
+    ratio_of_medians,
+    speedup_interval,
+    summarize,
+)
+
+
+def test_summarize_gives_median_and_quartiles_of_known_samples():
+    """Median and linear-interpolation quartiles of 1..5 are 3, 2 and 4."""
+    summary = summarize([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert (summary.n, summary.median, summary.q1, summary.q3) == (5, 3.0, 2.0, 4.0)
+    assert summary.iqr == 2.0
+
+
+def test_constant_ratio_collapses_the_interval_to_that_ratio():
+    """When every round is exactly 2x faster compiled, the whole CI is 2."""
+    rng = np.random.default_rng(1)
+    eager = rng.uniform(0.01, 0.05, size=25)  # drift across rounds, same factor each round
+    compiled = eager / 2.0
+    interval = speedup_interval(eager, compiled)
+    assert interval.point == pytest.approx(2.0)
+    assert interval.low == pytest.approx(2.0)
+    assert interval.high == pytest.approx(2.0)
+
+
+def test_known_shift_is_recovered_and_excludes_no_speedup():
+    """Eager ~10 ms and compiled ~5 ms with small noise: the CI holds 2 and excludes 1."""
+    rng = np.random.default_rng(7)
+    eager = 0.010 + rng.normal(0.0, 0.0002, size=40)
+    compiled = 0.005 + rng.normal(0.0, 0.0002, size=40)
+    interval = speedup_interval(eager, compiled)
+    assert interval.contains(2.0)
+    assert not interval.contains(1.0)
+    assert 1.8 < interval.low <= interval.point <= interval.high < 2.2
+
+
+def test_paired_bootstrap_cancels_drift_shared_by_both_series():
+    """Drift that hits both modes in a round widens nothing: the pairing removes it."""
+    drift = np.linspace(1.0, 3.0, 30)  # the machine slows down threefold over the run
+    interval = speedup_interval(0.01 * drift, 0.004 * drift)
+    assert interval.point == pytest.approx(2.5)
+    assert interval.high - interval.low < 0.2
+
+
+def test_bootstrap_is_reproducible_for_a_seed():
+    """The same seed gives the same interval; the seed is part of the result."""
+    rng = np.random.default_rng(3)
+    eager, compiled = rng.uniform(1, 2, 20), rng.uniform(1, 2, 20)
+    assert speedup_interval(eager, compiled, seed=5) == speedup_interval(eager, compiled, seed=5)
+
+
+def test_per_round_ratios_divide_baseline_by_candidate():
+    """Round i's ratio is baseline[i] / candidate[i]."""
+    assert per_round_ratios([2.0, 3.0, 9.0], [1.0, 1.5, 3.0]) == (2.0, 2.0, 3.0)
+
+
+def test_unpaired_samples_are_refused():
+    """Series of different lengths cannot be paired by round."""
+    with pytest.raises(ValueError, match="equal lengths"):
+        speedup_interval([1.0, 2.0], [1.0])
+
+
+def test_non_finite_samples_are_refused():
+    """A NaN timing is a bug upstream, not a sample."""
+    with pytest.raises(ValueError, match="finite"):
+        summarize([1.0, math.nan])
+
+
+def test_interval_rejects_reversed_bounds():
+    """An interval's low bound cannot exceed its high bound."""
+    with pytest.raises(ValueError, match="out of order"):
+        Interval(point=1.0, low=2.0, high=1.0)
+
+
+def test_geomean_of_two_and_eight_is_four():
+    """Geometric mean, the summary of speedups across workloads."""
+    assert geomean([2.0, 8.0]) == pytest.approx(4.0)
+
+
+def test_paired_bootstrap_applies_a_custom_statistic_to_every_series():
+    """A difference-of-medians statistic on constant series has a zero-width CI."""
+    interval = paired_bootstrap(
+        {"a": [3.0] * 10, "b": [1.0] * 10},
+        lambda s: float(np.median(s["a"]) - np.median(s["b"])),
+        resamples=50,
+    )
+    assert (interval.low, interval.point, interval.high) == (2.0, 2.0, 2.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    samples=st.lists(st.floats(0.001, 1.0), min_size=3, max_size=30),
+    scale=st.floats(0.1, 10.0),
+    factor=st.floats(0.25, 4.0),
+)
+def test_speedup_ignores_units_and_tracks_the_factor(samples, scale, factor):
+    """Rescaling both series leaves the speedup unchanged; dividing one by f gives f."""
+    eager = np.asarray(samples) * scale
+    assert ratio_of_medians(eager, eager / factor) == pytest.approx(factor, rel=1e-9)
+    interval = speedup_interval(eager, eager / factor, resamples=50)
+    assert interval.low == pytest.approx(factor, rel=1e-9)
+    assert interval.high == pytest.approx(factor, rel=1e-9)
