@@ -1,0 +1,240 @@
+"""The goals of the benchmarks issue, evaluated on a run: met, missed, or not measured.
+
+A verdict follows the point estimate (a ratio of medians); the detail gives the CI and
+says when it straddles the threshold, so a reader sees how firm a verdict is. Goals for
+hardware the run did not use read "not measured": nothing is inferred across devices.
+Unit tests never assert these: they describe a machine, not the code.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from benchmarks.environment import EnvironmentRecord
+from benchmarks.modes import CompileMode, Precision
+from benchmarks.results import BenchmarkResult, Comparison, GoalStatus, GoalVerdict
+from benchmarks.stats import Interval
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Threshold:
+    target: str  # in words, for the report
+    holds: Callable[[float], bool]
+    straddled_by: Callable[[Interval], bool]
+
+
+def at_least(value: float, unit: str = "x") -> Threshold:
+    return Threshold(
+        target=f">= {value:g}{unit}",
+        holds=lambda x: x >= value,
+        straddled_by=lambda ci: ci.low < value <= ci.high,
+    )
+
+
+def at_most(value: float) -> Threshold:
+    return Threshold(
+        target=f"<= {value:g}",
+        holds=lambda x: x <= value,
+        straddled_by=lambda ci: ci.low <= value < ci.high,
+    )
+
+
+def within(fraction: float) -> Threshold:
+    low, high = 1.0 - fraction, 1.0 + fraction
+    return Threshold(
+        target=f"within {fraction:.0%} of 1",
+        holds=lambda x: low <= x <= high,
+        straddled_by=lambda ci: ci.low < low or ci.high > high,
+    )
+
+
+class Metric(enum.Enum):
+    SPEEDUP = "speedup"  # a result's compiled/eager throughput
+    MFU = "mfu"  # a result's compiled MFU, in percent
+    COMPARISON = "comparison"  # a named comparison of one group
+
+
+class Hardware(enum.Enum):
+    CPU = "cpu"
+    H100 = "h100"
+
+    def matches(self, environment: EnvironmentRecord) -> bool:
+        if self is Hardware.CPU:
+            return environment.device_kind == "cpu"
+        return environment.device_kind == "cuda" and "H100" in environment.device_name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Goal:
+    goal: str  # stable identifier
+    description: str
+    hardware: Hardware
+    metric: Metric
+    subject: str  # result name for SPEEDUP/MFU, "<comparison>@<group>" for COMPARISON
+    threshold: Threshold
+    precision: Precision = Precision.FP32
+
+
+def _dormant_goals() -> list[Goal]:
+    return [
+        Goal(
+            goal=f"cpu.{family}.{task}.dormant-vs-bare",
+            description=f"{family} {task}: all slots dormant vs bare host, compiled (time ratio)",
+            hardware=Hardware.CPU,
+            metric=Metric.COMPARISON,
+            subject=f"dormant-vs-bare@{family}/{task}",
+            threshold=within(0.03),
+        )
+        for family in ("cnn-small", "transformer-small")
+        for task in ("infer", "train")
+    ]
+
+
+GOALS: tuple[Goal, ...] = (
+    Goal(
+        goal="cpu.cnn.infer.speedup",
+        description="CNNHost inference, compiled/eager throughput",
+        hardware=Hardware.CPU,
+        metric=Metric.SPEEDUP,
+        subject="cnn-small/infer/bare",
+        threshold=at_least(2.0),
+    ),
+    Goal(
+        goal="cpu.transformer.infer.speedup",
+        description="TransformerHost inference, compiled/eager throughput",
+        hardware=Hardware.CPU,
+        metric=Metric.SPEEDUP,
+        subject="transformer-small/infer/bare",
+        threshold=at_least(1.2),
+    ),
+    Goal(
+        goal="cpu.transformer.train.speedup",
+        description="TransformerHost training step, compiled/eager throughput",
+        hardware=Hardware.CPU,
+        metric=Metric.SPEEDUP,
+        subject="transformer-small/train/bare",
+        threshold=at_least(1.0),
+    ),
+    *_dormant_goals(),
+    *(
+        Goal(
+            goal=f"cpu.{family}.train.seed-training-cost",
+            description=f"{family} train: (TRAINING seed - dormant) / seed alone fwd+bwd, compiled",
+            hardware=Hardware.CPU,
+            metric=Metric.COMPARISON,
+            subject=f"seed-training-overhead@{family}/train",
+            threshold=at_most(1.0),
+        )
+        for family in ("cnn-small", "transformer-small")
+    ),
+    Goal(
+        goal="h100.gpt2-small.train.bf16.speedup",
+        description="TransformerHost gpt2-small training step, bf16, compiled/eager throughput",
+        hardware=Hardware.H100,
+        metric=Metric.SPEEDUP,
+        subject="transformer-gpt2-small/train/bare",
+        threshold=at_least(1.5),
+        precision=Precision.BF16,
+    ),
+    Goal(
+        goal="h100.gpt2-small.train.bf16.mfu",
+        description="TransformerHost gpt2-small training step, bf16, compiled MFU",
+        hardware=Hardware.H100,
+        metric=Metric.MFU,
+        subject="transformer-gpt2-small/train/bare",
+        threshold=at_least(40.0, unit=" %"),
+        precision=Precision.BF16,
+    ),
+)
+
+
+def _verdict(
+    goal: Goal, estimate: Interval | None, why_missing: str, mode: CompileMode | None
+) -> GoalVerdict:
+    description = goal.description if mode is None else f"{goal.description} [{mode.value}]"
+    if estimate is None:
+        return GoalVerdict(
+            goal=goal.goal,
+            description=description,
+            status=GoalStatus.NOT_MEASURED,
+            target=goal.threshold.target,
+            measured=None,
+            detail=why_missing,
+        )
+    detail = f"{estimate.point:.3f} (95% CI {estimate.low:.3f}-{estimate.high:.3f})"
+    if goal.threshold.straddled_by(estimate):
+        detail += "; the CI straddles the threshold: not a firm verdict"
+    return GoalVerdict(
+        goal=goal.goal,
+        description=description,
+        status=GoalStatus.MET if goal.threshold.holds(estimate.point) else GoalStatus.MISSED,
+        target=goal.threshold.target,
+        measured=estimate,
+        detail=detail,
+    )
+
+
+def _best_result(
+    goal: Goal, results: Sequence[BenchmarkResult]
+) -> tuple[BenchmarkResult | None, str]:
+    """The goal's result in its precision; with several compiled modes, the fastest."""
+    matching = [r for r in results if r.name == goal.subject and r.precision is goal.precision]
+    if not matching:
+        return None, f"{goal.subject} ({goal.precision.value}) was not in this run"
+    working = [r for r in matching if r.ok and r.speedup is not None]
+    if not working:
+        first_error = next((r.error for r in matching if r.error is not None), None)
+        return None, f"{goal.subject} failed: {first_error.message if first_error else 'no timing'}"
+    default = [r for r in working if r.mode is CompileMode.DEFAULT]
+    if goal.hardware is Hardware.CPU and default:
+        return default[0], ""
+    return max(working, key=lambda r: r.speedup.point if r.speedup else 0.0), ""
+
+
+def evaluate_goal(
+    goal: Goal,
+    results: Sequence[BenchmarkResult],
+    comparisons: Sequence[Comparison],
+    environment: EnvironmentRecord,
+) -> GoalVerdict:
+    if not goal.hardware.matches(environment):
+        return _verdict(
+            goal,
+            None,
+            f"needs {goal.hardware.value}; this run used {environment.device_name}",
+            None,
+        )
+    if goal.metric is Metric.COMPARISON:
+        name, group = goal.subject.split("@")
+        found = next(
+            (
+                c
+                for c in comparisons
+                if c.name == name and c.group == group and c.mode is CompileMode.DEFAULT
+            ),
+            None,
+        )
+        if found is None:
+            return _verdict(goal, None, f"{name} in {group} (default mode) was not measured", None)
+        return _verdict(goal, found.estimate, "", found.mode)
+    result, why = _best_result(goal, results)
+    if result is None:
+        return _verdict(goal, None, why, None)
+    if goal.metric is Metric.SPEEDUP:
+        return _verdict(goal, result.speedup, "", result.mode)
+    if result.mfu_compiled is None:
+        return _verdict(
+            goal, None, f"no dense peak known for {environment.device_name}", result.mode
+        )
+    percent = result.mfu_compiled * 100.0
+    return _verdict(goal, Interval(point=percent, low=percent, high=percent), "", result.mode)
+
+
+def evaluate_goals(
+    results: Sequence[BenchmarkResult],
+    comparisons: Sequence[Comparison],
+    environment: EnvironmentRecord,
+) -> tuple[GoalVerdict, ...]:
+    return tuple(evaluate_goal(goal, results, comparisons, environment) for goal in GOALS)

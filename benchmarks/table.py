@@ -1,0 +1,105 @@
+"""Console tables of a run: speedups with CIs, what slots and seeds cost, and the goals.
+
+Rendering only: everything shown is already in the BenchmarkRun.
+"""
+
+from __future__ import annotations
+
+from tabulate import tabulate
+
+from benchmarks.results import BenchmarkResult, BenchmarkRun, Comparison, GoalVerdict
+
+_MIB = 1024 * 1024
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _result_row(result: BenchmarkResult) -> list[str]:
+    if result.error is not None or result.eager is None or result.compiled is None:
+        message = result.error.message if result.error else "no timing"
+        return [result.name, result.mode.value, "-", "-", "ERROR", message[:60], "-", "-", "-"]
+    speedup = result.speedup
+    ci = "-" if speedup is None else f"{speedup.low:.2f}-{speedup.high:.2f}"
+    compile_time = result.compile_time
+    compile_text = (
+        "-" if compile_time is None else f"{compile_time.cold_s:.1f} / {compile_time.warm_s:.1f}"
+    )
+    memory = "-"
+    if result.memory_eager is not None and result.memory_compiled is not None:
+        eager_mib = result.memory_eager.added_bytes / _MIB
+        compiled_mib = result.memory_compiled.added_bytes / _MIB
+        memory = f"{eager_mib:.0f} / {compiled_mib:.0f}"
+    steady = "yes" if result.eager.steady and result.compiled.steady else "no"
+    return [
+        result.name,
+        result.mode.value,
+        _rate(result.eager.throughput(result.items_per_call)),
+        _rate(result.compiled.throughput(result.items_per_call)),
+        "-" if speedup is None else f"{speedup.point:.2f}x",
+        ci,
+        compile_text,
+        memory,
+        steady,
+    ]
+
+
+def results_table(run: BenchmarkRun) -> str:
+    headers = [
+        "workload",
+        "mode",
+        "eager /s",
+        "compiled /s",
+        "speedup",
+        "95% CI",
+        "compile s cold/warm",
+        "peak MiB eager/comp",
+        "steady",
+    ]
+    return tabulate([_result_row(r) for r in run.results], headers=headers, disable_numparse=True)
+
+
+def _comparison_row(comparison: Comparison) -> list[str]:
+    e = comparison.estimate
+    return [
+        comparison.group,
+        comparison.mode.value,
+        comparison.name,
+        f"{e.point:.3f}",
+        f"{e.low:.3f}-{e.high:.3f}",
+    ]
+
+
+def comparisons_table(run: BenchmarkRun) -> str:
+    headers = ["group", "mode", "comparison", "ratio", "95% CI"]
+    return tabulate(
+        [_comparison_row(c) for c in run.comparisons], headers=headers, disable_numparse=True
+    )
+
+
+def _goal_row(verdict: GoalVerdict) -> list[str]:
+    return [verdict.goal, verdict.status.value.upper(), verdict.target, verdict.detail]
+
+
+def goals_table(run: BenchmarkRun) -> str:
+    headers = ["goal", "verdict", "target", "measured"]
+    return tabulate([_goal_row(v) for v in run.goals], headers=headers, disable_numparse=True)
+
+
+def render(run: BenchmarkRun) -> str:
+    env, measure = run.environment, run.config.measure
+    header = (
+        f"esper benchmarks on {env.device_name} ({env.device_kind}), torch {env.torch_version}, "
+        f"{env.threads} threads, {measure.precision.value}, backend {measure.backend}, "
+        f"{measure.rounds} rounds, git {env.short_sha}, {env.time_utc}, {run.wall_s:.0f} s"
+    )
+    parts = [header, "", results_table(run)]
+    if run.comparisons:
+        parts += [
+            "",
+            "Slot and seed costs (time ratios; 1.03 = 3 % slower):",
+            comparisons_table(run),
+        ]
+    parts += ["", "Goals:", goals_table(run)]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,170 @@
+"""The versioned JSON of a run, and goal evaluation logic on synthetic results."""
+
+import dataclasses
+import json
+
+import pytest
+
+from benchmarks.config import MeasureConfig, RunConfig
+from benchmarks.environment import EnvironmentRecord
+from benchmarks.goals import evaluate_goals
+from benchmarks.memory import MemoryKind, PeakMemory
+from benchmarks.modes import CompileMode, Precision
+from benchmarks.results import (
+    BenchmarkResult,
+    BenchmarkRun,
+    Comparison,
+    CompileTime,
+    GoalStatus,
+    ModeTiming,
+    run_from_json,
+    run_to_json,
+)
+from benchmarks.stats import Interval, speedup_interval, summarize
+
+
+def _environment(device_kind="cpu", device_name="Test CPU"):
+    return EnvironmentRecord(
+        torch_version="2.13.0",
+        python_version="3.11.0",
+        platform="linux",
+        device_kind=device_kind,
+        device_name=device_name,
+        cpu_model="Test CPU",
+        cpu_count=2,
+        threads=2,
+        interop_threads=1,
+        cuda_version=None,
+        cuda_driver=None,
+        cuda_capability=None,
+        git_sha="0" * 40,
+        git_dirty=False,
+        time_utc="2026-01-01T00:00:00Z",
+    )
+
+
+def _timing(mode, seconds):
+    return ModeTiming(
+        mode=mode,
+        per_call_s=tuple(seconds),
+        summary=summarize(seconds),
+        iters_per_block=1,
+        warmup_blocks=3,
+        steady=True,
+        first_call_s=1.0,
+    )
+
+
+def _result(name, speedup):
+    eager = [0.010, 0.011, 0.012]
+    compiled = [s / speedup for s in eager]
+    return BenchmarkResult(
+        name=name,
+        group=name.rsplit("/", 1)[0],
+        task=name.split("/")[1],
+        variant=name.rsplit("/", 1)[1],
+        device="cpu",
+        precision=Precision.FP32,
+        backend="inductor",
+        mode=CompileMode.DEFAULT,
+        unit="images/s",
+        items_per_call=32,
+        eager=_timing(CompileMode.EAGER, eager),
+        compiled=_timing(CompileMode.DEFAULT, compiled),
+        speedup=speedup_interval(eager, compiled, resamples=20),
+        per_round_speedup=(speedup,) * 3,
+        compile_time=CompileTime(cold_s=6.0, warm_s=0.5),
+        memory_eager=PeakMemory(kind=MemoryKind.CPU_PEAK_RSS, peak_bytes=200, baseline_bytes=100),
+        memory_compiled=None,
+        flops_per_call=1000,
+        mfu_eager=None,
+        mfu_compiled=None,
+    )
+
+
+def _run(results, comparisons=(), environment=None):
+    environment = environment or _environment()
+    return BenchmarkRun(
+        environment=environment,
+        config=RunConfig(measure=MeasureConfig(), workloads=("cnn-*",)),
+        results=tuple(results),
+        comparisons=tuple(comparisons),
+        goals=evaluate_goals(results, comparisons, environment),
+        wall_s=1.5,
+    )
+
+
+def test_run_survives_a_json_round_trip_unchanged():
+    """to JSON and back gives an equal run: enums, tuples, nested records and None."""
+    run = _run([_result("cnn-small/infer/bare", 2.5)])
+    assert run_from_json(run_to_json(run)) == run
+
+
+def test_json_of_another_schema_version_is_refused():
+    """A reader never half-reads a file written by another schema version."""
+    document = json.loads(run_to_json(_run([])))
+    document["schema_version"] = 99
+    with pytest.raises(ValueError, match="version 99"):
+        run_from_json(json.dumps(document))
+
+
+def test_json_with_an_unknown_field_is_refused():
+    """Unknown fields mean the writer was newer: refuse rather than drop data."""
+    document = json.loads(run_to_json(_run([])))
+    document["run"]["surprise"] = 1
+    with pytest.raises(ValueError, match="surprise"):
+        run_from_json(json.dumps(document))
+
+
+def _status(run, goal):
+    return next(v.status for v in run.goals if v.goal == goal)
+
+
+def test_speedup_goals_follow_the_point_estimate():
+    """2.5x meets the CNN inference goal (>= 2); 1.1x misses the transformer one (>= 1.2)."""
+    run = _run([_result("cnn-small/infer/bare", 2.5), _result("transformer-small/infer/bare", 1.1)])
+    assert _status(run, "cpu.cnn.infer.speedup") is GoalStatus.MET
+    assert _status(run, "cpu.transformer.infer.speedup") is GoalStatus.MISSED
+    assert _status(run, "cpu.transformer.train.speedup") is GoalStatus.NOT_MEASURED
+
+
+def test_dormant_goal_is_symmetric_around_one():
+    """A dormant host 2 % slower or faster than bare is within 3 %; 5 % slower is not."""
+
+    def comparison(group, point):
+        return Comparison(
+            name="dormant-vs-bare",
+            group=group,
+            mode=CompileMode.DEFAULT,
+            description="",
+            estimate=Interval(point=point, low=point, high=point),
+        )
+
+    run = _run(
+        [],
+        [
+            comparison("cnn-small/infer", 1.02),
+            comparison("cnn-small/train", 0.98),
+            comparison("transformer-small/infer", 1.05),
+        ],
+    )
+    assert _status(run, "cpu.cnn-small.infer.dormant-vs-bare") is GoalStatus.MET
+    assert _status(run, "cpu.cnn-small.train.dormant-vs-bare") is GoalStatus.MET
+    assert _status(run, "cpu.transformer-small.infer.dormant-vs-bare") is GoalStatus.MISSED
+    assert _status(run, "cpu.transformer-small.train.dormant-vs-bare") is GoalStatus.NOT_MEASURED
+
+
+def test_gpu_goals_read_not_measured_on_a_cpu_run():
+    """No H100 in the run: its goals are not measured, never guessed."""
+    run = _run([_result("cnn-small/infer/bare", 2.5)])
+    assert _status(run, "h100.gpt2-small.train.bf16.speedup") is GoalStatus.NOT_MEASURED
+    assert _status(run, "h100.gpt2-small.train.bf16.mfu") is GoalStatus.NOT_MEASURED
+
+
+def test_cpu_goals_read_not_measured_on_a_gpu_run():
+    """A CUDA run says nothing about the CPU goals."""
+    environment = dataclasses.replace(
+        _environment(), device_kind="cuda", device_name="NVIDIA H100 80GB HBM3"
+    )
+    run = _run([_result("cnn-small/infer/bare", 2.5)], environment=environment)
+    assert _status(run, "cpu.cnn.infer.speedup") is GoalStatus.NOT_MEASURED
