@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
-	$(PY) -m pip install --quiet -e ".[test,report,bench,dev]"
+	$(PY) -m pip install --quiet -e ".[test,report,bench]"
 	touch $(STAMP)
 
 setup: $(STAMP) ## create .venv and install esper with its test and report extras
@@ -31,6 +31,7 @@ bench: $(STAMP) ## eager vs compiled throughput on this machine
 	$(PY) -m benchmarks.run
 
 lint: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 clean:
