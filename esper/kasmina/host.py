@@ -8,7 +8,7 @@ or branches on optional state.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -246,7 +246,7 @@ class MorphogeneticModel(nn.Module):
 
     def __init__(
         self,
-        host: nn.Module,
+        host: Any,
         device: torch.device | str = "cpu",
         slot_id: str | None = None,
         task_config: Any = None,
@@ -262,7 +262,7 @@ class MorphogeneticModel(nn.Module):
                 f"unknown injection point {slot_id!r} for {type(host).__name__}; "
                 f"valid points: {list(points)}"
             )
-        self.host = host
+        self.host: Any = host  # any HostProtocol implementation
         self.slot_id = slot_id
         slot = SeedSlot(
             slot_id,
@@ -276,7 +276,7 @@ class MorphogeneticModel(nn.Module):
 
     @property
     def seed_slot(self) -> SeedSlot:
-        return self.host.slots[self.slot_id]
+        return cast(SeedSlot, self.host.slots[self.slot_id])
 
     @property
     def device(self) -> torch.device:

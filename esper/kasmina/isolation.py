@@ -38,6 +38,7 @@ def blend_with_isolation(
     no gradient, so the blend cannot push the host's upstream layers.
     """
     host_path = host_features.detach() if detach_host else host_features
+    weight: float | torch.Tensor
     if isinstance(alpha, torch.Tensor):
         weight = alpha.clamp(0.0, 1.0).to(dtype=host_features.dtype)
     else:

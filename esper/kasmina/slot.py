@@ -132,6 +132,9 @@ class SeedState:
 class SeedSlot(nn.Module):
     """An injection point holding at most one seed and driving its lifecycle."""
 
+    seed: nn.Module | None
+    alpha_tensor: torch.Tensor
+
     def __init__(
         self,
         slot_id: str,
@@ -227,7 +230,7 @@ class SeedSlot(nn.Module):
         if not self._seed_runs:
             return host_features
         seed_input = host_features.detach() if self.isolate_gradients else host_features
-        seed_features = self.seed(seed_input)
+        seed_features = self.seed(seed_input)  # type: ignore[misc]  # _seed_runs implies a seed
         if self._use_ste:
             return ste_forward(host_features, seed_features)
         return blend_with_isolation(
@@ -244,9 +247,10 @@ class SeedSlot(nn.Module):
         tests/esper/kasmina/test_compile.py::test_stage_change_never_reuses_a_stale_graph).
         """
         state = self.state
-        runs = self.seed is not None and state is not None and state.stage in _SEED_RUNS
+        stage = state.stage if state is not None else SeedStage.DORMANT
+        runs = self.seed is not None and stage in _SEED_RUNS
         self._seed_runs = runs
-        self._use_ste = runs and state.stage == SeedStage.TRAINING and self._alpha_value == 0.0
+        self._use_ste = runs and stage == SeedStage.TRAINING and self._alpha_value == 0.0
         # The transformer residual stream keeps its host gradient; a CNN's is cut (reference).
         self._detach_host = self.topology == "cnn"
 

@@ -15,6 +15,13 @@ import torch.nn.functional as F
 from esper.kasmina.blueprints.registry import BlueprintRegistry
 
 
+def _zero_init(layer: nn.Linear | nn.Conv2d) -> nn.Linear | nn.Conv2d:
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
 def _group_count(channels: int, preferred: int = 8) -> int:
     # GroupNorm needs channels % groups == 0; take the largest divisor up to `preferred`.
     return math.gcd(channels, preferred)
@@ -43,9 +50,7 @@ class SqueezeExcitationSeed(nn.Module):
             raise ValueError(f"reduction must be >= 1, got {reduction!r}")
         hidden = max(dim // reduction, 1)
         self.squeeze = nn.Linear(dim, hidden)
-        self.excite = nn.Linear(hidden, dim)
-        nn.init.zeros_(self.excite.weight)
-        nn.init.zeros_(self.excite.bias)
+        self.excite = _zero_init(nn.Linear(hidden, dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = x.mean(dim=(2, 3))  # (B, C)
@@ -61,9 +66,7 @@ class DepthwiseSeed(nn.Module):
         super().__init__()
         self.depthwise = nn.Conv2d(dim, dim, 3, padding=1, groups=dim, bias=False)
         self.norm = nn.BatchNorm2d(dim)
-        self.pointwise = nn.Conv2d(dim, dim, 1)
-        nn.init.zeros_(self.pointwise.weight)
-        nn.init.zeros_(self.pointwise.bias)
+        self.pointwise = _zero_init(nn.Conv2d(dim, dim, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.pointwise(F.relu(self.norm(self.depthwise(x))))
@@ -75,9 +78,7 @@ class ConvLightSeed(nn.Module):
 
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(dim, dim, 3, padding=1)
-        nn.init.zeros_(self.conv.weight)
-        nn.init.zeros_(self.conv.bias)
+        self.conv = _zero_init(nn.Conv2d(dim, dim, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv(x)
@@ -91,9 +92,7 @@ class ConvHeavySeed(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
         self.norm1 = nn.BatchNorm2d(dim)
-        self.conv2 = nn.Conv2d(dim, dim, 3, padding=1)
-        nn.init.zeros_(self.conv2.weight)
-        nn.init.zeros_(self.conv2.bias)
+        self.conv2 = _zero_init(nn.Conv2d(dim, dim, 3, padding=1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv2(F.relu(self.norm1(self.conv1(x))))
