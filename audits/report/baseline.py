@@ -1,0 +1,74 @@
+"""The committed baseline: which file, how it is refreshed, and gating a run against it.
+
+A baseline is a report.json kept under reports/baseline/<device>-torch<version>.json.
+Only `--update-baseline` writes it. Reading it never changes it: a missing, corrupt or
+other-schema file is a one-line `ReportFormatError`, which the CLIs turn into exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from audits.report.atomic import atomic_write_text
+from audits.report.document import ReportFormatError, RunReport, load_report, report_to_json
+from audits.report.regression_md import COMPARISON_MD, append_step_summary, render_regressions
+from audits.report.regressions import DEFAULT_THRESHOLD, RegressionReport, compare_reports
+from audits.report.rundir import REPORTS_ROOT
+
+BASELINE_DIR = REPORTS_ROOT / "baseline"
+AUTO = "auto"
+
+# Exit codes shared by audits.run --baseline and audits.compare.
+EXIT_OK = 0
+EXIT_REGRESSION = 1
+EXIT_BAD_BASELINE = 2
+
+
+def baseline_name(device_kind: str, torch_version: str) -> str:
+    """e.g. cpu-torch2.13.0.json; a local version tag (+cpu, +cu124) is dropped."""
+    return f"{device_kind}-torch{torch_version.split('+', 1)[0]}.json"
+
+
+def resolve_baseline(
+    spec: str, *, device_kind: str, torch_version: str, directory: Path = BASELINE_DIR
+) -> Path:
+    """The baseline file `--baseline` names; `auto` picks this device's, else the CPU one."""
+    if spec != AUTO:
+        return Path(spec)
+    own = directory / baseline_name(device_kind, torch_version)
+    cpu = directory / baseline_name("cpu", torch_version)
+    return own if own.exists() or not cpu.exists() else cpu
+
+
+def load_baseline(path: Path) -> RunReport:
+    """Read the baseline; a ReportFormatError says in one line what is wrong with it."""
+    try:
+        return load_report(path)
+    except ReportFormatError as error:
+        raise ReportFormatError(f"baseline {error}") from None
+
+
+def update_baseline(report: RunReport, path: Path) -> Path:
+    """Replace the baseline with this run's report, atomically."""
+    atomic_write_text(path, report_to_json(report))
+    return path
+
+
+def gate(
+    baseline: RunReport,
+    report: RunReport,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    run_dir: Path | None = None,
+    stdout: TextIO | None = None,
+) -> tuple[int, RegressionReport]:
+    """Compare and print the markdown (also to the step summary and `run_dir`); 1 on regression."""
+    result = compare_reports(baseline, report, threshold)
+    markdown = render_regressions(result)
+    print(markdown, end="", file=stdout or sys.stdout)
+    append_step_summary(markdown)
+    if run_dir is not None:
+        atomic_write_text(run_dir / COMPARISON_MD, markdown)
+    return (EXIT_REGRESSION if result.regressed else EXIT_OK), result

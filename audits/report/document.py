@@ -1,0 +1,137 @@
+"""The report document: one run's environment and every result, as versioned JSON.
+
+`report.json` and a committed baseline are this document. It wraps the producers' own
+typed results instead of redefining them: the audit's `RunResult` (audits.results) and
+the benchmark run (benchmarks.results), beside the full environment record of
+benchmarks.environment (CUDA and driver, CPU model, threads, git sha, time).
+
+Loading refuses anything but this schema and version with a `ReportFormatError` whose
+message is one line, so that `--baseline` can print it and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audits.results import RunResult
+from benchmarks import results as bench_results
+from benchmarks.environment import EnvironmentRecord
+from benchmarks.results import BenchmarkRun
+
+REPORT_SCHEMA = "esper.report"
+REPORT_SCHEMA_VERSION = 1
+REPORT_JSON = "report.json"
+LATEST = "latest"  # the symlink (or pointer file) naming the newest run directory
+
+# What decoding a malformed document can raise: missing keys, wrong types, bad enum values.
+_DECODE_ERRORS = (KeyError, TypeError, ValueError, AttributeError)
+
+
+class ReportFormatError(ValueError):
+    """A report or baseline that is missing, unreadable, corrupt or of another schema."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunReport:
+    """Everything one run of audits.run or benchmarks.run leaves behind."""
+
+    environment: EnvironmentRecord
+    audit: RunResult | None = None
+    benchmarks: BenchmarkRun | None = None
+
+    def __post_init__(self) -> None:
+        if self.audit is None and self.benchmarks is None:
+            raise ValueError(
+                "a report needs an audit result, a benchmark run, or both; got neither"
+            )
+
+    @property
+    def label(self) -> str:
+        env = self.environment
+        return f"{env.short_sha} ({env.device_kind}, torch {env.torch_version}, {env.time_utc})"
+
+
+def report_to_dict(report: RunReport) -> dict[str, Any]:
+    return {
+        "schema": REPORT_SCHEMA,
+        "schema_version": REPORT_SCHEMA_VERSION,
+        "environment": bench_results.to_jsonable(report.environment),
+        "audit": None if report.audit is None else report.audit.to_dict(),
+        "benchmarks": None
+        if report.benchmarks is None
+        else bench_results.to_jsonable(report.benchmarks),
+    }
+
+
+def report_to_json(report: RunReport) -> str:
+    return json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
+
+
+def report_from_dict(document: Any) -> RunReport:
+    """Rebuild a RunReport; ReportFormatError for another schema or malformed content."""
+    if not isinstance(document, dict):
+        raise ReportFormatError(f"expected a JSON object, got {type(document).__name__}")
+    schema, version = document.get("schema"), document.get("schema_version")
+    if schema != REPORT_SCHEMA or version != REPORT_SCHEMA_VERSION:
+        raise ReportFormatError(
+            f"schema {schema!r} version {version!r} is not {REPORT_SCHEMA!r} "
+            f"version {REPORT_SCHEMA_VERSION}"
+        )
+    try:
+        environment = bench_results.from_jsonable(EnvironmentRecord, document["environment"])
+        audit = document.get("audit")
+        benchmarks = document.get("benchmarks")
+        return RunReport(
+            environment=environment,
+            audit=None if audit is None else RunResult.from_dict(audit),
+            benchmarks=None
+            if benchmarks is None
+            else bench_results.from_jsonable(BenchmarkRun, benchmarks),
+        )
+    except _DECODE_ERRORS as error:
+        raise ReportFormatError(f"malformed report: {_one_line(error)}") from None
+
+
+def report_from_json(text: str) -> RunReport:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ReportFormatError(f"not valid JSON ({error.msg} at line {error.lineno})") from None
+    return report_from_dict(document)
+
+
+def resolve_report_path(path: Path) -> Path:
+    """The report.json a path names: the file itself, a run directory, or `latest`."""
+    if path.is_file() and path.name == LATEST and path.stat().st_size < 4096:
+        # `latest` is a pointer file where the file system refused a symlink.
+        path = path.parent / path.read_text(encoding="utf-8").strip()
+    if path.is_dir():
+        path = path / REPORT_JSON
+    return path
+
+
+def load_report(path: Path) -> RunReport:
+    """Read a report; every failure is a ReportFormatError naming the path, on one line.
+
+    The file is only read, never changed, whatever is wrong with it.
+    """
+    try:
+        resolved = resolve_report_path(path)
+        text = resolved.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReportFormatError(f"{path}: not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReportFormatError(f"{path}: cannot be read ({_one_line(error)})") from None
+    try:
+        return report_from_json(text)
+    except ReportFormatError as error:
+        raise ReportFormatError(f"{path}: {error}") from None
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

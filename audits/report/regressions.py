@@ -1,0 +1,326 @@
+"""Compare a run with a baseline: what got worse, per target, as typed findings.
+
+A regression is one of:
+- a target that passed and now errors, times out or crashes, or a hazard no longer flagged;
+- a new graph break: fullgraph lost, more graphs or breaks, or a break (type and place)
+  the baseline did not have;
+- more recompiles, or the recompile limit newly hit;
+- a parity or exception-parity case that matched and no longer does;
+- a speedup that dropped by more than the threshold *and* falls outside both 95 % CIs:
+  the new estimate below the baseline's interval and the baseline's estimate above the
+  new interval, so noise alone does not fail a commit.
+
+Timings are compared only when both runs used the same device kind and torch version;
+otherwise only the compile-status items are, and the result says why. Breaks are matched
+by type, file, function and source text, not line number, so an edit above a known
+break does not read as a new one.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from audits.report.document import RunReport
+from audits.report.speedups import report_benchmarks, speedup_key, speedup_label
+from audits.results import (
+    CheckStatus,
+    GraphBreakInfo,
+    TargetResult,
+    TargetStatus,
+)
+
+DEFAULT_THRESHOLD = 0.10
+_BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
+
+
+class RegressionKind(str, enum.Enum):
+    STATUS = "status"
+    GRAPH_BREAK = "new graph break"
+    RECOMPILES = "more recompiles"
+    PARITY = "parity"
+    EXCEPTION_PARITY = "exception parity"
+    SPEEDUP = "speedup"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Finding:
+    target: str
+    kind: RegressionKind
+    detail: str
+    gating: bool = True  # False for informational targets: shown, never failing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegressionReport:
+    base_label: str
+    new_label: str
+    threshold: float
+    timings_compared: bool
+    timings_reason: str  # why timings were or were not compared
+    targets_compared: int
+    speedups_compared: int
+    findings: tuple[Finding, ...] = ()
+    notes: tuple[str, ...] = ()  # targets or speedups present on one side only, etc.
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"threshold must be a fraction in (0, 1), got {self.threshold}")
+
+    @property
+    def regressions(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.gating)
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.regressions)
+
+
+def timings_comparable(base: RunReport, new: RunReport) -> tuple[bool, str]:
+    a, b = base.environment, new.environment
+    differences = []
+    if a.device_kind != b.device_kind:
+        differences.append(f"device kind {a.device_kind} vs {b.device_kind}")
+    if a.torch_version != b.torch_version:
+        differences.append(f"torch {a.torch_version} vs {b.torch_version}")
+    if differences:
+        return False, "; ".join(differences)
+    return True, f"same device kind ({a.device_kind}) and torch ({a.torch_version})"
+
+
+def _break_key(info: GraphBreakInfo) -> tuple[str, str, str, str]:
+    where = info.location
+    if where is None:
+        return (info.gb_type, "", "", "")
+    return (info.gb_type, where.file, where.function, where.code)
+
+
+def _describe_break(info: GraphBreakInfo) -> str:
+    code = f" {info.gb_code}" if info.gb_code else ""
+    where = (
+        f" at {info.location.file}:{info.location.line} ({info.location.code})"
+        if info.location
+        else ""
+    )
+    return f"{info.gb_type}{code}{where}"
+
+
+def _status_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
+    if new.status in _BROKEN and base.status not in _BROKEN:
+        why = (
+            f": {new.error.type}: {new.error.message.splitlines()[0][:120]}"
+            if new.error and new.error.message
+            else ""
+        )
+        yield f"{base.status.value} -> {new.status.value}{why}"
+    if new.expected_flags and new.status not in _BROKEN:
+        lost = sorted(c.value for c in set(new.missed) - set(base.missed))
+        if lost:
+            yield f"hazard no longer flagged by: {', '.join(lost)}"
+
+
+def _break_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
+    a, b = base.fullgraph, new.fullgraph
+    if a and b and a.status is CheckStatus.PASSED and b.status is CheckStatus.FAILED:
+        cause = (
+            _describe_break(b.graph_break)
+            if b.graph_break
+            else f"{b.error_type}: {b.error_message}"
+        )
+        yield f"no longer compiles with fullgraph=True: {cause}"
+    a, b = base.breaks, new.breaks
+    if not (a and b):
+        return
+    if b.graph_count > a.graph_count or b.break_count > a.break_count:
+        yield (
+            f"graphs {a.graph_count} -> {b.graph_count}, breaks {a.break_count} -> {b.break_count}"
+        )
+    known = {_break_key(info) for info in a.breaks}
+    for info in b.breaks:
+        if _break_key(info) not in known:
+            yield f"new break: {_describe_break(info)}"
+
+
+def _recompile_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
+    a, b = base.recompiles, new.recompiles
+    if not (a and b):
+        return
+    if b.max_frame_compiles > a.max_frame_compiles or b.total_compiles > a.total_compiles:
+        guards = [g for step in b.steps for g in step.guard_failures]
+        reason = f"; guard: {guards[0][:120]}" if guards else ""
+        yield (
+            f"compiles {a.total_compiles} -> {b.total_compiles}, most per frame "
+            f"{a.max_frame_compiles} -> {b.max_frame_compiles} (budget {b.budget}){reason}"
+        )
+    if b.limit_hit and not a.limit_hit:
+        fallback = ", frames now run eagerly" if b.silent_fallback else ""
+        yield f"recompile_limit {b.recompile_limit} now hit{fallback}"
+
+
+def _parity_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
+    a, b = base.parity, new.parity
+    if not (a and b):
+        return
+    passed_before = {(m.mode, m.dtype) for m in a.modes if m.passed}
+    found = False
+    for mode in b.modes:
+        if mode.passed or (mode.mode, mode.dtype) not in passed_before:
+            continue
+        found = True
+        worst = max((d for d in (mode.output, mode.worst_grad) if d), key=lambda d: d.max_abs)
+        missing = (
+            f", grads only on one side: {', '.join(mode.grad_presence_mismatch)}"
+            if mode.grad_presence_mismatch
+            else ""
+        )
+        yield (
+            f"{mode.mode.value} {mode.dtype}: {worst.name} max abs {worst.max_abs:.3g} "
+            f"(atol {worst.atol:.1g}, rtol {worst.rtol:.1g}){missing}"
+        )
+    if (
+        not found
+        and a.status is CheckStatus.PASSED
+        and b.status in (CheckStatus.FAILED, CheckStatus.ERROR)
+    ):
+        yield f"parity check {a.status.value} -> {b.status.value}"
+
+
+def _exception_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
+    a, b = base.exceptions, new.exceptions
+    if not (a and b):
+        return
+    matched_before = {c.name for c in a.cases if c.type_matches and c.message_matches}
+    for case in b.cases:
+        if case.name in matched_before and not (case.type_matches and case.message_matches):
+            what = "type" if not case.type_matches else "message"
+            message = case.compiled_message.splitlines()[0][:100] if case.compiled_message else ""
+            yield (
+                f"{case.name}: compiled {what} differs: eager {case.eager_type}, "
+                f"compiled {case.compiled_type}: {message}"
+            ).rstrip(": ")
+
+
+_TARGET_RULES = (
+    (RegressionKind.GRAPH_BREAK, _break_findings),
+    (RegressionKind.RECOMPILES, _recompile_findings),
+    (RegressionKind.PARITY, _parity_findings),
+    (RegressionKind.EXCEPTION_PARITY, _exception_findings),
+)
+
+
+def compare_targets(base: TargetResult, new: TargetResult) -> list[Finding]:
+    """Compile-status regressions of one target."""
+    gating = not new.informational
+    findings = [
+        Finding(target=new.name, kind=RegressionKind.STATUS, detail=d, gating=gating)
+        for d in _status_findings(base, new)
+    ]
+    if new.expected_flags:
+        return findings  # a hazard's breaks and failures are the point; only detection counts
+    for kind, rule in _TARGET_RULES:
+        findings.extend(
+            Finding(target=new.name, kind=kind, detail=d, gating=gating) for d in rule(base, new)
+        )
+    return findings
+
+
+def speedup_regressed(
+    base_point: float, base_low: float, new_point: float, new_high: float, threshold: float
+) -> bool:
+    """A drop beyond `threshold` that also falls outside both confidence intervals."""
+    dropped = new_point < base_point * (1.0 - threshold)
+    return dropped and new_point < base_low and base_point > new_high
+
+
+def _compare_speedups(
+    base: RunReport, new: RunReport, threshold: float
+) -> tuple[list[Finding], list[str], int]:
+    base_found, new_found = report_benchmarks(base), report_benchmarks(new)
+    notes = [f"unreadable benchmark result in the new run: {u}" for u in new_found.unreadable]
+    before = {speedup_key(r): r for r in base_found.results if r.speedup is not None}
+    findings: list[Finding] = []
+    compared = 0
+    for result in new_found.results:
+        old = before.get(speedup_key(result))
+        if old is None or old.speedup is None:
+            continue
+        label = speedup_label(result)
+        if result.speedup is None:
+            why = result.error.message.splitlines()[0][:120] if result.error else "no speedup"
+            findings.append(
+                Finding(
+                    target=label,
+                    kind=RegressionKind.SPEEDUP,
+                    detail=f"was {old.speedup.point:.2f}x, now not measured: {why}",
+                )
+            )
+            continue
+        compared += 1
+        a, b = old.speedup, result.speedup
+        if speedup_regressed(a.point, a.low, b.point, b.high, threshold):
+            findings.append(
+                Finding(
+                    target=label,
+                    kind=RegressionKind.SPEEDUP,
+                    detail=(
+                        f"{a.point:.2f}x [{a.low:.2f}, {a.high:.2f}] -> {b.point:.2f}x "
+                        f"[{b.low:.2f}, {b.high:.2f}] ({b.point / a.point - 1.0:+.0%})"
+                    ),
+                )
+            )
+    return findings, notes, compared
+
+
+def compare_reports(
+    base: RunReport, new: RunReport, threshold: float = DEFAULT_THRESHOLD
+) -> RegressionReport:
+    """Every regression of `new` against `base`; see the module docstring for the rules."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be a fraction in (0, 1), got {threshold}")
+    findings: list[Finding] = []
+    notes: list[str] = []
+    compared_targets = 0
+    if base.audit is not None and new.audit is not None:
+        before = {t.name: t for t in base.audit.targets}
+        for target in new.audit.targets:
+            old = before.get(target.name)
+            if old is not None:
+                compared_targets += 1
+                findings.extend(compare_targets(old, target))
+        names_now = {t.name for t in new.audit.targets}
+        gone = [name for name in before if name not in names_now]
+        added = [t.name for t in new.audit.targets if t.name not in before]
+        if gone:
+            notes.append(f"{len(gone)} baseline target(s) not in this run: {_names(gone)}")
+        if added:
+            notes.append(f"{len(added)} target(s) not in the baseline: {_names(added)}")
+        if base.audit.settings.backend != new.audit.settings.backend:
+            notes.append(
+                f"audit backends differ ({base.audit.settings.backend} vs "
+                f"{new.audit.settings.backend}); parity may differ for that reason alone"
+            )
+    elif (base.audit is None) != (new.audit is None):
+        notes.append("only one of the two runs has audit results; compile status not compared")
+    comparable, reason = timings_comparable(base, new)
+    compared_speedups = 0
+    if comparable:
+        speed_findings, speed_notes, compared_speedups = _compare_speedups(base, new, threshold)
+        findings.extend(speed_findings)
+        notes.extend(speed_notes)
+    return RegressionReport(
+        base_label=base.label,
+        new_label=new.label,
+        threshold=threshold,
+        timings_compared=comparable,
+        timings_reason=reason,
+        targets_compared=compared_targets,
+        speedups_compared=compared_speedups,
+        findings=tuple(findings),
+        notes=tuple(notes),
+    )
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", and {len(names) - limit} more" if len(names) > limit else "")

@@ -1,0 +1,37 @@
+"""Write a run's report directory: report.json, report.md, results.csv and the two PNGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from audits.report.atomic import atomic_write_text
+from audits.report.csv_table import results_csv
+from audits.report.document import REPORT_JSON, RunReport, report_to_json
+from audits.report.markdown import COMPILE_TIME_PNG, SPEEDUP_PNG, render_markdown
+from audits.report.plots import write_compile_time_png, write_speedup_png
+from audits.report.rundir import REPORTS_ROOT, update_latest
+
+REPORT_MD = "report.md"
+RESULTS_CSV = "results.csv"
+REPORT_FILES = (REPORT_JSON, REPORT_MD, RESULTS_CSV, SPEEDUP_PNG, COMPILE_TIME_PNG)
+
+
+def write_run_report(report: RunReport, run_dir: Path, *, root: Path = REPORTS_ROOT) -> Path:
+    """Write every report file into `run_dir` (from `claim_run_dir`) and point `latest` at it.
+
+    report.json goes first, so a rendering bug loses no data. Each file is written
+    atomically; a file that already exists is an error rather than overwritten.
+    Returns the path of report.md.
+    """
+    clashes = [name for name in REPORT_FILES if (run_dir / name).exists()]
+    if clashes:
+        raise FileExistsError(
+            f"{run_dir} already holds {', '.join(clashes)}; a run's report is never overwritten"
+        )
+    atomic_write_text(run_dir / REPORT_JSON, report_to_json(report))
+    atomic_write_text(run_dir / REPORT_MD, render_markdown(report))
+    atomic_write_text(run_dir / RESULTS_CSV, results_csv(report))
+    write_speedup_png(report, run_dir / SPEEDUP_PNG)
+    write_compile_time_png(report, run_dir / COMPILE_TIME_PNG)
+    update_latest(run_dir, root=root)
+    return run_dir / REPORT_MD
