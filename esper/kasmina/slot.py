@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 
 from esper.kasmina.blueprints import TOPOLOGIES, BlueprintRegistry
+from esper.kasmina.checkpoint import decode_slot_record, encode_slot_record
 from esper.kasmina.gates import QualityGates
 from esper.kasmina.isolation import (
     AlphaSchedule,
@@ -25,6 +26,7 @@ from esper.kasmina.isolation import (
     blend_with_isolation,
     ste_forward,
 )
+from esper.kasmina.state import SeedState
 from esper.leyline import (
     HAPPY_PATH,
     VALID_TRANSITIONS,
@@ -40,8 +42,6 @@ from esper.leyline import (
 )
 
 __all__ = ["QualityGates", "SeedMetrics", "SeedSlot", "SeedState"]
-
-EXTRA_STATE_VERSION = 1
 
 # Stages whose forward runs the seed. GERMINATED holds a seed that does not act yet.
 _SEED_RUNS = frozenset(
@@ -73,60 +73,6 @@ def _resolve_topology(value: Any, source: str) -> str:
             f"{source} names topology {topology!r}; known topologies: {list(TOPOLOGIES)}"
         )
     return topology
-
-
-class SeedState:
-    """The lifecycle record of one seed.
-
-    `stage` and `alpha` may be assigned directly, as the reference API does
-    (`slot.state.stage = SeedStage.TRAINING; slot.state.alpha = 0.0`): alpha
-    assignments go through the owning slot into its tensor buffer.
-    """
-
-    def __init__(
-        self,
-        *,
-        owner: SeedSlot,
-        seed_id: str,
-        blueprint_id: str,
-        topology: str,
-        blueprint_kwargs: dict[str, Any] | None = None,
-        stage: SeedStage = SeedStage.GERMINATED,
-        previous_stage: SeedStage = SeedStage.DORMANT,
-        metrics: SeedMetrics | None = None,
-    ) -> None:
-        self._owner = owner
-        self.seed_id = seed_id
-        self.blueprint_id = blueprint_id
-        self.topology = topology
-        self.blueprint_kwargs = dict(blueprint_kwargs or {})
-        self._stage = SeedStage(stage)
-        self.previous_stage = SeedStage(previous_stage)
-        self.metrics = metrics if metrics is not None else SeedMetrics()
-
-    @property
-    def stage(self) -> SeedStage:
-        return self._stage
-
-    @stage.setter
-    def stage(self, value: SeedStage) -> None:
-        self._stage = SeedStage(value)
-        if self._owner.state is self:
-            self._owner._refresh_forward_flags()
-
-    @property
-    def alpha(self) -> float:
-        return self._owner.alpha
-
-    @alpha.setter
-    def alpha(self, value: float) -> None:
-        self._owner.set_alpha(value)
-
-    def __repr__(self) -> str:
-        return (
-            f"SeedState(seed_id={self.seed_id!r}, blueprint_id={self.blueprint_id!r}, "
-            f"stage={self.stage.name}, alpha={self.alpha:.4f})"
-        )
 
 
 class SeedSlot(nn.Module):
@@ -480,72 +426,10 @@ class SeedSlot(nn.Module):
     # ----------------------------------------------------------------- checkpoints
     def get_extra_state(self) -> dict[str, Any]:
         """Plain Python values only, so torch.load(weights_only=True) can read them."""
-        state = self.state
-        record: dict[str, Any] = {
-            "version": EXTRA_STATE_VERSION,
-            "alpha": self._alpha_value,
-            "isolate_gradients": self.isolate_gradients,
-            "blend_step": self._blend_step,
-            "schedule": None,
-            "seed": None,
-        }
-        if self._schedule is not None:
-            s = self._schedule
-            record["schedule"] = [s.total_steps, s.start, s.end, s.temperature]
-        if state is not None:
-            record["seed"] = {
-                "seed_id": state.seed_id,
-                "blueprint_id": state.blueprint_id,
-                "topology": state.topology,
-                "blueprint_kwargs": dict(state.blueprint_kwargs),
-                "stage": int(state.stage),
-                "previous_stage": int(state.previous_stage),
-                "has_module": self.seed is not None,
-                "metrics": state.metrics.to_dict(),
-            }
-        return record
+        return encode_slot_record(self)
 
     def set_extra_state(self, record: dict[str, Any]) -> None:
-        version = record.get("version") if isinstance(record, dict) else None
-        if version != EXTRA_STATE_VERSION:
-            raise ValueError(
-                f"slot {self.slot_id!r}: checkpoint extra state version {version!r} "
-                f"is not supported (expected {EXTRA_STATE_VERSION})"
-            )
-        seed_record = record["seed"]
-        seed: nn.Module | None = None
-        state: SeedState | None = None
-        if seed_record is not None:
-            state = SeedState(
-                owner=self,
-                seed_id=seed_record["seed_id"],
-                blueprint_id=seed_record["blueprint_id"],
-                topology=seed_record["topology"],
-                blueprint_kwargs=seed_record["blueprint_kwargs"],
-                stage=SeedStage(seed_record["stage"]),
-                previous_stage=SeedStage(seed_record["previous_stage"]),
-                metrics=SeedMetrics.from_dict(seed_record["metrics"]),
-            )
-            if seed_record["has_module"]:
-                # Rebuilt here; load_state_dict then fills its weights, since it visits
-                # this module's children after this call.
-                seed = BlueprintRegistry.create(
-                    state.topology, state.blueprint_id, self.channels, **state.blueprint_kwargs
-                ).to(self.device)
-                seed.train(self.training)
-        self.seed = seed
-        self.state = state
-        schedule = record["schedule"]
-        self._schedule = (
-            None
-            if schedule is None
-            else AlphaSchedule(
-                total_steps=schedule[0], start=schedule[1], end=schedule[2], temperature=schedule[3]
-            )
-        )
-        self._blend_step = int(record["blend_step"])
-        self.isolate_gradients = bool(record["isolate_gradients"])
-        self.set_alpha(record["alpha"])
+        decode_slot_record(self, record)
 
     # ----------------------------------------------------------------- helpers
     def _require_state(self, action: str) -> SeedState:
