@@ -89,6 +89,17 @@ def environment_table(report: RunReport) -> str:
     return table([(k, text(v)) for k, v in rows], ["", "value"])
 
 
+def _target_status(t: TargetResult) -> str:
+    """A hazard passes by being flagged: say "detected" / "MISSED" rather than passed / failed."""
+    if t.expected_flags and t.status is TargetStatus.PASSED:
+        label = "detected"
+    elif t.expected_flags and t.status is TargetStatus.FAILED:
+        label = "MISSED"
+    else:
+        label = t.status.value if t.status is TargetStatus.PASSED else t.status.value.upper()
+    return label + (" (info)" if t.informational else "")
+
+
 def _compile_status_row(t: TargetResult) -> list[str]:
     breaks = t.breaks
     rec = t.recompiles
@@ -102,7 +113,7 @@ def _compile_status_row(t: TargetResult) -> list[str]:
     return [
         text(t.name, 60),
         t.group,
-        t.status.value.upper() if t.status is not TargetStatus.PASSED else "passed",
+        _target_status(t),
         _mark(t.fullgraph),
         DASH if breaks is None else str(breaks.graph_count),
         DASH if breaks is None else str(breaks.break_count),

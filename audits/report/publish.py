@@ -1,0 +1,126 @@
+"""What audits.run calls at its edges: the baseline before the run, the report after it.
+
+Before any target runs, `prepare_baseline` resolves `--baseline` (and `auto`) and reads
+the file, so a missing or corrupt baseline costs one line and exit 2, not a whole audit.
+After the run, `publish_audit` claims the run directory, writes the report into it,
+points reports/latest at it, and then either refreshes the baseline (only with
+`--update-baseline`) or gates the run against the baseline read earlier.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from audits.report.baseline import (
+    AUTO,
+    EXIT_OK,
+    gate,
+    load_baseline,
+    resolve_baseline,
+    update_baseline,
+)
+from audits.report.document import RunReport
+from audits.report.regressions import DEFAULT_THRESHOLD, RegressionReport
+from audits.report.rundir import REPORTS_ROOT, RunDirExistsError
+from audits.report.write import write_run_report
+from audits.results import RunResult
+from benchmarks.environment import EnvironmentRecord, collect_environment
+from benchmarks.results import BenchmarkRun
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaselinePlan:
+    """What the run does with a baseline, decided before it starts."""
+
+    path: Path
+    update: bool  # --update-baseline: write this run's report there instead of comparing
+    threshold: float = DEFAULT_THRESHOLD
+    baseline: RunReport | None = None  # read up front when comparing
+
+    def __post_init__(self) -> None:
+        if self.update == (self.baseline is not None):
+            raise ValueError("a baseline plan either updates the file or holds the baseline read")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Published:
+    run_dir: Path
+    report: RunReport
+    exit_code: int  # 0, or 1 on a regression against the baseline
+    regressions: RegressionReport | None = None
+    baseline_written: Path | None = None
+
+
+def prepare_baseline(
+    spec: str | None,
+    *,
+    update: bool,
+    device_kind: str,
+    torch_version: str,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> BaselinePlan | None:
+    """None without --baseline/--update-baseline; ReportFormatError for an unusable baseline."""
+    if spec is None and not update:
+        return None
+    path = resolve_baseline(spec or AUTO, device_kind=device_kind, torch_version=torch_version)
+    if update:
+        return BaselinePlan(path=path, update=True, threshold=threshold)
+    return BaselinePlan(path=path, update=False, threshold=threshold, baseline=load_baseline(path))
+
+
+def check_out_dir(out: Path | None) -> None:
+    """Refuse, before the run, an --out that already holds files (RunDirExistsError)."""
+    if out is not None and out.is_dir() and any(out.iterdir()):
+        raise RunDirExistsError(f"{out} already holds files; a run directory is never overwritten")
+
+
+def audit_environment(run: RunResult, *, threads: int | None = None) -> EnvironmentRecord:
+    """The full environment record for an audit, stamped with the audit's start and commit.
+
+    Collected in the parent after the targets' subprocesses finished; `threads` is what
+    each child used when the caller knows it (the parent's own count otherwise).
+    """
+    record = collect_environment(run.settings.device)
+    started = run.environment.started_at
+    if started:
+        moment = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        stamp = moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        record = dataclasses.replace(record, time_utc=stamp)
+    if run.environment.git_sha is not None:
+        record = dataclasses.replace(
+            record, git_sha=run.environment.git_sha, git_dirty=run.environment.git_dirty
+        )
+    if threads is not None:
+        record = dataclasses.replace(record, threads=threads)
+    return record
+
+
+def publish_report(
+    report: RunReport, run_dir: Path, plan: BaselinePlan | None, *, root: Path = REPORTS_ROOT
+) -> Published:
+    """Write the report into the (claimed) `run_dir`, then update or gate on the baseline."""
+    write_run_report(report, run_dir, root=root)
+    if plan is None:
+        return Published(run_dir=run_dir, report=report, exit_code=EXIT_OK)
+    if plan.update:
+        written = update_baseline(report, plan.path)
+        print(f"baseline updated: {written}")
+        return Published(
+            run_dir=run_dir, report=report, exit_code=EXIT_OK, baseline_written=written
+        )
+    assert plan.baseline is not None  # guaranteed by BaselinePlan.__post_init__
+    code, regressions = gate(plan.baseline, report, threshold=plan.threshold, run_dir=run_dir)
+    return Published(run_dir=run_dir, report=report, exit_code=code, regressions=regressions)
+
+
+def audit_report(
+    run: RunResult, *, benchmarks: BenchmarkRun | None = None, threads: int | None = None
+) -> RunReport:
+    return RunReport(
+        environment=audit_environment(run, threads=threads), audit=run, benchmarks=benchmarks
+    )

@@ -1,0 +1,71 @@
+"""audits.run's edges: the baseline plan before the run, the published report after it."""
+
+import dataclasses
+
+import pytest
+from support.synthetic_reports import SHA, audit_run, breaks, graph_break, report, target
+
+from audits.report.document import ReportFormatError, load_report, report_to_json
+from audits.report.publish import (
+    audit_environment,
+    check_out_dir,
+    prepare_baseline,
+    publish_report,
+)
+from audits.report.rundir import RunDirExistsError, claim_run_dir
+
+
+def test_a_missing_baseline_fails_before_the_run(tmp_path):
+    """--baseline FILE is read up front: a missing file is a one-line ReportFormatError."""
+    with pytest.raises(ReportFormatError, match="not found"):
+        prepare_baseline(
+            str(tmp_path / "nope.json"), update=False, device_kind="cpu", torch_version="2.13.0"
+        )
+    assert prepare_baseline(None, update=False, device_kind="cpu", torch_version="2.13.0") is None
+
+
+def test_update_baseline_does_not_need_an_existing_file(tmp_path):
+    """--update-baseline plans a write even where no baseline exists yet."""
+    plan = prepare_baseline(
+        str(tmp_path / "new.json"), update=True, device_kind="cpu", torch_version="2.13.0"
+    )
+    assert plan.update and plan.baseline is None
+
+
+def test_audit_environment_takes_the_runs_start_and_commit():
+    """The report's environment is stamped with the audit's start time and git state."""
+    run = audit_run(target())
+    run = dataclasses.replace(
+        run,
+        environment=dataclasses.replace(run.environment, started_at="2026-03-01T14:15:03+00:00"),
+    )
+    record = audit_environment(run, threads=3)
+    assert (record.time_utc, record.git_sha, record.threads) == ("2026-03-01T14:15:03Z", SHA, 3)
+    assert record.device_kind == "cpu" and record.cpu_model
+
+
+def test_publish_updates_then_gates(tmp_path, capsys, monkeypatch):
+    """Publishing with --update-baseline writes it; the next run is gated against it (exit 1)."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    baseline = tmp_path / "baseline" / "cpu-torch2.13.0.json"
+    plan = prepare_baseline(str(baseline), update=True, device_kind="cpu", torch_version="2.13.0")
+    first = publish_report(
+        report(target("t")), claim_run_dir(report().environment, root=tmp_path), plan, root=tmp_path
+    )
+    assert first.exit_code == 0 and load_report(baseline) == first.report
+    plan = prepare_baseline(str(baseline), update=False, device_kind="cpu", torch_version="2.13.0")
+    worse = report(target("t", breaks=breaks(graph_break())))
+    second = publish_report(
+        worse, claim_run_dir(worse.environment, root=tmp_path), plan, root=tmp_path
+    )
+    assert second.exit_code == 1 and (second.run_dir / "comparison.md").exists()
+    assert baseline.read_text() == report_to_json(first.report)  # gating never rewrites it
+
+
+def test_an_out_dir_with_files_is_refused_up_front(tmp_path):
+    """check_out_dir lets an empty or new --out through and refuses one holding files."""
+    check_out_dir(tmp_path / "new")
+    check_out_dir(tmp_path)
+    (tmp_path / "audit.json").write_text("{}")
+    with pytest.raises(RunDirExistsError):
+        check_out_dir(tmp_path)
