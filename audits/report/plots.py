@@ -108,15 +108,17 @@ def write_compile_time_png(report: RunReport, path: Path) -> Path:
         _empty(ax, "no compile times in this run")
     else:
         y = range(len(values))
-        ax.barh(
-            y,
-            values,
-            xerr=[low, [0.0] * len(values)],
-            color="tab:blue",
-            alpha=0.8,
-            capsize=3,
-            ecolor="black",
-        )
+        ax.barh(y, values, color="tab:blue", alpha=0.8)
+        spread = [i for i, below in enumerate(low) if below > 0]  # a lone measurement has none
+        if spread:
+            ax.errorbar(
+                [values[i] for i in spread],
+                spread,
+                xerr=[[low[i] for i in spread], [0.0] * len(spread)],
+                fmt="none",
+                ecolor="black",
+                capsize=3,
+            )
         ax.set_yticks(list(y), labels, fontsize=7)
         ax.invert_yaxis()
         ax.set_xlabel("seconds (whisker: down to the warm-cache compile, where measured)")
