@@ -68,7 +68,10 @@ def gate(
     result = compare_reports(baseline, report, threshold)
     markdown = render_regressions(result)
     print(markdown, end="", file=stdout or sys.stdout)
-    append_step_summary(markdown)
+    try:
+        append_step_summary(markdown)
+    except OSError as error:  # a CI misconfiguration must not hide the verdict printed above
+        print(f"warning: could not append to $GITHUB_STEP_SUMMARY: {error}", file=sys.stderr)
     if run_dir is not None:
         atomic_write_text(run_dir / COMPARISON_MD, markdown)
     return (EXIT_REGRESSION if result.regressed else EXIT_OK), result

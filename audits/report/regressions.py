@@ -121,13 +121,12 @@ def _status_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
 
 
 def _break_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    a, b = base.fullgraph, new.fullgraph
-    if a and b and a.status is CheckStatus.PASSED and b.status is CheckStatus.FAILED:
-        cause = (
-            _describe_break(b.graph_break)
-            if b.graph_break
-            else f"{b.error_type}: {b.error_message}"
-        )
+    was, now = base.fullgraph, new.fullgraph
+    if was and now and was.status is CheckStatus.PASSED and now.status is CheckStatus.FAILED:
+        if now.graph_break is not None:
+            cause = _describe_break(now.graph_break)
+        else:
+            cause = f"{now.error_type}: {now.error_message}"
         yield f"no longer compiles with fullgraph=True: {cause}"
     a, b = base.breaks, new.breaks
     if not (a and b):
