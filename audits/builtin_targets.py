@@ -1,0 +1,389 @@
+"""The built-in targets: every public module of esper. The only file that imports esper.
+
+Configurations are deliberately small: the audit asks whether a module
+compiles, recompiles and matches eager, which does not depend on its width,
+and every target pays its compile time on a 2-core CPU.
+
+Hosts, stages and lifecycles are compiled through esper's
+`compile_with_validation`, the entry point esper documents for users. The
+guard group compiles TransformerHost both ways (plain torch.compile too) and
+with both guards of the reference (ValueError and assert), side by side; it is
+informational: the run reports what torch does there and never fails on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from audits.results import Mode
+from audits.targets import BadInput, CompileFn, Inputs, ScenarioStep, Target, torch_compile
+from esper.kasmina import (
+    BlueprintRegistry,
+    CNNHost,
+    MorphogeneticModel,
+    TransformerHost,
+    blend_with_isolation,
+    compile_with_validation,
+    ste_forward,
+)
+from esper.kasmina.staging import PERMISSIVE_GATES, drive_to_stage
+from esper.leyline import SeedStage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CNNConfig:
+    num_classes: int = 10
+    n_blocks: int = 3  # the smallest host with two injection points
+    base_channels: int = 8  # block widths 8, 16, 32
+    batch: int = 2
+    side: int = 16  # 2**n_blocks * 2: the last block still sees 2x2 pixels
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransformerConfig:
+    vocab_size: int = 128
+    n_embd: int = 32
+    n_head: int = 2
+    n_layer: int = 1  # one block already runs every code path of the host and its slot
+    block_size: int = 16
+    dropout: float = 0.0  # dropout draws differ between eager and compiled kernels
+    batch: int = 2
+    seq_len: int = 8
+
+
+CNN = CNNConfig()
+GPT = TransformerConfig()
+SEED_DIM = 16  # feature width of the bare blueprint targets
+STAGE_BLUEPRINT = {"cnn": "conv_light", "transformer": "lora"}
+ALPHA_RAMP_STEPS = 20
+
+
+def compile_validated(module: nn.Module, *, backend: Any, fullgraph: bool) -> Callable[..., Any]:
+    return compile_with_validation(module, backend=backend, fullgraph=fullgraph)
+
+
+# ----------------------------------------------------------------- hosts
+def _cnn_host() -> CNNHost:
+    return CNNHost(
+        num_classes=CNN.num_classes, n_blocks=CNN.n_blocks, base_channels=CNN.base_channels
+    )
+
+
+def _transformer_host(cls: type[TransformerHost] = TransformerHost) -> TransformerHost:
+    return cls(
+        vocab_size=GPT.vocab_size,
+        n_embd=GPT.n_embd,
+        n_head=GPT.n_head,
+        n_layer=GPT.n_layer,
+        block_size=GPT.block_size,
+        dropout=GPT.dropout,
+    )
+
+
+HOSTS: dict[str, Callable[[], nn.Module]] = {"cnn": _cnn_host, "transformer": _transformer_host}
+HOST_NAMES = {"cnn": "CNNHost", "transformer": "TransformerHost"}
+
+
+def _images(channels: int = 3) -> Inputs:
+    return (torch.randn(CNN.batch, channels, CNN.side, CNN.side),)
+
+
+def _tokens(seq_len: int = GPT.seq_len) -> Inputs:
+    return (torch.randint(0, GPT.vocab_size, (GPT.batch, seq_len)),)
+
+
+HOST_INPUTS: dict[str, Callable[[], Inputs]] = {"cnn": _images, "transformer": _tokens}
+
+HOST_BAD_INPUTS: dict[str, tuple[BadInput, ...]] = {
+    "cnn": (
+        BadInput(
+            name="wrong channel count",
+            make_inputs=partial(_images, channels=4),
+            raises=ValueError,
+            match="expects",
+        ),
+    ),
+    "transformer": (
+        BadInput(
+            name="sequence longer than block_size",
+            make_inputs=partial(_tokens, seq_len=GPT.block_size + 1),
+            raises=ValueError,
+            match="block_size",
+        ),
+    ),
+}
+
+
+# ----------------------------------------------------------------- isolation
+class _Function(nn.Module):
+    """Lets a plain function be audited like a module."""
+
+    def __init__(self, fn: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, *args: Any) -> torch.Tensor:
+        return self.fn(*args)
+
+
+def _features() -> tuple[torch.Tensor, torch.Tensor]:
+    host = torch.randn(4, SEED_DIM, requires_grad=True)
+    seed = torch.randn(4, SEED_DIM, requires_grad=True)
+    return host, seed
+
+
+def isolation_targets() -> list[Target]:
+    return [
+        Target(
+            name="isolation/ste_forward",
+            build=partial(_Function, ste_forward),
+            make_inputs=_features,
+            group="isolation",
+            description="ste_forward(host, seed)",
+        ),
+        Target(
+            name="isolation/blend_float_alpha",
+            build=partial(_Function, blend_with_isolation),
+            make_inputs=lambda: (*_features(), 0.3),
+            group="isolation",
+            description="blend_with_isolation(host, seed, 0.3)",
+        ),
+        Target(
+            name="isolation/blend_tensor_alpha",
+            build=partial(_Function, blend_with_isolation),
+            make_inputs=lambda: (*_features(), torch.tensor(0.3)),
+            group="isolation",
+            description="blend_with_isolation(host, seed, torch.tensor(0.3))",
+        ),
+    ]
+
+
+# ----------------------------------------------------------------- blueprints
+def _seed_inputs(topology: str) -> Inputs:
+    if topology == "cnn":
+        return (torch.randn(2, SEED_DIM, 8, 8),)
+    return (torch.randn(2, GPT.seq_len, SEED_DIM),)
+
+
+# FlexAttention has no backward on CPU (torch 2.13 refuses inputs that need a
+# gradient), so there its seed is audited forward-only, with frozen parameters.
+FORWARD_ONLY_BLUEPRINTS = frozenset({("transformer", "flex_attention")})
+
+
+def _blueprint(topology: str, name: str) -> nn.Module:
+    seed = BlueprintRegistry.create(topology, name, SEED_DIM)
+    if (topology, name) in FORWARD_ONLY_BLUEPRINTS:
+        seed.requires_grad_(False)
+    return seed
+
+
+def blueprint_targets() -> list[Target]:
+    targets = []
+    for topology in ("cnn", "transformer"):
+        for spec in BlueprintRegistry.list_for_topology(topology):
+            note = " (forward only)" if (topology, spec.name) in FORWARD_ONLY_BLUEPRINTS else ""
+            targets.append(
+                Target(
+                    name=f"blueprint/{topology}/{spec.name}",
+                    build=partial(_blueprint, topology, spec.name),
+                    make_inputs=partial(_seed_inputs, topology),
+                    group="blueprint",
+                    description=f"BlueprintRegistry.create({topology!r}, {spec.name!r}, "
+                    f"dim={SEED_DIM}){note}",
+                )
+            )
+    return targets
+
+
+# ----------------------------------------------------------------- hosts with seeds
+def _model(topology: str) -> MorphogeneticModel:
+    model = MorphogeneticModel(HOSTS[topology]())
+    model.seed_slot.gates = PERMISSIVE_GATES  # the audit drives stages, it does not train
+    return model
+
+
+def _model_in_stage(topology: str, stage: SeedStage, alpha: float | None) -> MorphogeneticModel:
+    model = _model(topology)
+    drive_to_stage(
+        model.seed_slot,
+        stage,
+        blueprint_id=STAGE_BLUEPRINT[topology],
+        alpha=alpha,
+        host_module=model.host,
+    )
+    return model
+
+
+STAGES: tuple[tuple[str, SeedStage, float | None], ...] = (
+    ("dormant", SeedStage.DORMANT, None),
+    ("training", SeedStage.TRAINING, 0.0),
+    ("blending-0.3", SeedStage.BLENDING, 0.3),
+    ("blending-0.7", SeedStage.BLENDING, 0.7),
+    ("shadowing", SeedStage.SHADOWING, None),
+    ("probationary", SeedStage.PROBATIONARY, None),
+    ("fossilized", SeedStage.FOSSILIZED, None),
+    ("culled", SeedStage.CULLED, None),
+)
+
+
+def host_targets() -> list[Target]:
+    targets = []
+    for topology in ("cnn", "transformer"):
+        common: dict[str, Any] = dict(
+            make_inputs=HOST_INPUTS[topology],
+            bad_inputs=HOST_BAD_INPUTS[topology],
+            compile=compile_validated,
+        )
+        targets.append(
+            Target(
+                name=f"host/{topology}",
+                build=HOSTS[topology],
+                group="host",
+                description=f"{HOST_NAMES[topology]} with no slot",
+                **common,
+            )
+        )
+        for label, stage, alpha in STAGES:
+            targets.append(
+                Target(
+                    name=f"stage/{topology}/{label}",
+                    build=partial(_model_in_stage, topology, stage, alpha),
+                    group="stage",
+                    description=f"MorphogeneticModel({topology}) with a "
+                    f"{STAGE_BLUEPRINT[topology]} seed in {stage.name}",
+                    **common,
+                )
+            )
+    return targets
+
+
+# ----------------------------------------------------------------- lifecycle
+def _advance(stage: SeedStage, model: nn.Module) -> None:
+    result = model.seed_slot.advance_stage(stage)
+    if not result.passed:
+        raise RuntimeError(f"gate refused {stage.name}: {result.message}")
+
+
+def _germinate(topology: str, model: nn.Module) -> None:
+    model.germinate_seed(STAGE_BLUEPRINT[topology], "seed-1")
+
+
+def _start_blending(model: nn.Module) -> None:
+    _advance(SeedStage.BLENDING, model)
+    model.seed_slot.start_blending(total_steps=ALPHA_RAMP_STEPS)
+
+
+def _alpha_step(step: int, model: nn.Module) -> None:
+    model.seed_slot.update_alpha_for_step(step)
+
+
+def lifecycle_scenario(topology: str) -> tuple[ScenarioStep, ...]:
+    """germinate, TRAINING, BLENDING with a 20-step alpha ramp, SHADOWING, PROBATIONARY,
+    FOSSILIZED: at most one compile per stage entered, none while alpha moves."""
+    ramp = tuple(
+        ScenarioStep(name=f"alpha step {i}", action=partial(_alpha_step, i), max_compiles=0)
+        for i in range(1, ALPHA_RAMP_STEPS + 1)
+    )
+    return (
+        ScenarioStep(
+            name="germinate", action=partial(_germinate, topology), calls=2, max_compiles=1
+        ),
+        ScenarioStep(
+            name="TRAINING", action=partial(_advance, SeedStage.TRAINING), calls=2, max_compiles=1
+        ),
+        ScenarioStep(name="BLENDING", action=_start_blending, calls=2, max_compiles=1),
+        *ramp,
+        ScenarioStep(
+            name="SHADOWING", action=partial(_advance, SeedStage.SHADOWING), calls=2, max_compiles=1
+        ),
+        ScenarioStep(
+            name="PROBATIONARY",
+            action=partial(_advance, SeedStage.PROBATIONARY),
+            calls=2,
+            max_compiles=1,
+        ),
+        ScenarioStep(
+            name="FOSSILIZED",
+            action=partial(_advance, SeedStage.FOSSILIZED),
+            calls=2,
+            max_compiles=1,
+        ),
+    )
+
+
+def lifecycle_targets() -> list[Target]:
+    return [
+        Target(
+            name=f"lifecycle/{topology}",
+            build=partial(_model, topology),
+            make_inputs=HOST_INPUTS[topology],
+            scenario=lifecycle_scenario(topology),
+            # DORMANT plus the six stages the scenario enters.
+            recompile_budget=7,
+            compile=compile_validated,
+            group="lifecycle",
+            description=f"MorphogeneticModel({HOST_NAMES[topology]}) through its whole lifecycle",
+        )
+        for topology in ("cnn", "transformer")
+    ]
+
+
+# ----------------------------------------------------------------- the two guards
+class AssertGuardTransformerHost(TransformerHost):
+    """TransformerHost with the reference's original guard: an assert, not a ValueError."""
+
+    def validate_input(self, idx: torch.Tensor) -> None:
+        T = idx.shape[1]
+        assert T <= self.block_size, (
+            f"Cannot forward sequence of length {T}, block size is only {self.block_size}"
+        )
+
+
+def guard_targets() -> list[Target]:
+    variants: tuple[tuple[str, type[TransformerHost], type[BaseException]], ...] = (
+        ("valueerror", TransformerHost, ValueError),
+        ("assert", AssertGuardTransformerHost, AssertionError),
+    )
+    entry_points: tuple[tuple[str, CompileFn], ...] = (
+        ("torch.compile", torch_compile),
+        ("compile_with_validation", compile_validated),
+    )
+    return [
+        Target(
+            name=f"guard/{guard}/{entry}",
+            build=partial(_transformer_host, host_cls),
+            make_inputs=_tokens,
+            bad_inputs=(
+                BadInput(
+                    name="sequence longer than block_size",
+                    make_inputs=partial(_tokens, seq_len=GPT.block_size + 1),
+                    raises=raises,
+                ),
+            ),
+            compile=compile_fn,
+            modes=(Mode.TRAIN, Mode.EVAL),
+            group="guard",
+            informational=True,
+            description=f"TransformerHost, T > block_size guarded by {raises.__name__}, "
+            f"compiled with {entry}",
+        )
+        for guard, host_cls, raises in variants
+        for entry, compile_fn in entry_points
+    ]
+
+
+def builtin_targets() -> list[Target]:
+    """Every built-in target, in the order the summary lists them."""
+    return [
+        *isolation_targets(),
+        *blueprint_targets(),
+        *host_targets(),
+        *lifecycle_targets(),
+        *guard_targets(),
+    ]

@@ -1,0 +1,336 @@
+"""`python -m audits.run`: the torch.compile compatibility audit.
+
+Exit codes: 0 when nothing named in --fail-on failed, 1 when something did
+(or a target errored, timed out or crashed), 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from functools import partial
+from pathlib import Path
+
+from audits.results import FailOn, RunResult, RunSettings
+from audits.runner import Job
+
+BACKENDS = ("eager", "aot_eager", "inductor")
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command line: reported as one line, exit code 2."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunConfig:
+    target_globs: tuple[str, ...] = ()  # built-in (and hazard) names to keep; empty keeps all
+    user_targets: tuple[str, ...] = ()  # package.module:factory specs
+    backend: str = "inductor"
+    device: str = "auto"
+    dtype: str = "fp32"
+    quick: bool = False
+    bench: bool = True  # benchmarks arrive with issue 4; no effect yet
+    hazards: bool = False
+    timeout_s: float = 300.0
+    jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda
+    out: Path | None = None  # None: reports/runs/<UTC time>-<git sha>
+    fail_on: tuple[FailOn, ...] = tuple(FailOn)
+    verbose: bool = False
+    baseline: str | None = None  # accepted for `make audit`; comparison is issue 5
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UsageError(
+                f"--backend {self.backend!r}: valid backends are {', '.join(BACKENDS)}"
+            )
+        if self.device not in DEVICES:
+            raise UsageError(f"--device {self.device!r}: valid devices are {', '.join(DEVICES)}")
+        if self.dtype not in DTYPES:
+            raise UsageError(f"--dtype {self.dtype!r}: valid dtypes are {', '.join(DTYPES)}")
+        if not self.timeout_s > 0:
+            raise UsageError(f"--timeout {self.timeout_s!r}: must be a number of seconds > 0")
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"--jobs {self.jobs!r}: must be an integer >= 1")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="python -m audits.run",
+        description="Audit torch.compile compatibility of esper's modules (and yours): "
+        "fullgraph, graph breaks, recompiles, eager parity, exception parity, compile time. "
+        "Exit 0 when nothing in --fail-on failed, 1 when something did or a target "
+        "errored/timed out/crashed, 2 for bad usage.",
+    )
+    p.add_argument(
+        "--targets",
+        nargs="+",
+        default=[],
+        metavar="GLOB",
+        help="audit only built-in targets whose name matches one of these globs, "
+        "e.g. 'stage/cnn/*' 'host/*' (with --hazards, hazard names too). Default: all.",
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="MOD:FACTORY",
+        help="audit your own module: package.module:factory, where factory() returns an "
+        "audits Target or a (module, example_inputs) pair. Repeatable. Given alone, only "
+        "these are audited.",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=None,
+        help="torch.compile backend for the checks (default inductor; aot_eager with --quick)",
+    )
+    p.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="where modules run: cuda when available with auto (default auto)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=tuple(DTYPES),
+        default="fp32",
+        help="floating-point dtype of modules and inputs; parity tolerances follow it "
+        "(default fp32)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="fast verdict: aot_eager backend and no benchmarks",
+    )
+    p.add_argument(
+        "--no-bench",
+        action="store_true",
+        help="skip benchmarks (benchmarks are not part of the audit yet: see issue 4)",
+    )
+    p.add_argument(
+        "--hazards",
+        action="store_true",
+        help="audit the wrong-on-purpose modules in audits/hazards/ and check that each is "
+        "flagged by the right check. Given alone, only the hazards are audited.",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="seconds each target may run in its subprocess before it is killed and "
+        "recorded as timeout (default 300)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="targets audited in parallel, one subprocess each "
+        "(default: CPU cores on cpu, 1 on cuda)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="directory for audit.json and summary.txt (default reports/runs/<UTC time>-<git sha>)",
+    )
+    p.add_argument(
+        "--fail-on",
+        default=",".join(f.value for f in FailOn),
+        metavar="LIST",
+        help="comma-separated checks whose failure makes the exit code 1: "
+        "breaks (includes fullgraph), recompiles, parity, exceptions (default: all four)",
+    )
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print every finding (not only the first of each failing target) and, "
+        "without a terminal, one line per finished target",
+    )
+    p.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REF",
+        help="compare with a baseline: not implemented yet (issue 5); accepted and ignored "
+        "with a note, so that `make audit` runs",
+    )
+    return p
+
+
+def _fail_on(text: str) -> tuple[FailOn, ...]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    valid = ", ".join(f.value for f in FailOn)
+    bad = [n for n in names if n not in {f.value for f in FailOn}]
+    if bad or not names:
+        raise UsageError(f"--fail-on {text!r}: valid names are {valid} (comma-separated)")
+    return tuple(FailOn(n) for n in dict.fromkeys(names))
+
+
+def parse_config(argv: Sequence[str] | None) -> RunConfig:
+    args = build_parser().parse_args(argv)
+    if args.quick and args.backend not in (None, "aot_eager"):
+        raise UsageError(f"--quick runs aot_eager; drop --backend {args.backend} or --quick")
+    backend = "aot_eager" if args.quick else (args.backend or "inductor")
+    return RunConfig(
+        target_globs=tuple(args.targets),
+        user_targets=tuple(args.target),
+        backend=backend,
+        device=args.device,
+        dtype=args.dtype,
+        quick=args.quick,
+        bench=not (args.quick or args.no_bench),
+        hazards=args.hazards,
+        timeout_s=args.timeout,
+        jobs=args.jobs,
+        out=args.out,
+        fail_on=_fail_on(args.fail_on),
+        verbose=args.verbose,
+        baseline=args.baseline,
+    )
+
+
+def select_jobs(config: RunConfig) -> list[Job]:
+    """Built-in, hazard and user targets named by the config, or UsageError."""
+    from audits.runner import job_for_target
+    from audits.user_targets import TargetSpecError, build_user_target, resolve_factory
+
+    candidates = []
+    if not (config.user_targets or config.hazards) or config.target_globs:
+        from audits.builtin_targets import builtin_targets
+
+        candidates.extend(builtin_targets())
+    if config.hazards:
+        from audits.hazards import hazard_targets
+
+        candidates.extend(hazard_targets())
+    chosen = candidates
+    if config.target_globs:
+        for glob in config.target_globs:
+            if not any(fnmatch.fnmatchcase(t.name, glob) for t in candidates):
+                names = ", ".join(t.name for t in candidates)
+                raise UsageError(f"--targets {glob!r} matches no target; valid names: {names}")
+        chosen = [
+            t
+            for t in candidates
+            if any(fnmatch.fnmatchcase(t.name, g) for g in config.target_globs)
+        ]
+    jobs = [job_for_target(t) for t in chosen]
+    for spec in config.user_targets:
+        try:
+            resolve_factory(spec)  # a typo is a usage error now, not a crash in a subprocess
+        except TargetSpecError as exc:
+            raise UsageError(str(exc)) from exc
+        jobs.append(Job(name=spec, group="user", load=partial(build_user_target, spec)))
+    return jobs
+
+
+def _device(requested: str) -> str:
+    from audits.environment import cuda_available
+
+    if requested == "cuda" and not cuda_available():
+        raise UsageError("--device cuda: CUDA is not available here; valid devices: auto, cpu")
+    if requested == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    return requested
+
+
+def _default_out(sha: str | None, started_at: datetime) -> Path:
+    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
+    return Path("reports") / "runs" / f"{stamp}-{(sha or 'nogit')[:8]}"
+
+
+def main(config: RunConfig) -> int:
+    """Audit the configured targets, write audit.json and summary.txt, print the summary."""
+    import torch
+
+    from audits.checks.common import CheckSettings
+    from audits.console import render
+    from audits.environment import collect_environment, usable_cpus
+    from audits.progress import LineProgress, RichProgress
+    from audits.runner import RunnerSettings, preload_compile_stack, run_jobs
+
+    if config.baseline is not None:
+        print(
+            f"audits.run: note: --baseline {config.baseline}: comparison is not implemented "
+            "yet (issue 5); auditing without it",
+            file=sys.stderr,
+        )
+    device = _device(config.device)
+    jobs = select_jobs(config)
+    cpus = usable_cpus()
+    parallel = config.jobs or (cpus if device == "cpu" else 1)
+    settings = RunnerSettings(
+        checks=CheckSettings(
+            backend=config.backend, device=device, dtype=getattr(torch, DTYPES[config.dtype])
+        ),
+        timeout_s=config.timeout_s,
+        jobs=parallel,
+        threads_per_job=max(1, cpus // parallel),
+    )
+    started_at = datetime.now(timezone.utc)
+    start = time.perf_counter()
+    preload_compile_stack()
+    if sys.stderr.isatty():
+        sink: RichProgress | LineProgress | None = RichProgress(len(jobs))
+    else:
+        sink = LineProgress() if config.verbose else None
+    with tempfile.TemporaryDirectory(prefix="audit-") as workdir:
+        if sink is None:
+            results = run_jobs(jobs, settings, Path(workdir))
+        else:
+            with sink:
+                results = run_jobs(jobs, settings, Path(workdir), sink)
+    environment = collect_environment(device, started_at)
+    run = RunResult(
+        environment=environment,
+        settings=RunSettings(
+            backend=config.backend,
+            device=device,
+            dtype=config.dtype,
+            quick=config.quick,
+            bench=config.bench,
+            hazards=config.hazards,
+            timeout_s=config.timeout_s,
+            jobs=parallel,
+            fail_on=config.fail_on,
+            target_globs=config.target_globs,
+            user_targets=config.user_targets,
+        ),
+        targets=tuple(results),
+        duration_s=time.perf_counter() - start,
+    )
+    out = config.out or _default_out(environment.git_sha, started_at)
+    path = run.write(out)
+    text = render(run, str(path), verbose=config.verbose)
+    (out / "summary.txt").write_text(text)
+    sys.stdout.write(text)
+    return EXIT_FAILED if run.failed_targets else EXIT_OK
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    try:
+        return main(parse_config(argv))
+    except UsageError as exc:
+        print(f"audits.run: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(cli())
