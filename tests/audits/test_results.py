@@ -57,6 +57,7 @@ def _broken_target(**kwargs) -> TargetResult:
             status=CheckStatus.PASSED,
             fullgraph=True,
             total_compiles=1,
+            max_frame_compiles=1,
             budget=1,
             recompile_limit=8,
             steps=(StepCompiles(step="repeat", calls=3, compiles=1),),
