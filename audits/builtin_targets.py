@@ -264,23 +264,30 @@ def host_targets() -> list[Target]:
 
 
 # ----------------------------------------------------------------- lifecycle
+# Scenario actions receive the module being audited; here always a MorphogeneticModel.
+def _morphogenetic(model: nn.Module) -> MorphogeneticModel:
+    if not isinstance(model, MorphogeneticModel):
+        raise TypeError(f"lifecycle actions need a MorphogeneticModel, got {type(model).__name__}")
+    return model
+
+
 def _advance(stage: SeedStage, model: nn.Module) -> None:
-    result = model.seed_slot.advance_stage(stage)
+    result = _morphogenetic(model).seed_slot.advance_stage(stage)
     if not result.passed:
         raise RuntimeError(f"gate refused {stage.name}: {result.message}")
 
 
 def _germinate(topology: str, model: nn.Module) -> None:
-    model.germinate_seed(STAGE_BLUEPRINT[topology], "seed-1")
+    _morphogenetic(model).germinate_seed(STAGE_BLUEPRINT[topology], "seed-1")
 
 
 def _start_blending(model: nn.Module) -> None:
     _advance(SeedStage.BLENDING, model)
-    model.seed_slot.start_blending(total_steps=ALPHA_RAMP_STEPS)
+    _morphogenetic(model).seed_slot.start_blending(total_steps=ALPHA_RAMP_STEPS)
 
 
 def _alpha_step(step: int, model: nn.Module) -> None:
-    model.seed_slot.update_alpha_for_step(step)
+    _morphogenetic(model).seed_slot.update_alpha_for_step(step)
 
 
 def lifecycle_scenario(topology: str) -> tuple[ScenarioStep, ...]:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from audits.results import TargetResult
 from audits.runner import Job
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 class RichProgress:
@@ -41,7 +45,7 @@ class RichProgress:
     def __exit__(self, *exc: object) -> None:
         self._live.stop()
 
-    def _render(self) -> object:
+    def _render(self) -> Table:
         from rich.table import Table
 
         now = time.perf_counter()

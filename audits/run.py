@@ -208,8 +208,8 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
 
 def select_jobs(config: RunConfig) -> list[Job]:
     """Built-in, hazard and user targets named by the config, or UsageError."""
-    from audits.runner import job_for_target
-    from audits.user_targets import TargetSpecError, build_user_target, resolve_factory
+    from audits.runner import error_in_child, job_for_target
+    from audits.user_targets import build_user_target, resolve_factory
 
     candidates = []
     if not (config.user_targets or config.hazards) or config.target_globs:
@@ -233,10 +233,11 @@ def select_jobs(config: RunConfig) -> list[Job]:
         ]
     jobs = [job_for_target(t) for t in chosen]
     for spec in config.user_targets:
-        try:
-            resolve_factory(spec)  # a typo is a usage error now, not a crash in a subprocess
-        except TargetSpecError as exc:
-            raise UsageError(str(exc)) from exc
+        # A typo is a usage error now, not a crash later. Imported in a child:
+        # the parent must stay free of torch ops (see audits.runner).
+        problem = error_in_child(partial(resolve_factory, spec))
+        if problem is not None:
+            raise UsageError(problem)
         jobs.append(Job(name=spec, group="user", load=partial(build_user_target, spec)))
     return jobs
 

@@ -261,6 +261,47 @@ def run_jobs(
     return [results[i] for i in range(len(jobs))]
 
 
+def error_in_child(fn: Callable[[], object], timeout_s: float = 120.0) -> str | None:
+    """Run `fn` in a forked child; its exception message, or None when it returned.
+
+    For work that must not leave state in the parent, such as importing a user's
+    module: a module that runs torch ops at import time would otherwise start
+    the thread pool that forked targets cannot use.
+    """
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        message = b""
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - sent to the parent
+            message = (str(exc) or type(exc).__name__).encode()
+        finally:
+            os.write(write_end, message)
+            os._exit(0)
+    os.close(write_end)
+    deadline = time.perf_counter() + timeout_s
+    chunks = []
+    with os.fdopen(read_end, "rb") as pipe:
+        while time.perf_counter() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                chunks.append(pipe.read())
+                break
+            time.sleep(_POLL_S)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return f"still running after {timeout_s:g} s"
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    text = b"".join(chunks).decode(errors="replace")
+    return text or None
+
+
 def _report_check(run: _Running, workdir: Path, sink: ProgressSink) -> None:
     try:
         check = (workdir / f"{run.index}.check").read_text()

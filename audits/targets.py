@@ -12,6 +12,7 @@ each check can start from a fresh, identically seeded module.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,8 +130,6 @@ def target_from_pair(name: str, pair: tuple[nn.Module, Any], *, group: str = "us
     The module is built once by the user's factory; each check gets a deep copy
     of it (in its initial state) so that checks do not see each other's changes.
     """
-    import copy
-
     module, example = pair
     if not isinstance(module, nn.Module):
         raise TypeError(

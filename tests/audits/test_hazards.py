@@ -1,0 +1,106 @@
+"""The hazard suite: each wrong-on-purpose module is flagged by the right check, and the
+clean esper targets are flagged by none."""
+
+import pytest
+
+from audits.audit import audit_target
+from audits.builtin_targets import builtin_targets
+from audits.checks.common import CheckSettings
+from audits.hazards import hazard_targets
+from audits.results import CheckName, CheckStatus, TargetStatus
+
+AOT = CheckSettings(backend="aot_eager")
+HAZARDS = {t.name: t for t in hazard_targets()}
+BUILTINS = {t.name: t for t in builtin_targets()}
+
+EXPECTED = {
+    "hazard/data_dependent_assert": {CheckName.EXCEPTIONS},
+    "hazard/item_in_forward": {CheckName.BREAKS},
+    "hazard/print_in_forward": {CheckName.FULLGRAPH, CheckName.BREAKS},
+    "hazard/disabled_slot": {CheckName.FULLGRAPH, CheckName.BREAKS},
+    "hazard/changing_attribute": {CheckName.RECOMPILES},
+    "hazard/tensor_branch": {CheckName.FULLGRAPH, CheckName.BREAKS},
+    "hazard/dict_building": {CheckName.RECOMPILES},
+    "hazard/raise_under_fullgraph": {CheckName.EXCEPTIONS},
+}
+
+
+def test_every_hazard_of_the_issue_has_a_module():
+    """One hazard module per hazard the audit promises to catch, each declaring its checks."""
+    assert {name: set(t.expected_flags) for name, t in HAZARDS.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_hazard_is_flagged_by_its_check(name):
+    """The hazard's expected checks fail on it, and nothing else does."""
+    result = audit_target(HAZARDS[name], AOT)
+    assert result.error is None, result.error.traceback
+    assert set(result.flagged) == EXPECTED[name]
+    assert result.status is TargetStatus.PASSED  # passed = detected, for a hazard
+
+
+def test_disabled_slot_points_at_the_slot_call_in_the_host():
+    """The compiler.disable hazard names GB0099's rule and the host line calling the slot."""
+    result = audit_target(HAZARDS["hazard/disabled_slot"], AOT)
+    info = result.fullgraph.graph_break
+    assert "torch.compiler.disable" in info.gb_type
+    assert info.location.file.endswith("disabled_slot.py")
+    assert "self.slot(" in info.location.code
+
+
+def test_raise_under_fullgraph_reports_what_compiled_raised():
+    """Eager raises ValueError; the compiled type and torch's break type are recorded as seen."""
+    case = audit_target(HAZARDS["hazard/raise_under_fullgraph"], AOT).exceptions.cases[0]
+    assert case.eager_type == "ValueError"
+    assert case.compiled_type != "ValueError"
+    assert case.graph_break is not None and case.graph_break.location is not None
+
+
+CLEAN_SAMPLE = (
+    "isolation/ste_forward",
+    "isolation/blend_tensor_alpha",
+    "blueprint/cnn/conv_light",
+    "blueprint/transformer/lora",
+    "stage/cnn/training",
+    "stage/transformer/blending-0.3",
+)
+
+
+@pytest.mark.parametrize("name", CLEAN_SAMPLE)
+def test_clean_esper_target_raises_no_false_alarm(name):
+    """esper's modules pass every check (a sample here; `make audit` runs them all)."""
+    result = audit_target(BUILTINS[name], AOT)
+    assert result.error is None, result.error.traceback
+    assert result.flagged == ()
+    assert result.status is TargetStatus.PASSED
+
+
+def test_lifecycle_compiles_once_per_stage_and_never_during_the_alpha_ramp():
+    """The lifecycle scenario: each stage change compiles at most once, alpha steps never."""
+    result = audit_target(BUILTINS["lifecycle/transformer"], CheckSettings(backend="eager"))
+    assert result.flagged == (), result.error
+    recompiles = result.recompiles
+    ramp = [s for s in recompiles.steps if s.step.startswith("alpha step")]
+    assert len(ramp) == 20 and all(s.compiles == 0 for s in ramp)
+    assert all(s.compiles <= 1 for s in recompiles.steps)
+    assert recompiles.status is CheckStatus.PASSED
+
+
+def test_guard_comparison_measures_both_paths_of_both_guards():
+    """Each guard variant reports its normal path and its error path as torch ran them."""
+    guards = [t for name, t in BUILTINS.items() if name.startswith("guard/")]
+    assert {t.name for t in guards} == {
+        "guard/valueerror/torch.compile",
+        "guard/valueerror/compile_with_validation",
+        "guard/assert/torch.compile",
+        "guard/assert/compile_with_validation",
+    }
+    for target in guards:
+        result = audit_target(target, CheckSettings(backend="eager"))
+        assert result.informational
+        assert result.fullgraph is not None and result.parity is not None
+        case = result.exceptions.cases[0]
+        assert case.eager_type == ("AssertionError" if "/assert/" in target.name else "ValueError")
+        assert case.compiled_type is not None  # whatever torch raised, it was recorded
+        if target.name.endswith("compile_with_validation"):
+            assert case.type_matches and case.message_matches
