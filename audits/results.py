@@ -12,6 +12,7 @@ optional field with a default keeps old files readable.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -330,7 +331,10 @@ class RunResult:
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / RESULT_FILENAME
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        # Temp file then rename: a reader sees the old file or the whole new one.
+        staged = directory / f".{RESULT_FILENAME}.{os.getpid()}.tmp"
+        staged.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        os.replace(staged, path)
         return path
 
     @classmethod

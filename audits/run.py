@@ -1,7 +1,11 @@
 """`python -m audits.run`: the torch.compile compatibility audit.
 
 Exit codes: 0 when nothing named in --fail-on failed, 1 when something did
-(or a target errored, timed out or crashed), 2 for bad usage.
+(or a target errored, timed out or crashed, or the run regressed against
+--baseline), 2 for bad usage or a missing, corrupt or other-schema baseline.
+
+Each run writes its report directory (audits.report): audit.json, summary.txt,
+report.md, report.json, results.csv and two PNGs, and points reports/latest at it.
 """
 
 from __future__ import annotations
@@ -16,9 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from audits.results import FailOn, RunResult, RunSettings
 from audits.runner import Job
+
+if TYPE_CHECKING:
+    from audits.report.publish import BaselinePlan
 
 BACKENDS = ("eager", "aot_eager", "inductor")
 DEVICES = ("auto", "cpu", "cuda")
@@ -42,10 +50,12 @@ class RunConfig:
     hazards: bool = False
     timeout_s: float = 300.0
     jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda
-    out: Path | None = None  # None: reports/runs/<UTC time>-<git sha>
+    out: Path | None = None  # None: reports/<UTC time>-<short sha>[-dirty]
     fail_on: tuple[FailOn, ...] = tuple(FailOn)
     verbose: bool = False
-    baseline: str | None = None  # accepted for `make audit`; comparison is issue 5
+    baseline: str | None = None  # FILE, or "auto": reports/baseline/<device>-torch<version>.json
+    update_baseline: bool = False  # write this run's report as the baseline instead of comparing
+    threshold: float = 0.10  # relative speedup drop that is a regression (if outside both CIs)
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -60,6 +70,10 @@ class RunConfig:
             raise UsageError(f"--timeout {self.timeout_s!r}: must be a number of seconds > 0")
         if self.jobs is not None and self.jobs < 1:
             raise UsageError(f"--jobs {self.jobs!r}: must be an integer >= 1")
+        if not 0.0 < self.threshold < 1.0:
+            raise UsageError(
+                f"--threshold {self.threshold!r}: must be a fraction in (0, 1), e.g. 0.10"
+            )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -148,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="directory for audit.json and summary.txt (default reports/runs/<UTC time>-<git sha>)",
+        help="run directory for audit.json, summary.txt and the report; must be new or empty "
+        "(default reports/<UTC time>-<short sha>[-dirty])",
     )
     p.add_argument(
         "--fail-on",
@@ -167,9 +182,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--baseline",
         default=None,
-        metavar="REF",
-        help="compare with a baseline: not implemented yet (issue 5); accepted and ignored "
-        "with a note, so that `make audit` runs",
+        metavar="FILE",
+        help="compare with a baseline report.json and exit 1 on a regression (new breaks, more "
+        "recompiles, parity or exception-parity loss, a significant slowdown); 'auto' is "
+        "reports/baseline/<device>-torch<version>.json, else the CPU one",
+    )
+    p.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="write this run's report as the baseline (--baseline FILE, or the 'auto' file) "
+        "instead of comparing with it; the only way a baseline changes",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.10,
+        metavar="F",
+        help="with --baseline: a speedup drop larger than this fraction, and outside both "
+        "95%% CIs, is a regression (default 0.10)",
     )
     return p
 
@@ -203,6 +233,8 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
         fail_on=_fail_on(args.fail_on),
         verbose=args.verbose,
         baseline=args.baseline,
+        update_baseline=args.update_baseline,
+        threshold=args.threshold,
     )
 
 
@@ -252,9 +284,23 @@ def _device(requested: str) -> str:
     return requested
 
 
-def _default_out(sha: str | None, started_at: datetime) -> Path:
-    stamp = started_at.strftime("%Y%m%dT%H%M%SZ")
-    return Path("reports") / "runs" / f"{stamp}-{(sha or 'nogit')[:8]}"
+def _baseline_plan(config: RunConfig, device: str, torch_version: str) -> BaselinePlan | None:
+    """Read the baseline before any target runs: a bad one costs a line, not an audit."""
+    from audits.report.document import ReportFormatError
+    from audits.report.publish import check_out_dir, prepare_baseline
+    from audits.report.rundir import RunDirExistsError
+
+    try:
+        check_out_dir(config.out)
+        return prepare_baseline(
+            config.baseline,
+            update=config.update_baseline,
+            device_kind=device,
+            torch_version=torch_version,
+            threshold=config.threshold,
+        )
+    except (ReportFormatError, RunDirExistsError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def main(config: RunConfig) -> int:
@@ -265,16 +311,14 @@ def main(config: RunConfig) -> int:
     from audits.console import render
     from audits.environment import collect_environment, usable_cpus
     from audits.progress import LineProgress, RichProgress
+    from audits.report.atomic import atomic_write_text
+    from audits.report.publish import audit_report, publish_report
+    from audits.report.rundir import RunDirExistsError, claim_run_dir
     from audits.runner import RunnerSettings, preload_compile_stack, run_jobs
 
-    if config.baseline is not None:
-        print(
-            f"audits.run: note: --baseline {config.baseline}: comparison is not implemented "
-            "yet (issue 5); auditing without it",
-            file=sys.stderr,
-        )
     device = _device(config.device)
     jobs = select_jobs(config)
+    plan = _baseline_plan(config, device, torch.__version__)
     cpus = usable_cpus()
     parallel = config.jobs or (cpus if device == "cpu" else 1)
     settings = RunnerSettings(
@@ -317,12 +361,17 @@ def main(config: RunConfig) -> int:
         targets=tuple(results),
         duration_s=time.perf_counter() - start,
     )
-    out = config.out or _default_out(environment.git_sha, started_at)
+    report = audit_report(run, threads=settings.threads_per_job)
+    try:
+        out = claim_run_dir(report.environment, config.out)
+    except RunDirExistsError as exc:  # another run took --out while this one ran
+        raise UsageError(str(exc)) from None
     path = run.write(out)
     text = render(run, str(path), verbose=config.verbose)
-    (out / "summary.txt").write_text(text)
+    atomic_write_text(out / "summary.txt", text)
     sys.stdout.write(text)
-    return EXIT_FAILED if run.failed_targets else EXIT_OK
+    published = publish_report(report, out, plan)
+    return max(EXIT_FAILED if run.failed_targets else EXIT_OK, published.exit_code)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

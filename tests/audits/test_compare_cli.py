@@ -127,3 +127,25 @@ def test_load_baseline_prefixes_its_errors(tmp_path):
         ReportFormatError, match=r"^baseline .*b\.json: schema 'esper.report' version 7"
     ):
         load_baseline(path)
+
+
+def test_audit_run_refuses_a_bad_baseline_before_auditing(tmp_path, capsys):
+    """audits.run --baseline with a corrupt file: one line, exit 2, no run directory, file kept."""
+    from audits.run import cli as audit_cli
+
+    baseline = tmp_path / "baseline.json"
+    baseline.write_text("{corrupt")
+    out = tmp_path / "run"
+    argv = [
+        "--quick",
+        "--targets",
+        "isolation/ste_forward",
+        "--out",
+        str(out),
+        "--baseline",
+        str(baseline),
+    ]
+    assert audit_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "baseline" in err and "not valid JSON" in err
+    assert baseline.read_text() == "{corrupt" and not out.exists()
