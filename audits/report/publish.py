@@ -24,7 +24,7 @@ from audits.report.baseline import (
 )
 from audits.report.document import RunReport
 from audits.report.regressions import DEFAULT_THRESHOLD, RegressionReport
-from audits.report.rundir import REPORTS_ROOT, RunDirExistsError
+from audits.report.rundir import REPORTS_ROOT, RunDirExistsError, claim_run_dir
 from audits.report.write import write_run_report
 from audits.results import RunResult
 from benchmarks.environment import EnvironmentRecord, collect_environment
@@ -124,3 +124,15 @@ def audit_report(
     return RunReport(
         environment=audit_environment(run, threads=threads), audit=run, benchmarks=benchmarks
     )
+
+
+def publish_benchmarks(
+    run: BenchmarkRun, out: Path | None = None, *, root: Path = REPORTS_ROOT
+) -> Path:
+    """For benchmarks.run: claim reports/<time>-<sha>/ (or `out`) and write the run's report.
+
+    Returns the run directory; benchmarks.run may add its own files to it afterwards.
+    """
+    run_dir = claim_run_dir(run.environment, out, root=root)
+    write_run_report(RunReport(environment=run.environment, benchmarks=run), run_dir, root=root)
+    return run_dir

@@ -13,6 +13,7 @@ from support.synthetic_reports import (
     recompiles,
     report,
     target,
+    with_audit_benchmark,
 )
 
 from audits.report.regressions import RegressionKind, compare_reports, speedup_regressed
@@ -208,3 +209,12 @@ def test_threshold_must_be_a_fraction():
     """A threshold of 10 (meaning 10 %) is refused with the bad value."""
     with pytest.raises(ValueError, match="got 10"):
         compare_reports(report(), report(), threshold=10)
+
+
+def test_speedups_carried_by_audit_targets_are_compared():
+    """A host target's own benchmark result is gated like a benchmark run's."""
+    fast = with_audit_benchmark(target("host/cnn"), benchmark("host/cnn", 2.0, 1.95, 2.05))
+    slow = with_audit_benchmark(target("host/cnn"), benchmark("host/cnn", 1.5, 1.45, 1.55))
+    result = compare_reports(report(fast), report(slow))
+    assert [f.kind for f in result.regressions] == [RegressionKind.SPEEDUP]
+    assert result.speedups_compared == 1

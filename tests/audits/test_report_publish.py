@@ -3,13 +3,23 @@
 import dataclasses
 
 import pytest
-from support.synthetic_reports import SHA, audit_run, breaks, graph_break, report, target
+from support.synthetic_reports import (
+    SHA,
+    audit_run,
+    benchmark,
+    benchmark_run,
+    breaks,
+    graph_break,
+    report,
+    target,
+)
 
 from audits.report.document import ReportFormatError, load_report, report_to_json
 from audits.report.publish import (
     audit_environment,
     check_out_dir,
     prepare_baseline,
+    publish_benchmarks,
     publish_report,
 )
 from audits.report.rundir import RunDirExistsError, claim_run_dir
@@ -69,3 +79,13 @@ def test_an_out_dir_with_files_is_refused_up_front(tmp_path):
     (tmp_path / "audit.json").write_text("{}")
     with pytest.raises(RunDirExistsError):
         check_out_dir(tmp_path)
+
+
+def test_a_benchmark_run_gets_its_own_report_directory(tmp_path):
+    """benchmarks.run's hook writes a report of speedups alone, named by its environment."""
+    run = benchmark_run(benchmark())
+    run_dir = publish_benchmarks(run, root=tmp_path)
+    assert run_dir.name == "20260301T141503Z-1a2b3c4"
+    written = load_report(tmp_path / "latest")
+    assert written.audit is None and written.benchmarks == run
+    assert "| 2.00x" in (run_dir / "report.md").read_text()
