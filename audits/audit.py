@@ -115,6 +115,7 @@ def _run_checks(target: Target, settings: CheckSettings, progress: _Progress) ->
     mark = len(compile_log().ids)
     first = first_call(compiled, make_inputs(), backward=backward)
     fullgraph = fullgraph_result(first)
+    progress.record(CheckName.FULLGRAPH, fullgraph)
     fullgraph_ok = first.error is None
     if not fullgraph_ok:
         torch._dynamo.reset()

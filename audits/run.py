@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import gc
 import sys
 import tempfile
 import time
@@ -332,6 +333,9 @@ def main(config: RunConfig) -> int:
     started_at = datetime.now(timezone.utc)
     start = time.perf_counter()
     preload_compile_stack()
+    # Children fork from here: freezing the parent's objects keeps their garbage
+    # collectors from touching (and so copying) the pages they share with it.
+    gc.freeze()
     if sys.stderr.isatty():
         sink: RichProgress | LineProgress | None = RichProgress(len(jobs))
     else:
