@@ -7,6 +7,8 @@ other-schema file is a one-line `ReportFormatError`, which the CLIs turn into ex
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -50,9 +52,15 @@ def load_baseline(path: Path) -> RunReport:
         raise ReportFormatError(f"baseline {error}") from None
 
 
-def update_baseline(report: RunReport, path: Path) -> Path:
-    """Replace the baseline with this run's report, atomically."""
-    atomic_write_text(path, report_to_json(report))
+def update_baseline(report: RunReport, path: Path, *, checkout: Path | None = None) -> Path:
+    """Replace the baseline with this run's report, atomically.
+
+    The baseline is committed, so absolute paths of this checkout (torch quotes them in
+    error messages) are made relative to it: the file reads the same on every machine.
+    """
+    prefix = str((checkout or Path.cwd()).resolve()) + os.sep
+    text = report_to_json(report).replace(json.dumps(prefix)[1:-1], "")
+    atomic_write_text(path, text)
     return path
 
 

@@ -1,11 +1,19 @@
 """python -m audits.compare and the baseline: exit codes, step summary, untouched bad baselines."""
 
+import dataclasses
 import json
 import subprocess
 import sys
 
 import pytest
-from support.synthetic_reports import breaks, environment, graph_break, report, target
+from support.synthetic_reports import (
+    breaks,
+    environment,
+    exceptions,
+    graph_break,
+    report,
+    target,
+)
 
 from audits.compare import cli
 from audits.report.baseline import (
@@ -16,6 +24,7 @@ from audits.report.baseline import (
     update_baseline,
 )
 from audits.report.document import ReportFormatError, report_to_dict, report_to_json
+from audits.results import CheckStatus, ExceptionsResult
 
 
 @pytest.fixture
@@ -149,3 +158,25 @@ def test_audit_run_refuses_a_bad_baseline_before_auditing(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "baseline" in err and "not valid JSON" in err
     assert baseline.read_text() == "{corrupt" and not out.exists()
+
+
+def test_the_committed_baseline_holds_no_absolute_checkout_paths(tmp_path):
+    """Paths under the checkout that torch quotes in messages become relative in the baseline."""
+    checkout = tmp_path / "repo"
+    quoted = f'File "{checkout}/esper/kasmina/host.py", line 12'
+    case = dataclasses.replace(exceptions(type_matches=False).cases[0], compiled_message=quoted)
+    run = report(
+        target(
+            "t",
+            exceptions=ExceptionsResult(status=CheckStatus.FAILED, fullgraph=True, cases=(case,)),
+        )
+    )
+    path = update_baseline(run, tmp_path / "b.json", checkout=checkout)
+    assert str(checkout) not in path.read_text()
+    assert 'File \\"esper/kasmina/host.py\\"' in path.read_text()
+    assert (
+        load_baseline(path)
+        .audit.targets[0]
+        .exceptions.cases[0]
+        .compiled_message.startswith('File "esper/kasmina/host.py"')
+    )
