@@ -293,6 +293,7 @@ class RunSettings:
     hazards: bool = False
     timeout_s: float = 300.0
     jobs: int = 1
+    threads_per_job: int = 1  # torch intra-op threads in each target's subprocess
     fail_on: tuple[FailOn, ...] = tuple(FailOn)
     target_globs: tuple[str, ...] = ()
     user_targets: tuple[str, ...] = ()

@@ -358,6 +358,7 @@ def main(config: RunConfig) -> int:
             hazards=config.hazards,
             timeout_s=config.timeout_s,
             jobs=parallel,
+            threads_per_job=settings.threads_per_job,
             fail_on=config.fail_on,
             target_globs=config.target_globs,
             user_targets=config.user_targets,

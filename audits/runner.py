@@ -118,8 +118,12 @@ def _child_main(job: Job, settings: RunnerSettings, workdir: Path, index: int) -
     os.dup2(log, 1)
     os.dup2(log, 2)
     import torch
+    import torch._inductor.config
 
     torch.set_num_threads(settings.threads_per_job)
+    # On by default in torch 2.13; set here so that a run never depends on it. Kernels
+    # compiled by one target are then reused by the next and by the next run.
+    torch._inductor.config.fx_graph_cache = True
     check_file = workdir / f"{index}.check"
 
     def on_check(check: CheckName) -> None:

@@ -24,6 +24,7 @@ from audits.checks.common import (
     set_mode,
     to_double,
 )
+from audits.graph_breaks import first_line
 from audits.results import CheckStatus, Mode, ModeParity, ParityResult, TensorDiff
 from audits.targets import Inputs
 
@@ -92,6 +93,10 @@ def _diff(
     )
 
 
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
 def _worst(diffs: list[TensorDiff]) -> TensorDiff | None:
     if not diffs:
         return None
@@ -126,8 +131,19 @@ def _compare_mode(
     eager_inputs = make_inputs()
     compiled_inputs = make_inputs()
     want = _run(eager, eager, eager_inputs, seed=0)
-    got = _run(compiled, module, compiled_inputs, seed=0)
     tol = TOLERANCES[dtype]
+    try:
+        got = _run(compiled, module, compiled_inputs, seed=0)
+    except Exception as exc:  # e.g. a recompile refused under fullgraph: a parity failure
+        raised = TensorDiff(
+            name=f"compiled call raised {type(exc).__name__}: {first_line(exc)}",
+            max_abs=float("inf"),
+            max_rel=float("inf"),
+            atol=tol[0],
+            rtol=tol[1],
+            passed=False,
+        )
+        return ModeParity(mode=mode, dtype=_dtype_name(dtype), output=raised, passed=False)
 
     if len(got.outputs) != len(want.outputs):
         missing = TensorDiff(
@@ -138,7 +154,7 @@ def _compare_mode(
             rtol=tol[1],
             passed=False,
         )
-        return ModeParity(mode=mode, dtype=str(dtype), output=missing, passed=False)
+        return ModeParity(mode=mode, dtype=_dtype_name(dtype), output=missing, passed=False)
 
     def ref(items: list[torch.Tensor] | None, i: int) -> torch.Tensor | None:
         return items[i] if items is not None and i < len(items) else None
@@ -172,7 +188,7 @@ def _compare_mode(
     passed = all(d.passed for d in output_diffs + grad_diffs) and not presence
     return ModeParity(
         mode=mode,
-        dtype=str(dtype).removeprefix("torch."),
+        dtype=_dtype_name(dtype),
         output=output,
         worst_grad=worst_grad,
         grads_compared=len(grad_diffs),

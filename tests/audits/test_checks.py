@@ -302,3 +302,30 @@ def test_an_exception_in_a_target_becomes_status_error_with_traceback():
     assert "factory exploded" in result.error.message
     assert "broken" in result.error.traceback
     assert result.error.check is CheckName.FULLGRAPH
+
+
+class ChattyWhenAsked(Clean):
+    """Clean until a scenario step sets `verbose`: then forward prints."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.verbose = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.verbose:
+            print("verbose forward")
+        return self.proj(x)
+
+
+def test_a_break_that_appears_mid_scenario_fails_fullgraph():
+    """fullgraph passes on the first call, a later step breaks: fullgraph fails, naming the step."""
+    steps = (ScenarioStep(name="turn verbose on", action=lambda m: setattr(m, "verbose", True)),)
+    result = audit_target(tiny.target(ChattyWhenAsked, scenario=steps, recompile_budget=2), EAGER)
+    assert result.error is None, result.error
+    assert result.fullgraph.status is CheckStatus.FAILED
+    assert "turn verbose on" in result.fullgraph.error_message
+    assert result.fullgraph.graph_break.location.code.startswith("print(")
+    assert result.recompiles.steps[-1].error.startswith("Unsupported")
+    # The compiled module now refuses to run; parity reports it instead of erroring.
+    assert result.parity.status is CheckStatus.FAILED
+    assert result.parity.modes[0].output.name.startswith("compiled call raised Unsupported")
