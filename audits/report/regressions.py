@@ -268,6 +268,12 @@ def _compare_speedups(
                     ),
                 )
             )
+    measured_now = {speedup_key(r) for r in new_found.results}
+    unmeasured = [speedup_label(r) for key, r in before.items() if key not in measured_now]
+    if unmeasured:
+        notes.append(
+            f"{len(unmeasured)} baseline speedup(s) not measured in this run: {_names(unmeasured)}"
+        )
     return findings, notes, compared
 
 

@@ -218,3 +218,10 @@ def test_speedups_carried_by_audit_targets_are_compared():
     result = compare_reports(report(fast), report(slow))
     assert [f.kind for f in result.regressions] == [RegressionKind.SPEEDUP]
     assert result.speedups_compared == 1
+
+
+def test_speedups_missing_from_the_new_run_are_noted():
+    """A run without benchmarks (--no-bench) is not a regression, and the report says so."""
+    result = compare_reports(report(speedups=(benchmark(),)), report())
+    assert not result.regressed
+    assert any("1 baseline speedup(s) not measured" in n for n in result.notes)
