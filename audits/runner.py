@@ -11,6 +11,7 @@ own process group, so a timeout also kills the compile workers it started.
 
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import json
 import os
@@ -117,6 +118,9 @@ def _child_main(job: Job, settings: RunnerSettings, workdir: Path, index: int) -
     log = os.open(workdir / f"{index}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    # A segfault or abort then leaves its Python stack in the log, which the
+    # crashed result quotes (and not on whatever stderr the parent had).
+    faulthandler.enable(file=sys.stderr, all_threads=True)
     import torch
     import torch._inductor.config
 

@@ -64,6 +64,7 @@ def test_crash_timeout_and_error_are_recorded_and_the_run_goes_on(tmp_path):
     assert [r.name for r in results] == [j.name for j in jobs]  # job order, not finish order
     assert by_name["abort"].status is TargetStatus.CRASHED
     assert "SIGABRT" in by_name["abort"].error.message
+    assert "_abort" in by_name["abort"].error.traceback  # the child's stack, from its log
     assert by_name["segfault"].status is TargetStatus.CRASHED
     assert "SIGSEGV" in by_name["segfault"].error.message
     assert by_name["hang"].status is TargetStatus.TIMEOUT
