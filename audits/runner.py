@@ -118,9 +118,12 @@ def _child_main(job: Job, settings: RunnerSettings, workdir: Path, index: int) -
     log = os.open(workdir / f"{index}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
+    # Python-level output too, whatever the parent had put in sys.stdout/stderr.
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
     # A segfault or abort then leaves its Python stack in the log, which the
-    # crashed result quotes (and not on whatever stderr the parent had).
-    faulthandler.enable(file=sys.stderr, all_threads=True)
+    # crashed result quotes.
+    faulthandler.enable(file=log, all_threads=True)
     import torch
     import torch._inductor.config
 
