@@ -8,11 +8,18 @@ where to write it, for ``python -m benchmarks.run``.
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass
 
 from benchmarks.modes import CompileMode, Precision
 
 MIN_DEFAULT_ROUNDS = 20  # the floor for a default run
+
+
+class CompileTimeScope(enum.Enum):
+    NONE = "none"
+    BARE = "bare"  # the bare host, and any module handed to benchmark_module
+    ALL = "all"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,9 +33,11 @@ class MeasureConfig:
     fullgraph: bool = False  # the audit checks breaks; here a break should cost speed, not the run
     rounds: int = MIN_DEFAULT_ROUNDS  # interleaved rounds; every candidate runs one block per round
     min_block_s: float = 0.05  # calls per block grow until a block lasts this long
-    warmup_max_blocks: int = 10  # warm-up stops here even if block times still move
+    warmup_max_blocks: int = 6  # warm-up stops here even if block times still move
     warmup_tolerance: float = 0.05  # "steady": the last 3 blocks within 5 % of their fastest
-    compile_time: bool = True  # measure the first call with a cold and a warm inductor cache
+    # First call with a cold and a warm inductor cache: for the bare host only (each cold
+    # compile of a training step costs 15-40 s on 2 cores), for every variant, or not at all.
+    compile_time: CompileTimeScope = CompileTimeScope.BARE
     memory: bool = True  # peak memory of a few calls per candidate
     flops: bool = True  # count FLOPs (for MFU where the device's peak is known)
     threads: int | None = None  # torch intra-op threads; None keeps the process's setting
@@ -70,7 +79,7 @@ def quick(config: MeasureConfig) -> MeasureConfig:
         rounds=min(config.rounds, 5),
         min_block_s=min(config.min_block_s, 0.02),
         warmup_max_blocks=min(config.warmup_max_blocks, 3),
-        compile_time=False,
+        compile_time=CompileTimeScope.NONE,
         memory=False,
         resamples=min(config.resamples, 500),
     )
@@ -81,4 +90,5 @@ class RunConfig:
     measure: MeasureConfig
     workloads: tuple[str, ...] = ()  # globs over workload names; empty: the default sizes
     quick: bool = False
-    out: str | None = None  # directory for the JSON; None writes nothing
+    out: str | None = None  # directory for the JSON; None: a fresh temporary directory
+    verbose: bool = False  # progress lines on stderr even when it is not a terminal

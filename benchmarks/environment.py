@@ -38,6 +38,9 @@ class EnvironmentRecord:
     git_sha: str | None
     git_dirty: bool | None
     time_utc: str  # ISO 8601, seconds, with a Z
+    # 1, 5 and 15 minute load averages when recorded: on a shared machine, other jobs'
+    # load is the main source of noise, and a reader should see it next to the figures.
+    load_average: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.device_kind not in ("cpu", "cuda"):
@@ -110,6 +113,15 @@ def _cuda_driver() -> str | None:
     return lines[0].strip() if lines else None
 
 
+def load_average() -> tuple[float, float, float] | None:
+    """os.getloadavg(), or None where the platform has none."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+    return (one, five, fifteen)
+
+
 def collect_environment(device: torch.device | str = "cpu") -> EnvironmentRecord:
     """Record the environment now; call it inside the thread scope the measurement used."""
     device = torch.device(device)
@@ -140,4 +152,5 @@ def collect_environment(device: torch.device | str = "cpu") -> EnvironmentRecord
         git_sha=sha,
         git_dirty=dirty,
         time_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        load_average=load_average(),
     )

@@ -142,6 +142,7 @@ class BenchmarkRun:
     comparisons: tuple[Comparison, ...]
     goals: tuple[GoalVerdict, ...]
     wall_s: float
+    load_average_end: tuple[float, float, float] | None = None  # beside environment.load_average
 
 
 # --- JSON at the edge ---------------------------------------------------------------------

@@ -94,6 +94,12 @@ def render(run: BenchmarkRun) -> str:
         f"{env.threads} threads, {measure.precision.value}, backend {measure.backend}, "
         f"{measure.rounds} rounds, git {env.short_sha}, {env.time_utc}, {run.wall_s:.0f} s"
     )
+    loads = [load for load in (env.load_average, run.load_average_end) if load is not None]
+    if loads:
+        header += "\n1-minute load average at start / end: " + " / ".join(
+            f"{load[0]:.2f}" for load in loads
+        )
+        header += f" on {env.cpu_count} CPUs; this run's own threads add up to {env.threads}"
     parts = [header, "", results_table(run)]
     if run.comparisons:
         parts += [

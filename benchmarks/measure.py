@@ -1,0 +1,230 @@
+"""Measuring one group of candidates: compile time, warm-up, interleaved rounds, memory, FLOPs.
+
+A *candidate* is something that can build a ready step (a model in one variant and one
+mode, with its inputs and optimizer) and whose calls can be timed. Candidates of a group
+are measured together so their rounds interleave. The phases, in order:
+
+1. compile time, per compiled candidate: first call after a compiler reset with an empty
+   inductor cache directory (cold), then again with the directory the cold call filled
+   (warm). Each candidate keeps its directory, so phase 2 recompiles from a warm cache.
+2. build every candidate afresh, time its first call, pick calls per block, warm up.
+3. interleaved rounds (benchmarks.interleave).
+4. peak memory of a few calls, and FLOPs of one eager call, per candidate.
+
+A candidate that raises is recorded with its error and left out of the later phases; the
+others go on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from benchmarks.config import CompileTimeScope, MeasureConfig
+from benchmarks.interleave import WarmupOutcome, calibrate_iters, run_interleaved, warm_up
+from benchmarks.memory import PeakMemory, measure_peak_memory
+from benchmarks.mfu import count_flops
+from benchmarks.modes import CompileMode
+from benchmarks.results import BenchmarkError, CompileTime, ErrorPhase
+from benchmarks.settings import reset_compiler_state, scoped_inductor_cache
+from benchmarks.timers import synchronize, timer_for
+
+Step = Callable[[], Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Candidate:
+    name: str  # unique within the group
+    mode: CompileMode
+    build: Callable[[], Step]  # builds model, inputs and optimizer; compiling happens on first call
+    count_flops: bool = False  # count FLOPs on this candidate's step (an eager one)
+    measure_compile_time: bool = True  # cold and warm cache first calls (compiled modes only)
+
+
+@dataclass(slots=True, kw_only=True)
+class CandidateMeasurement:
+    """What the phases found for one candidate; mutable while the group is measured."""
+
+    name: str
+    mode: CompileMode
+    per_call_s: list[float] = field(default_factory=list)
+    iters_per_block: int = 0
+    warmup: WarmupOutcome | None = None
+    first_call_s: float | None = None
+    compile_time: CompileTime | None = None
+    memory: PeakMemory | None = None
+    flops_per_call: int | None = None
+    error: BenchmarkError | None = None
+
+
+def _error(phase: ErrorPhase, exc: BaseException) -> BenchmarkError:
+    return BenchmarkError(
+        phase=phase,
+        message=f"{type(exc).__name__}: {exc}",
+        traceback="".join(traceback.format_exception(exc)),
+    )
+
+
+def time_first_call(step: Step, device: torch.device) -> float:
+    """Seconds of one call, waiting for the device: for a compiled step, mostly compiling."""
+    synchronize(device)
+    start = time.perf_counter()
+    step()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No garbage collection pauses inside timed rounds; collect once before them."""
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def prime_compiler(device: torch.device, backend: str) -> None:
+    """Compile a trivial function once, so the first measured compile does not pay for
+    importing the compiler stack and starting its worker pool."""
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-prime-") as directory,
+        scoped_inductor_cache(directory),
+    ):
+        reset_compiler_state()
+        torch.compile(lambda x: x * 2 + 1, backend=backend)(torch.ones(4, device=device))
+        reset_compiler_state()
+
+
+def _measure_compile_time(
+    candidate: Candidate, cache_dir: str, device: torch.device
+) -> CompileTime:
+    with scoped_inductor_cache(cache_dir):
+        reset_compiler_state()
+        cold = time_first_call(candidate.build(), device)
+        reset_compiler_state()
+        warm = time_first_call(candidate.build(), device)
+    return CompileTime(cold_s=cold, warm_s=warm)
+
+
+def measure_candidates(
+    candidates: Sequence[Candidate],
+    config: MeasureConfig,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, CandidateMeasurement]:
+    """Run all phases for one group; returns a measurement per candidate, keyed by name.
+
+    ``progress`` receives one line per finished step (for a terminal); it never affects
+    what is measured.
+    """
+    report = progress or (lambda _line: None)
+    names = [candidate.name for candidate in candidates]
+    if len(set(names)) != len(names):
+        raise ValueError(f"candidate names must be unique, got {names}")
+    device = torch.device(config.device)
+    timer = timer_for(device)
+    found = {c.name: CandidateMeasurement(name=c.name, mode=c.mode) for c in candidates}
+    cache_root = tempfile.mkdtemp(prefix="bench-inductor-")
+    cache_dirs = {
+        c.name: os.path.join(cache_root, str(index)) for index, c in enumerate(candidates)
+    }
+    try:
+        if any(c.mode.compiled for c in candidates):
+            prime_compiler(device, config.backend)
+        if config.compile_time is not CompileTimeScope.NONE:
+            for candidate in candidates:
+                if not (candidate.mode.compiled and candidate.measure_compile_time):
+                    continue
+                try:
+                    compile_time = _measure_compile_time(
+                        candidate, cache_dirs[candidate.name], device
+                    )
+                except Exception as exc:  # recorded in the result, the group goes on
+                    found[candidate.name].error = _error(ErrorPhase.COMPILE, exc)
+                    report(f"  {candidate.name}: compile failed: {exc}")
+                    continue
+                found[candidate.name].compile_time = compile_time
+                report(
+                    f"  {candidate.name}: compile {compile_time.cold_s:.1f} s cold, "
+                    f"{compile_time.warm_s:.1f} s warm"
+                )
+
+        reset_compiler_state()
+        steps: dict[str, Step] = {}
+        for candidate in candidates:
+            measurement = found[candidate.name]
+            if measurement.error is not None:
+                continue
+            phase = ErrorPhase.BUILD
+            try:
+                step = candidate.build()
+                phase = ErrorPhase.COMPILE if candidate.mode.compiled else ErrorPhase.MEASURE
+                with scoped_inductor_cache(cache_dirs[candidate.name]):
+                    measurement.first_call_s = time_first_call(step, device)
+                phase = ErrorPhase.MEASURE
+                measurement.iters_per_block = calibrate_iters(
+                    step, timer, min_block_s=config.min_block_s
+                )
+                measurement.warmup = warm_up(
+                    step,
+                    timer,
+                    iters=measurement.iters_per_block,
+                    min_blocks=min(2, config.warmup_max_blocks),
+                    max_blocks=config.warmup_max_blocks,
+                    tolerance=config.warmup_tolerance,
+                )
+            except Exception as exc:
+                measurement.error = _error(phase, exc)
+                report(f"  {candidate.name}: {phase.value} failed: {exc}")
+                continue
+            steps[candidate.name] = step
+            report(
+                f"  {candidate.name}: first call {measurement.first_call_s:.1f} s, "
+                f"{measurement.iters_per_block} calls/block, "
+                f"warm-up {measurement.warmup.blocks} blocks"
+            )
+
+        if steps:
+            rounds_started = time.perf_counter()
+            with _gc_paused():
+                try:
+                    per_call = run_interleaved(
+                        steps,
+                        timer,
+                        rounds=config.rounds,
+                        iters={name: found[name].iters_per_block for name in steps},
+                    )
+                except Exception as exc:
+                    for name in steps:
+                        found[name].error = _error(ErrorPhase.MEASURE, exc)
+                    return found
+            for name, values in per_call.items():
+                found[name].per_call_s = values
+            report(f"  {config.rounds} rounds in {time.perf_counter() - rounds_started:.0f} s")
+
+        by_name = {c.name: c for c in candidates}
+        for name, step in steps.items():
+            try:
+                if config.memory:
+                    found[name].memory = measure_peak_memory(step, device)
+                if config.flops and by_name[name].count_flops:
+                    found[name].flops_per_call = count_flops(step)
+            except Exception as exc:
+                found[name].error = _error(ErrorPhase.MEASURE, exc)
+    finally:
+        shutil.rmtree(cache_root, ignore_errors=True)
+        reset_compiler_state()
+    return found

@@ -1,0 +1,217 @@
+"""python -m benchmarks.run: eager vs compiled throughput, compile time and memory.
+
+Parses flags into a RunConfig, runs it, writes the JSON (and the table) into --out, and
+prints the table with speedups, CIs and goal verdicts. Bad usage exits 2 with one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig, quick
+from benchmarks.modes import CompileMode, Precision
+from benchmarks.results import run_to_json
+from benchmarks.runner import resolve_device, run_benchmarks
+from benchmarks.specs import DEFAULT_SIZES_CPU, DEFAULT_SIZES_CUDA, select_specs
+from benchmarks.table import render
+
+RESULTS_FILE = "benchmarks.json"
+TABLE_FILE = "benchmarks.txt"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Eager vs torch.compile throughput, compile time and memory of esper's hosts.",
+    )
+    parser.add_argument(
+        "--workloads",
+        nargs="+",
+        metavar="GLOB",
+        default=[],
+        help="globs over <family>/<task>/<variant>, e.g. 'cnn-small/*' or '*/train/bare' "
+        "(default: the small sizes on CPU, all sizes on CUDA)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where to run (default: auto)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=[p.value for p in Precision],
+        default="fp32",
+        help="fp32, or bf16 autocast (default: fp32)",
+    )
+    parser.add_argument(
+        "--mode",
+        nargs="+",
+        choices=[m.value for m in CompileMode if m.compiled],
+        default=None,
+        help="compiled modes to compare with eager "
+        "(default: 'default', plus 'reduce-overhead' on CUDA)",
+    )
+    parser.add_argument(
+        "--max-autotune",
+        action="store_true",
+        help="also compare mode='max-autotune' (slow to compile)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("inductor", "aot_eager", "eager"),
+        default="inductor",
+        help="torch.compile backend; only inductor measures real speed (default: inductor)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=20,
+        help="interleaved eager/compiled rounds (default: 20)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="fast verdict: 5 short rounds, variants bare/dormant/seed-training, "
+        "no cold/warm compile time, no memory",
+    )
+    parser.add_argument(
+        "--compile-time",
+        choices=[scope.value for scope in CompileTimeScope],
+        default=CompileTimeScope.BARE.value,
+        help="which compiled workloads get a cold- and a warm-cache compile timing "
+        "(default: bare; 'all' adds a cold compile per seed variant)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="torch CPU threads (default: all visible CPUs)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="directory for benchmarks.json and benchmarks.txt (default: a temp dir)",
+    )
+    parser.add_argument(
+        "--list", action="store_true", help="print the selected workload names and exit"
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="progress on stderr even when it is not a terminal (a terminal always gets it)",
+    )
+    return parser
+
+
+class UsageError(ValueError):
+    """Bad flag values: reported on one line, exit status 2."""
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    try:
+        device = resolve_device(args.device)
+        if args.mode is None:
+            modes = [CompileMode.DEFAULT] + (
+                [CompileMode.REDUCE_OVERHEAD] if device == "cuda" else []
+            )
+        else:
+            modes = [CompileMode.parse(value) for value in args.mode]
+        if args.max_autotune and CompileMode.MAX_AUTOTUNE not in modes:
+            modes.append(CompileMode.MAX_AUTOTUNE)
+        if args.backend != "inductor" and modes != [CompileMode.DEFAULT]:
+            raise ValueError(
+                f"--backend {args.backend} supports only --mode default, "
+                f"got {[m.value for m in modes]}"
+            )
+        measure = MeasureConfig(
+            device=device,
+            precision=Precision.parse(args.dtype),
+            modes=tuple(modes),
+            backend=args.backend,
+            rounds=args.rounds,
+            threads=args.threads,
+            compile_time=CompileTimeScope(args.compile_time),
+        )
+        if args.quick:
+            measure = quick(measure)
+        default_sizes = DEFAULT_SIZES_CUDA if device == "cuda" else DEFAULT_SIZES_CPU
+        select_specs(
+            args.workloads, default_sizes=default_sizes
+        )  # fail fast on a glob that matches nothing
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    out = str(args.out) if args.out is not None else None
+    return RunConfig(
+        measure=measure,
+        workloads=tuple(args.workloads),
+        quick=args.quick,
+        out=out,
+        verbose=args.verbose,
+    )
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def main(config: RunConfig) -> int:
+    show_progress = config.verbose or sys.stderr.isatty()
+    progress = (lambda line: print(line, file=sys.stderr, flush=True)) if show_progress else None
+    run = run_benchmarks(config, progress=progress)
+    out = (
+        Path(config.out)
+        if config.out is not None
+        else Path(tempfile.mkdtemp(prefix="esper-bench-"))
+    )
+    _write_atomically(out / RESULTS_FILE, run_to_json(run))  # first: a rendering bug loses no data
+    table = render(run)
+    _write_atomically(out / TABLE_FILE, table)
+    print(table, end="")
+    print(f"\nwrote {out / RESULTS_FILE}")
+    return 1 if any(result.error is not None for result in run.results) else 0
+
+
+def cli(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except UsageError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    if args.list:
+        measure = config.measure
+        default_sizes = DEFAULT_SIZES_CUDA if measure.device == "cuda" else DEFAULT_SIZES_CPU
+        for spec in select_specs(config.workloads, default_sizes=default_sizes):
+            print(spec.name)
+        return 0
+    return main(config)
+
+
+if __name__ == "__main__":
+    sys.exit(cli())

@@ -1,0 +1,195 @@
+"""Running the built-in workloads: plan groups, measure each, assemble results and goals.
+
+``run_benchmarks(config)`` is what ``python -m benchmarks.run`` calls after parsing flags.
+Nothing here prints; progress goes to an optional callback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from benchmarks.assemble import build_result, candidate_name, seed_overhead, time_ratio
+from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig
+from benchmarks.environment import collect_environment, load_average
+from benchmarks.goals import evaluate_goals
+from benchmarks.measure import Candidate, measure_candidates
+from benchmarks.modes import CompileMode
+from benchmarks.results import BenchmarkResult, BenchmarkRun, Comparison
+from benchmarks.settings import scoped_num_threads
+from benchmarks.specs import (
+    DEFAULT_SIZES_CPU,
+    DEFAULT_SIZES_CUDA,
+    Task,
+    Variant,
+    WorkloadSpec,
+    select_specs,
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Group:
+    """Workloads measured interleaved with each other: one family and task, several variants."""
+
+    name: str
+    specs: tuple[WorkloadSpec, ...]
+
+    def with_seed_alone(self) -> tuple[WorkloadSpec, ...]:
+        """The specs, plus the seed on its own when a TRAINING seed is measured (its cost goal)."""
+        if not any(spec.variant is Variant.SEED_TRAINING for spec in self.specs):
+            return self.specs
+        first = self.specs[0]
+        alone = WorkloadSpec(
+            topology=first.topology, size=first.size, task=first.task, variant=Variant.SEED_ALONE
+        )
+        return (*self.specs, alone)
+
+
+def plan_groups(specs: Sequence[WorkloadSpec]) -> list[Group]:
+    """Group specs by family and task, keeping the order they were selected in."""
+    grouped: dict[str, list[WorkloadSpec]] = {}
+    for spec in specs:
+        grouped.setdefault(spec.group, []).append(spec)
+    return [Group(name=name, specs=tuple(members)) for name, members in grouped.items()]
+
+
+def _wants_compile_time(variant: Variant, config: MeasureConfig) -> bool:
+    """Cold and warm compiles cost tens of seconds each on a small CPU, and the seed
+    variants share nearly all of the host's graph: by default only the bare host pays.
+    Every candidate's first call is timed and recorded regardless."""
+    if config.compile_time is CompileTimeScope.ALL:
+        return True
+    return config.compile_time is CompileTimeScope.BARE and variant is Variant.BARE
+
+
+def group_candidates(group: Group, config: MeasureConfig) -> list[Candidate]:
+    from benchmarks.workloads import StepBuilder  # esper is imported only when measuring
+
+    candidates = []
+    for spec in group.with_seed_alone():
+        for mode in (CompileMode.EAGER, *config.modes):
+            candidates.append(
+                Candidate(
+                    name=candidate_name(spec.variant.value, mode),
+                    mode=mode,
+                    build=StepBuilder(spec=spec, mode=mode, config=config),
+                    count_flops=not mode.compiled,
+                    measure_compile_time=_wants_compile_time(spec.variant, config),
+                )
+            )
+    return candidates
+
+
+def measure_group(
+    group: Group, config: MeasureConfig, device_name: str, progress: Progress | None = None
+) -> tuple[list[BenchmarkResult], list[Comparison]]:
+    measurements = measure_candidates(group_candidates(group, config), config, progress)
+    results = []
+    for spec in group.specs:
+        eager = measurements[candidate_name(spec.variant.value, CompileMode.EAGER)]
+        for mode in config.modes:
+            results.append(
+                build_result(
+                    name=spec.name,
+                    group=group.name,
+                    task=spec.task.value,
+                    variant=spec.variant.value,
+                    unit=spec.unit,
+                    items_per_call=spec.config.items_per_call,
+                    eager=eager,
+                    compiled=measurements[candidate_name(spec.variant.value, mode)],
+                    config=config,
+                    device_name=device_name,
+                )
+            )
+    comparisons = []
+    for mode in (CompileMode.EAGER, *config.modes):
+        pairs = [("dormant", "bare")] + [
+            (variant.value, "dormant")
+            for variant in (Variant.SEED_TRAINING, Variant.SEED_BLENDING, Variant.SEED_FOSSILIZED)
+        ]
+        for candidate, baseline in pairs:
+            found = time_ratio(
+                measurements,
+                group=group.name,
+                mode=mode,
+                candidate=candidate,
+                baseline=baseline,
+                config=config,
+            )
+            if found is not None:
+                comparisons.append(found)
+        if group.specs[0].task is Task.TRAIN_STEP:
+            overhead = seed_overhead(measurements, group=group.name, mode=mode, config=config)
+            if overhead is not None:
+                comparisons.append(overhead)
+    return results, comparisons
+
+
+def default_threads() -> int:
+    """All CPUs this process may run on: the count a user's training job would use."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def _scoped_recompile_limit(limit: int) -> Iterator[None]:
+    """Room for every candidate's graphs where torch lacks isolate_recompiles."""
+    import torch._dynamo.config as dynamo_config
+
+    with dynamo_config.patch(recompile_limit=max(limit, dynamo_config.recompile_limit)):
+        yield
+
+
+def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> BenchmarkRun:
+    """Measure every selected workload; the returned run holds results, comparisons and goals."""
+    report = progress or (lambda _message: None)
+    measure = config.measure
+    default_sizes = DEFAULT_SIZES_CUDA if measure.device == "cuda" else DEFAULT_SIZES_CPU
+    specs = select_specs(config.workloads, default_sizes=default_sizes)
+    if config.quick and not config.workloads:
+        quick_variants = {Variant.BARE, Variant.DORMANT, Variant.SEED_TRAINING}
+        specs = [spec for spec in specs if spec.variant in quick_variants]
+    started = time.perf_counter()
+    results: list[BenchmarkResult] = []
+    comparisons: list[Comparison] = []
+    with scoped_num_threads(measure.threads or default_threads()), _scoped_recompile_limit(64):
+        environment = collect_environment(measure.device)
+        for index, group in enumerate(plan_groups(specs), start=1):
+            report(f"[{index}] {group.name}: {', '.join(s.variant.value for s in group.specs)}")
+            group_started = time.perf_counter()
+            group_results, group_comparisons = measure_group(
+                group, measure, environment.device_name, progress
+            )
+            results.extend(group_results)
+            comparisons.extend(group_comparisons)
+            report(f"[{index}] {group.name}: done in {time.perf_counter() - group_started:.0f} s")
+    goals = evaluate_goals(results, comparisons, environment)
+    return BenchmarkRun(
+        environment=environment,
+        config=config,
+        results=tuple(results),
+        comparisons=tuple(comparisons),
+        goals=goals,
+        wall_s=time.perf_counter() - started,
+        load_average_end=load_average(),
+    )
+
+
+def resolve_device(choice: str) -> str:
+    """'auto' picks CUDA when torch sees a GPU, else the CPU; 'cuda' without one is an error."""
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda, but torch sees no CUDA device; valid here: auto, cpu")
+    if choice not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {choice!r}; valid: auto, cpu, cuda")
+    return choice

@@ -1,0 +1,121 @@
+"""One round of every workload on CPU at tiny sizes, with a cheap backend.
+
+These check that every variant builds, compiles, steps and lands in a complete result;
+they say nothing about speed (the aot_eager backend makes no code faster).
+"""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from benchmarks import Task, benchmark_module
+from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig
+from benchmarks.measure import Candidate, measure_candidates
+from benchmarks.modes import CompileMode
+from benchmarks.results import ErrorPhase, GoalStatus, run_from_json, run_to_json
+from benchmarks.runner import run_benchmarks
+from benchmarks.specs import HOST_VARIANTS
+from benchmarks.specs import Task as SpecTask
+
+CHEAP = MeasureConfig(
+    backend="aot_eager",
+    rounds=1,
+    min_block_s=0.0,
+    warmup_max_blocks=1,
+    compile_time=CompileTimeScope.NONE,
+    resamples=20,
+    threads=1,
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    config = RunConfig(measure=CHEAP, workloads=("cnn-tiny/*", "transformer-tiny/*"))
+    return run_benchmarks(config)
+
+
+def test_every_tiny_workload_yields_a_complete_result(tiny_run):
+    """2 topologies x 2 tasks x 5 variants, each with timings, a speedup, memory and FLOPs."""
+    assert len(tiny_run.results) == 2 * len(SpecTask) * len(HOST_VARIANTS)
+    for result in tiny_run.results:
+        assert result.error is None, f"{result.name}: {result.error}"
+        assert result.eager.summary.n == 1 and result.compiled.summary.n == 1
+        assert math.isfinite(result.speedup.point) and result.speedup.point > 0
+        assert result.memory_eager is not None and result.memory_compiled is not None
+        assert result.flops_per_call > 0
+        assert result.mfu_compiled is None  # no dense peak for a CPU
+
+
+def test_tiny_run_compares_slots_and_seeds_in_every_group(tiny_run):
+    """Each group has dormant-vs-bare per mode; training groups add the seed overhead."""
+    names = {(c.group, c.mode, c.name) for c in tiny_run.comparisons}
+    for family in ("cnn-tiny", "transformer-tiny"):
+        for task in ("infer", "train"):
+            for mode in (CompileMode.EAGER, CompileMode.DEFAULT):
+                assert (f"{family}/{task}", mode, "dormant-vs-bare") in names
+                assert (f"{family}/{task}", mode, "seed-fossilized-vs-dormant") in names
+        assert (f"{family}/train", CompileMode.DEFAULT, "seed-training-overhead") in names
+
+
+def test_tiny_run_round_trips_and_its_cpu_goals_are_not_measured(tiny_run):
+    """The JSON reads back equal; goals name the small sizes, which a tiny run lacks."""
+    assert run_from_json(run_to_json(tiny_run)) == tiny_run
+    assert all(verdict.status is GoalStatus.NOT_MEASURED for verdict in tiny_run.goals)
+    assert tiny_run.environment.threads == 1
+
+
+def test_compile_time_is_measured_cold_and_warm():
+    """With compile_time on, a compiled candidate records both first calls."""
+    config = dataclasses.replace(
+        CHEAP, compile_time=CompileTimeScope.BARE, memory=False, flops=False
+    )
+    found = benchmark_module(lambda: torch.nn.Linear(8, 4), torch.randn(2, 8), config)
+    assert found.error is None
+    assert found.compile_time is not None
+    assert found.compile_time.cold_s > 0 and found.compile_time.warm_s > 0
+
+
+def test_benchmark_module_measures_a_training_step():
+    """The audit's entry point: any module, training step, samples per second."""
+    found = benchmark_module(
+        lambda: torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU()),
+        (torch.randn(4, 8),),
+        dataclasses.replace(CHEAP, rounds=3),
+        task=Task.TRAIN_STEP,
+        name="mlp",
+    )
+    assert found.error is None
+    assert (found.name, found.task, found.unit, found.items_per_call) == (
+        "mlp",
+        "train",
+        "samples/s",
+        4,
+    )
+    assert len(found.per_round_speedup) == 3
+
+
+def test_a_failing_candidate_is_recorded_and_the_others_still_run():
+    """An exception while building becomes that candidate's error; the rest are timed."""
+
+    def broken():
+        raise RuntimeError("no such model")
+
+    found = measure_candidates(
+        [
+            Candidate(name="ok", mode=CompileMode.EAGER, build=lambda: lambda: None),
+            Candidate(name="broken", mode=CompileMode.EAGER, build=broken),
+        ],
+        dataclasses.replace(CHEAP, rounds=2, memory=False, flops=False),
+    )
+    assert found["broken"].error.phase is ErrorPhase.BUILD
+    assert "no such model" in found["broken"].error.message
+    assert len(found["ok"].per_call_s) == 2 and found["ok"].error is None
+
+
+def test_benchmark_module_takes_exactly_one_compiled_mode():
+    """Comparing several modes at once is the CLI's job; the audit gets one result."""
+    config = dataclasses.replace(CHEAP, modes=(CompileMode.DEFAULT, CompileMode.MAX_AUTOTUNE))
+    with pytest.raises(ValueError, match="one compiled mode"):
+        benchmark_module(lambda: torch.nn.Linear(2, 2), torch.randn(1, 2), config)
