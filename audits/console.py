@@ -209,7 +209,8 @@ def guard_comparison(run: RunResult) -> str:
 def footer(run: RunResult, out: str) -> str:
     counts: dict[str, int] = {}
     for t in run.targets:
-        counts[t.status.value] = counts.get(t.status.value, 0) + 1
+        label = _status(t)
+        counts[label] = counts.get(label, 0) + 1
     tally = ", ".join(f"{n} {s}" for s, n in counts.items())
     failing = len(run.failed_targets)
     verdict = "OK" if failing == 0 else f"{failing} target(s) fail --fail-on"
