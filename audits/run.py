@@ -336,10 +336,14 @@ def main(config: RunConfig) -> int:
     # Children fork from here: freezing the parent's objects keeps their garbage
     # collectors from touching (and so copying) the pages they share with it.
     gc.freeze()
+    sink: RichProgress | LineProgress | None = None
     if sys.stderr.isatty():
-        sink: RichProgress | LineProgress | None = RichProgress(len(jobs))
-    else:
-        sink = LineProgress() if config.verbose else None
+        try:
+            sink = RichProgress(len(jobs))
+        except ImportError:  # rich is in the [report] extra; fall back to plain lines
+            sink = LineProgress()
+    elif config.verbose:
+        sink = LineProgress()
     with tempfile.TemporaryDirectory(prefix="audit-") as workdir:
         if sink is None:
             results = run_jobs(jobs, settings, Path(workdir))
