@@ -30,7 +30,7 @@ from audits.checks.common import (
 from audits.checks.compile_time import compile_time_result
 from audits.checks.exceptions import check_exceptions
 from audits.checks.fullgraph import first_call, fullgraph_result
-from audits.checks.parity import check_parity
+from audits.checks.parity import check_parity, describe_mismatch
 from audits.checks.recompiles import replay
 from audits.graph_breaks import break_from_exception, first_line
 from audits.results import (
@@ -129,7 +129,15 @@ def _run_checks(target: Target, settings: CheckSettings, progress: _Progress) ->
 
     progress.enter(CheckName.RECOMPILES)
     replayed = replay(
-        target, module, compiled, make_inputs, fullgraph=fullgraph_ok, first_call_ids=first_call_ids
+        target,
+        module,
+        compiled,
+        make_inputs,
+        fullgraph=fullgraph_ok,
+        first_call_ids=first_call_ids,
+        compare_with_eager=lambda: describe_mismatch(
+            module, compiled, make_inputs, target.modes[0], settings.dtype
+        ),
     )
     progress.record(CheckName.FULLGRAPH, _scenario_break(fullgraph, replayed.errors))
     progress.record(CheckName.RECOMPILES, replayed.result)

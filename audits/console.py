@@ -129,6 +129,11 @@ def first_problem(t: TargetResult) -> list[str]:
         )
         if step is not None and step.guard_failures:
             lines.append(f"  step {step.step!r}: guard failed: {step.guard_failures[0]}")
+        stale = next((s for s in r.steps if s.stale_graph), None)
+        if stale is not None:
+            lines.append(
+                f"  step {stale.step!r}: stale graph reused, compiled != eager: {stale.stale_graph}"
+            )
         elif step is not None and step.error:
             lines.append(f"  step {step.step!r}: {step.error}")
     e = t.exceptions

@@ -124,6 +124,10 @@ class StepCompiles:
     max_compiles: int | None = None  # the step's own budget, when the scenario sets one
     guard_failures: tuple[str, ...] = ()  # the failed guard behind each recompile
     error: str | None = None  # e.g. FailOnRecompileLimitHit under fullgraph=True
+    # After a step that changed the module's state: where compiled and eager outputs or
+    # gradients differ, a cached graph was reused although the state it baked in is gone
+    # (a guard too weak to notice the change). None when they agree or were not compared.
+    stale_graph: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

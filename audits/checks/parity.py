@@ -200,6 +200,24 @@ def _compare_mode(
     )
 
 
+def describe_mismatch(
+    module: nn.Module,
+    compiled: Callable[..., Any],
+    make_inputs: Callable[[], Inputs],
+    mode: Mode,
+    dtype: torch.dtype,
+) -> str | None:
+    """None when compiled matches eager in `mode` now, else the worst difference in a line."""
+    result = _compare_mode(module, compiled, make_inputs, mode, dtype)
+    if result.passed:
+        return None
+    if result.grad_presence_mismatch:
+        return f"gradient present in only one of eager/compiled: {list(result.grad_presence_mismatch)}"
+    worst = result.output if not result.output.passed else result.worst_grad
+    assert worst is not None  # a failed comparison has a failing diff
+    return f"{worst.name}: max abs err {worst.max_abs:.2e} (atol {worst.atol:.0e})"
+
+
 def check_parity(
     module: nn.Module,
     compiled: Callable[..., Any],

@@ -62,10 +62,14 @@ def replay(
     *,
     fullgraph: bool,
     first_call_ids: list[str],
+    compare_with_eager: Callable[[], str | None] | None = None,
 ) -> Replay:
     """Replay the target's scenario (or repeated calls) on `compiled`, after its first call.
 
     `first_call_ids` are the compilations of that first call, made by the fullgraph check.
+    After each step with an action, `compare_with_eager()` (when given) returns a
+    description of the first compiled-vs-eager difference, or None: a guard that misses
+    a state change shows up there, not as a compile count.
     """
     from torch._dynamo import config
 
@@ -97,6 +101,9 @@ def replay(
             errors.append((step.name, error))
         step_ids = log.since(step_mark)
         all_ids.extend(step_ids)
+        stale = None
+        if compare_with_eager is not None and step.action is not None and error is None:
+            stale = compare_with_eager()
         steps.append(
             StepCompiles(
                 step=step.name,
@@ -107,6 +114,7 @@ def replay(
                     dict.fromkeys(describe_guard(r) for r in guard_failures_since(marks))
                 ),
                 error=f"{type(error).__name__}: {first_line(error)}" if error else None,
+                stale_graph=stale,
             )
         )
     limit_hit = recompile_limit_hits() > hits_before
@@ -120,6 +128,7 @@ def replay(
         and not over_step_budget
         and not limit_hit
         and not errors
+        and not any(s.stale_graph for s in steps)
     )
     result = RecompilesResult(
         status=CheckStatus.PASSED if ok else CheckStatus.FAILED,

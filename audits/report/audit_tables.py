@@ -112,9 +112,15 @@ def recompiles_table(audit: RunResult) -> str | None:
         if rec is None:
             continue
         for step in rec.steps:
-            if step.compiles <= 1 and not step.guard_failures and step.error is None:
+            if (
+                step.compiles <= 1
+                and not step.guard_failures
+                and step.error is None
+                and step.stale_graph is None
+            ):
                 continue
-            reasons = "; ".join(step.guard_failures) or step.error or DASH
+            stale = f"stale graph: {step.stale_graph}" if step.stale_graph else None
+            reasons = "; ".join(step.guard_failures) or step.error or stale or DASH
             rows.append(
                 [
                     text(t.name, 50),
