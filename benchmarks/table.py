@@ -100,6 +100,12 @@ def render(run: BenchmarkRun) -> str:
             f"{load[0]:.2f}" for load in loads
         )
         header += f" on {env.cpu_count} CPUs; this run's own threads add up to {env.threads}"
+        busiest = max(load[0] for load in loads)
+        if env.cpu_count is not None and busiest > env.cpu_count:
+            header += (
+                "\nWARNING: other jobs shared the CPUs during this run; eager steps with many "
+                "small parallel regions suffer most, so ratios carry the neighbours' load"
+            )
     parts = [header, "", results_table(run)]
     if run.comparisons:
         parts += [

@@ -168,3 +168,24 @@ def test_cpu_goals_read_not_measured_on_a_gpu_run():
     )
     run = _run([_result("cnn-small/infer/bare", 2.5)], environment=environment)
     assert _status(run, "cpu.cnn.infer.speedup") is GoalStatus.NOT_MEASURED
+
+
+def test_table_shows_speedup_ci_and_goal_verdicts():
+    """The console table carries each workload's speedup with its CI, and every goal."""
+    from benchmarks.table import render
+
+    text = render(_run([_result("cnn-small/infer/bare", 2.5)]))
+    assert "cnn-small/infer/bare" in text
+    assert "2.50x" in text and "2.50-2.50" in text
+    assert "cpu.cnn.infer.speedup" in text and "MET" in text
+    assert "NOT MEASURED" in text
+
+
+def test_table_warns_when_the_machine_was_shared():
+    """A load above the CPU count at start or end is called out above the figures."""
+    from benchmarks.table import render
+
+    busy = dataclasses.replace(_environment(), load_average=(5.0, 4.0, 3.0))
+    assert "WARNING: other jobs shared the CPUs" in render(_run([], environment=busy))
+    quiet = dataclasses.replace(_environment(), load_average=(0.5, 0.4, 0.3))
+    assert "WARNING" not in render(_run([], environment=quiet))
