@@ -43,18 +43,22 @@ from audits.results import (
     TargetStatus,
 )
 from audits.targets import Target
+from audits.torch_compat import dynamo_config_name, recompile_limit_errors
 
 
 @contextlib.contextmanager
 def dynamo_scope(overrides: tuple[tuple[str, Any], ...]) -> Iterator[None]:
-    """Fresh dynamo caches and counters, with the target's config overrides undone on exit."""
+    """Fresh dynamo caches and counters, with the target's config overrides undone on exit.
+
+    Overrides may use either spelling of a renamed entry (recompile_limit, cache_size_limit).
+    """
     import torch._dynamo
     from torch._dynamo.utils import counters
 
     torch._dynamo.reset()
     counters.clear()
     try:
-        with torch._dynamo.config.patch(dict(overrides)):
+        with torch._dynamo.config.patch({dynamo_config_name(k): v for k, v in overrides}):
             yield
     finally:
         torch._dynamo.reset()
@@ -89,11 +93,10 @@ def _scenario_break(
     fullgraph: FullgraphResult, errors: tuple[tuple[str, BaseException], ...]
 ) -> FullgraphResult:
     """A break that appears only in a later scenario step still fails fullgraph."""
-    from torch._dynamo.exc import FailOnRecompileLimitHit
-
+    limit_errors = recompile_limit_errors()
     for step, exc in errors:
         info = break_from_exception(exc)
-        if info is not None and not isinstance(exc, FailOnRecompileLimitHit):
+        if info is not None and not isinstance(exc, limit_errors):
             return FullgraphResult(
                 status=CheckStatus.FAILED,
                 error_type=type(exc).__name__,

@@ -12,6 +12,7 @@ from torch import nn
 
 from audits.results import Mode
 from audits.targets import Inputs, Target
+from audits.torch_compat import compile_id_of, is_recompile_limit_message
 
 # Seeds for the loss weights, so that eager and compiled runs back-propagate
 # the same upstream gradient.
@@ -134,9 +135,10 @@ class CompileLog:
     def __init__(self) -> None:
         self.ids: list[str] = []
 
-    def __call__(self, args: Any) -> None:
-        if getattr(args.callback_trigger, "name", "") == "DYNAMO":
-            self.ids.append(str(args.compile_id))
+    def __call__(self, args: Any = None) -> None:
+        compile_id = compile_id_of(args)
+        if compile_id is not None:
+            self.ids.append(compile_id)
 
     def installed(self) -> CompileLog:
         # torch._dynamo.reset() drops every callback, so re-register after one.
@@ -182,8 +184,4 @@ def guard_failures_since(marks: dict[Any, int]) -> list[str]:
 def recompile_limit_hits() -> int:
     from torch._dynamo.utils import counters
 
-    return sum(
-        n
-        for msg, n in counters["unimplemented"].items()
-        if msg.startswith("Dynamo recompile limit")
-    )
+    return sum(n for msg, n in counters["unimplemented"].items() if is_recompile_limit_message(msg))

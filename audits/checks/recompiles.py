@@ -6,7 +6,8 @@ piece once, and only compiling the same frame again is a recompile. The guard
 behind each recompile is read from the guard failures dynamo records when
 (and only when) it recompiles. When `recompile_limit` is reached dynamo stops
 compiling the frame: with fullgraph=True it raises, otherwise it runs the
-frame eagerly without a word, which is the silent fallback reported here.
+frame eagerly without a word, which is the silent fallback reported here
+(torch 2.5 falls back silently even with fullgraph=True).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from audits.checks.common import (
 from audits.graph_breaks import first_line
 from audits.results import CheckStatus, RecompilesResult, StepCompiles
 from audits.targets import Inputs, ScenarioStep, Target
+from audits.torch_compat import recompile_limit, recompile_limit_errors
 
 _SPACES = re.compile(r"\s+")
 
@@ -71,8 +73,6 @@ def replay(
     description of the first compiled-vs-eager difference, or None: a guard that misses
     a state change shows up there, not as a compile count.
     """
-    from torch._dynamo import config
-
     log = compile_log()
     steps = [StepCompiles(step="first call", calls=1, compiles=len(first_call_ids))]
     all_ids = list(first_call_ids)
@@ -117,7 +117,11 @@ def replay(
                 stale_graph=stale,
             )
         )
-    limit_hit = recompile_limit_hits() > hits_before
+    # torch 2.9 raises FailOnRecompileLimitHit under fullgraph=True without counting
+    # the hit; torch 2.5 has no such error and falls back to eager even then.
+    limit_errors = recompile_limit_errors()
+    limit_raised = any(isinstance(exc, limit_errors) for _, exc in errors)
+    limit_hit = recompile_limit_hits() > hits_before or limit_raised
     per_frame = Counter(frame_of(i) for i in all_ids)
     max_frame = max(per_frame.values(), default=0)
     over_step_budget = any(
@@ -136,9 +140,9 @@ def replay(
         total_compiles=len(all_ids),
         max_frame_compiles=max_frame,
         budget=target.recompile_budget,
-        recompile_limit=int(config.recompile_limit),
+        recompile_limit=recompile_limit(),
         limit_hit=limit_hit,
-        silent_fallback=limit_hit and not fullgraph,
+        silent_fallback=limit_hit and not (fullgraph and limit_errors),
         steps=tuple(steps),
     )
     return Replay(result=result, steady_s=tuple(steady), errors=tuple(errors))
