@@ -3,6 +3,7 @@
 Exit codes: 0 when nothing named in --fail-on failed, 1 when something did
 (or a target errored, timed out or crashed, or the run regressed against
 --baseline), 2 for bad usage or a missing, corrupt or other-schema baseline.
+With --fail-on none only a baseline regression or bad usage changes the exit code.
 
 Each run writes its report directory (audits.report): audit.json, summary.txt,
 report.md, report.json, results.csv and two PNGs, and points reports/latest at it.
@@ -33,6 +34,7 @@ BACKENDS = ("eager", "aot_eager", "inductor")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+FAIL_ON_NONE = "none"  # --fail-on none: findings are reported, none fails the run
 
 
 class UsageError(Exception):
@@ -52,7 +54,7 @@ class RunConfig:
     timeout_s: float = 300.0
     jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda
     out: Path | None = None  # None: reports/<UTC time>-<short sha>[-dirty]
-    fail_on: tuple[FailOn, ...] = tuple(FailOn)
+    fail_on: tuple[FailOn, ...] = tuple(FailOn)  # empty: --fail-on none
     verbose: bool = False
     baseline: str | None = None  # FILE, or "auto": reports/baseline/<device>-torch<version>.json
     update_baseline: bool = False  # write this run's report as the baseline instead of comparing
@@ -171,7 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(f.value for f in FailOn),
         metavar="LIST",
         help="comma-separated checks whose failure makes the exit code 1: "
-        "breaks (includes fullgraph), recompiles, parity, exceptions (default: all four)",
+        "breaks (includes fullgraph), recompiles, parity, exceptions (default: all four); "
+        "'none' alone: exit 0 whatever the targets show, failed checks and targets that "
+        "errored, timed out or crashed being recorded in the report only (to survey another "
+        "torch release)",
     )
     p.add_argument(
         "-v",
@@ -207,10 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _fail_on(text: str) -> tuple[FailOn, ...]:
     names = [n.strip() for n in text.split(",") if n.strip()]
+    if names == [FAIL_ON_NONE]:
+        return ()
     valid = ", ".join(f.value for f in FailOn)
     bad = [n for n in names if n not in {f.value for f in FailOn}]
     if bad or not names:
-        raise UsageError(f"--fail-on {text!r}: valid names are {valid} (comma-separated)")
+        raise UsageError(
+            f"--fail-on {text!r}: valid names are {valid} (comma-separated), "
+            f"or {FAIL_ON_NONE} alone"
+        )
     return tuple(FailOn(n) for n in dict.fromkeys(names))
 
 
@@ -380,7 +390,10 @@ def main(config: RunConfig) -> int:
     atomic_write_text(out / "summary.txt", text)
     sys.stdout.write(text)
     published = publish_report(report, out, plan)
-    return max(EXIT_FAILED if run.failed_targets else EXIT_OK, published.exit_code)
+    # --fail-on none surveys (another torch release, say): the report records every
+    # failure, error, timeout and crash, and only a baseline regression fails the run.
+    failed = run.failed_targets if config.fail_on else ()
+    return max(EXIT_FAILED if failed else EXIT_OK, published.exit_code)
 
 
 def cli(argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from audits.results import RunResult, TargetStatus
-from audits.run import build_parser, cli
+from audits.results import FailOn, RunResult, TargetStatus
+from audits.run import build_parser, cli, parse_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -49,6 +49,7 @@ BAD_USAGE = [
     (["--device", "tpu"], "auto"),
     (["--dtype", "fp8"], "fp32"),
     (["--fail-on", "speed"], "breaks, recompiles, parity, exceptions"),
+    (["--fail-on", "none,breaks"], "or none alone"),
     (["--timeout", "0"], "> 0"),
     (["--jobs", "0"], ">= 1"),
     (["--jobs", "two"], "int"),
@@ -67,6 +68,13 @@ def test_bad_usage_exits_2_with_one_line_naming_what_is_valid(argv, valid, capsy
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("audits.run: error:")
     assert valid in err
+
+
+def test_fail_on_none_watches_no_check():
+    """--fail-on none watches no check; the default watches all four."""
+    assert parse_config(["--fail-on", "none"]).fail_on == ()
+    assert parse_config(["--fail-on", " none "]).fail_on == ()
+    assert parse_config([]).fail_on == tuple(FailOn)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
@@ -106,6 +114,10 @@ def clean():
 
 def recompiling():
     return Recompiling(), (torch.randn(2, 4),)
+
+
+def broken():
+    raise RuntimeError("this factory cannot build its module")
 """
 
 
@@ -153,7 +165,7 @@ def test_detected_hazards_and_a_clean_user_target_exit_0(tmp_path):
 
 
 def test_a_recompiling_target_exits_1_unless_fail_on_leaves_recompiles_out(tmp_path):
-    """Exit 1 when a check named in --fail-on fails; 0 when --fail-on does not name it."""
+    """Exit 1 when a check named in --fail-on fails; 0 when it is not named, or with none."""
     failing, _ = _audit(tmp_path, "--target", "cli_user_modules:recompiling")
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "guard failed" in failing.stdout
@@ -161,3 +173,20 @@ def test_a_recompiling_target_exits_1_unless_fail_on_leaves_recompiles_out(tmp_p
         tmp_path, "--target", "cli_user_modules:recompiling", "--fail-on", "breaks,parity"
     )
     assert tolerated.returncode == 0, tolerated.stdout + tolerated.stderr
+    surveyed, out = _audit(
+        tmp_path, "--target", "cli_user_modules:recompiling", "--fail-on", "none"
+    )
+    assert surveyed.returncode == 0, surveyed.stdout + surveyed.stderr
+    assert "guard failed" in surveyed.stdout  # still reported, only not failing the run
+    assert RunResult.load(out).settings.fail_on == ()
+
+
+def test_fail_on_none_exits_0_even_for_an_errored_target(tmp_path):
+    """An errored target exits 1 by default; --fail-on none records it and exits 0."""
+    failing, _ = _audit(tmp_path, "--target", "cli_user_modules:broken")
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    surveyed, out = _audit(tmp_path, "--target", "cli_user_modules:broken", "--fail-on", "none")
+    assert surveyed.returncode == 0, surveyed.stdout + surveyed.stderr
+    (result,) = RunResult.load(out).targets
+    assert result.status is TargetStatus.ERROR
+    assert "cannot build its module" in result.error.message
