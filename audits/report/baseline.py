@@ -7,14 +7,18 @@ other-schema file is a one-line `ReportFormatError`, which the CLIs turn into ex
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from audits.report.atomic import atomic_write_text
-from audits.report.document import ReportFormatError, RunReport, load_report, report_to_json
+from audits.report.document import (
+    ReportFormatError,
+    RunReport,
+    load_report,
+    report_to_json,
+    without_checkout_paths,
+)
 from audits.report.regression_md import COMPARISON_MD, append_step_summary, render_regressions
 from audits.report.regressions import DEFAULT_THRESHOLD, RegressionReport, compare_reports
 from audits.report.rundir import REPORTS_ROOT
@@ -58,9 +62,7 @@ def update_baseline(report: RunReport, path: Path, *, checkout: Path | None = No
     The baseline is committed, so absolute paths of this checkout (torch quotes them in
     error messages) are made relative to it: the file reads the same on every machine.
     """
-    prefix = str((checkout or Path.cwd()).resolve()) + os.sep
-    text = report_to_json(report).replace(json.dumps(prefix)[1:-1], "")
-    atomic_write_text(path, text)
+    atomic_write_text(path, without_checkout_paths(report_to_json(report), checkout))
     return path
 
 

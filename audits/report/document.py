@@ -12,6 +12,7 @@ message is one line, so that `--baseline` can print it and exit 2.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,17 @@ def report_to_dict(report: RunReport) -> dict[str, Any]:
 
 def report_to_json(report: RunReport) -> str:
     return json.dumps(report_to_dict(report), indent=2, allow_nan=False) + "\n"
+
+
+def without_checkout_paths(text: str, checkout: Path | None = None) -> str:
+    """`text` with absolute paths under `checkout` (default: the working directory) made
+    relative to it, whether written plainly or escaped inside JSON strings.
+
+    torch quotes the files of a traceback or an error with their absolute paths; a report
+    that is committed (the baseline, the version matrix) must read the same on every machine.
+    """
+    prefix = str((checkout or Path.cwd()).resolve()) + os.sep
+    return text.replace(json.dumps(prefix)[1:-1], "").replace(prefix, "")
 
 
 def report_from_dict(document: Any) -> RunReport:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from audits.report.atomic import atomic_write_text
 from audits.report.csv_table import results_csv
-from audits.report.document import REPORT_JSON, RunReport, report_to_json
+from audits.report.document import REPORT_JSON, RunReport, report_to_json, without_checkout_paths
 from audits.report.markdown import COMPILE_TIME_PNG, SPEEDUP_PNG, render_markdown
 from audits.report.plots import write_compile_time_png, write_speedup_png
 from audits.report.rundir import REPORTS_ROOT, update_latest
@@ -16,21 +16,28 @@ RESULTS_CSV = "results.csv"
 REPORT_FILES = (REPORT_JSON, REPORT_MD, RESULTS_CSV, SPEEDUP_PNG, COMPILE_TIME_PNG)
 
 
-def write_run_report(report: RunReport, run_dir: Path, *, root: Path = REPORTS_ROOT) -> Path:
+def write_run_report(
+    report: RunReport, run_dir: Path, *, root: Path = REPORTS_ROOT, checkout: Path | None = None
+) -> Path:
     """Write every report file into `run_dir` (from `claim_run_dir`) and point `latest` at it.
 
     report.json goes first, so a rendering bug loses no data. Each file is written
-    atomically; a file that already exists is an error rather than overwritten.
-    Returns the path of report.md.
+    atomically; a file that already exists is an error rather than overwritten. Paths
+    under `checkout` (default: the working directory) are written relative to it, so that
+    a report can be committed (reports/matrix/) as it is. Returns the path of report.md.
     """
     clashes = [name for name in REPORT_FILES if (run_dir / name).exists()]
     if clashes:
         raise FileExistsError(
             f"{run_dir} already holds {', '.join(clashes)}; a run's report is never overwritten"
         )
-    atomic_write_text(run_dir / REPORT_JSON, report_to_json(report))
-    atomic_write_text(run_dir / REPORT_MD, render_markdown(report))
-    atomic_write_text(run_dir / RESULTS_CSV, results_csv(report))
+    # One at a time, report.json first: a rendering bug in the others loses no data.
+    for name, render in (
+        (REPORT_JSON, report_to_json),
+        (REPORT_MD, render_markdown),
+        (RESULTS_CSV, results_csv),
+    ):
+        atomic_write_text(run_dir / name, without_checkout_paths(render(report), checkout))
     write_speedup_png(report, run_dir / SPEEDUP_PNG)
     write_compile_time_png(report, run_dir / COMPILE_TIME_PNG)
     update_latest(run_dir, root=root)

@@ -25,6 +25,7 @@ from audits.report.markdown import render_markdown
 from audits.report.plots import figure_size_px
 from audits.report.rundir import RunDirExistsError, claim_run_dir, run_dir_name, update_latest
 from audits.report.write import REPORT_FILES, write_run_report
+from audits.results import ErrorInfo, TargetStatus
 
 
 def _busy_report():
@@ -68,6 +69,21 @@ def test_write_run_report_writes_every_file_and_points_latest(tmp_path):
     assert load_report(tmp_path / "latest") == run
     with pytest.raises(FileExistsError, match="never overwritten"):
         write_run_report(run, newer, root=tmp_path)
+
+
+def test_run_report_files_hold_no_absolute_checkout_paths(tmp_path):
+    """A path under the checkout that torch quotes is written relative to it, in every file."""
+    checkout = tmp_path / "repo"
+    quoted = f'File "{checkout}/.tox/py311-torch25/lib/torch/_dynamo/eval_frame.py", line 3'
+    error = ErrorInfo(type="BackendCompilerFailed", message=quoted, traceback=quoted)
+    run = report(target("t", status=TargetStatus.ERROR, error=error))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    write_run_report(run, run_dir, root=tmp_path, checkout=checkout)
+    for name in ("report.json", "report.md", "results.csv"):
+        assert str(checkout) not in (run_dir / name).read_text(), name
+    loaded = load_report(run_dir).audit.targets[0].error
+    assert loaded.message == 'File ".tox/py311-torch25/lib/torch/_dynamo/eval_frame.py", line 3'
 
 
 def test_latest_falls_back_to_a_pointer_file_without_symlinks(tmp_path, monkeypatch):
