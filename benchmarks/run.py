@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="fast verdict: 5 short rounds, variants bare/dormant/seed-training, "
+        help="fast verdict: 5 short rounds, variants bare and dormant only, "
         "no cold/warm compile time, no memory",
     )
     parser.add_argument(
