@@ -137,7 +137,7 @@ def benchmark_module(
     items = items_per_call if items_per_call is not None else _batch_size(args)
     if items < 1:
         raise ValueError(f"items_per_call must be >= 1, got {items}")
-    label = name or getattr(module_factory, "__qualname__", "module")
+    label = name or str(getattr(module_factory, "__qualname__", "module"))
     candidates = [
         Candidate(
             name=m.value,

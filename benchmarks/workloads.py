@@ -37,7 +37,7 @@ SEED_STAGE_AND_ALPHA: dict[Variant, tuple[SeedStage, float]] = {
 }
 
 
-def _make_host(spec: WorkloadSpec) -> nn.Module:
+def _make_host(spec: WorkloadSpec) -> CNNHost | TransformerHost:
     size = spec.config
     if isinstance(size, CnnSize):
         return CNNHost(
@@ -61,7 +61,7 @@ def build_host_model(spec: WorkloadSpec, device: torch.device) -> nn.Module:
     a seed variant with the dormant one isolates what the seed costs.
     """
     if spec.variant is Variant.SEED_ALONE:
-        raise ValueError("seed-alone has no host; use build_seed_alone")
+        raise ValueError("seed-alone has no host; StepBuilder builds the seed on its own")
     host = _make_host(spec)
     if spec.variant is Variant.BARE:
         return host.to(device)
@@ -104,10 +104,7 @@ def make_inputs(
 
 def seed_feature_shape(spec: WorkloadSpec, device: torch.device) -> tuple[int, ...]:
     """Shape of the features the first injection point carries for this spec's input."""
-    bare = WorkloadSpec(
-        topology=spec.topology, size=spec.size, task=spec.task, variant=Variant.BARE
-    )
-    host = build_host_model(bare, device)
+    host = _make_host(spec).to(device)
     first_point = next(iter(host.injection_points))
     captured: list[tuple[int, ...]] = []
     hook = host.slots[first_point].register_forward_pre_hook(
