@@ -269,7 +269,7 @@ def summarize(matrix: VersionMatrix, release: Release) -> ReleaseSummary:
         targets_with_breaks=sum(bool(c.graph_breaks) for c in cells),
         recompiles=sum(c.recompiles for c in cells),
         over_budget=sum(c.recompiles_ok is False for c in cells),
-        parity_ok=sum(c.parity_ok is not False for c in cells),
+        parity_ok=sum(c.parity_ok is True for c in cells),
         exception_cases=sum(c.exception_cases for c in cells),
         exception_cases_same=sum(c.exception_cases_same for c in cells),
         broken=sum(c.status in _BROKEN for c in cells),

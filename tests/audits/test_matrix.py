@@ -23,6 +23,7 @@ from audits.report.version_matrix import (
     build_matrix,
     matrix_csv,
     matrix_markdown,
+    summarize,
     torch_release,
 )
 from audits.results import CheckStatus, ErrorInfo, FullgraphResult, TargetStatus
@@ -162,7 +163,7 @@ def test_markdown_has_a_row_per_release_and_a_cell_per_target(three_releases):
     assert row("added")[1] == "not audited"
     old = row("2.5.1+cu124")
     assert old[1:4] == ["**2/4**", "3/4", "1 in 1 targets"]
-    assert old[7] == "3/4 cases same"
+    assert old[6:8] == ["4/4", "3/4 cases same"]
     mid = row("2.9.1+cu128")
     assert mid[4:6] == ["2", "1"]  # recompiles beyond the first compile, targets over budget
 
@@ -265,13 +266,20 @@ def test_bad_usage_is_one_line_and_exit_2(argv, expected, capsys):
     assert err.count("\n") == 1 and expected in err
 
 
-def test_an_errored_target_is_named_by_its_exception(tmp_path):
-    """A target whose audit raised shows 'error: <type>' and is not clean."""
+def test_an_errored_target_is_named_by_its_exception_and_counts_nowhere():
+    """A target whose audit raised shows 'error: <type>', and passes no check in the totals."""
     errored = target(
         "host/cnn",
         status=TargetStatus.ERROR,
         error=ErrorInfo(type="TypeError", message="boom"),
         fullgraph=None,
+        breaks=None,
+        recompiles=None,
+        parity=None,
+        exceptions=None,
     )
-    text = matrix_markdown(build_matrix([("a", _release("2.5.1", errored))]))
-    assert "| host/cnn | error: TypeError " in text.replace("  ", " ")
+    matrix = build_matrix([("a", _release("2.5.1", errored, target("host/gpt")))])
+    text = " ".join(matrix_markdown(matrix).split())
+    assert "| host/cnn | error: TypeError | not clean in 2.5.1 |" in text
+    summary = summarize(matrix, matrix.releases[0])
+    assert (summary.clean, summary.fullgraph_ok, summary.parity_ok, summary.broken) == (1, 1, 1, 1)
