@@ -30,6 +30,7 @@ from audits.checks.common import (
 from audits.checks.compile_time import compile_time_result
 from audits.checks.exceptions import check_exceptions
 from audits.checks.fullgraph import first_call, fullgraph_result
+from audits.checks.benchmark import benchmark_target
 from audits.checks.parity import check_parity, describe_mismatch
 from audits.checks.recompiles import replay
 from audits.graph_breaks import break_from_exception, first_line
@@ -188,6 +189,9 @@ def audit_target(
             check=progress.check,
         )
     found = progress.results
+    measured: tuple[dict[str, Any], ...] = ()
+    if error is None and settings.bench and target.benchmark:
+        measured = benchmark_target(target, settings)  # failures land in each result's error
     result = TargetResult(
         name=target.name,
         group=target.group,
@@ -196,6 +200,7 @@ def audit_target(
         expected_flags=target.expected_flags,
         informational=target.informational,
         error=error,
+        benchmarks=measured,
         duration_s=time.perf_counter() - start,
         **{name.value: found.get(name) for name in CheckName},
     )

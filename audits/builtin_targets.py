@@ -243,6 +243,7 @@ def host_targets() -> list[Target]:
         targets.append(
             Target(
                 name=f"host/{topology}",
+                benchmark=True,
                 build=HOSTS[topology],
                 group="host",
                 description=f"{HOST_NAMES[topology]} with no slot",

@@ -227,8 +227,32 @@ def footer(run: RunResult, out: str) -> str:
     )
 
 
+def speedup_table(run: RunResult) -> str | None:
+    """Eager vs compiled for the benchmarked targets: median ratio and its 95 % CI."""
+    from benchmarks.results import BenchmarkResult, from_jsonable
+
+    rows = []
+    for target in run.targets:
+        for serialized in target.benchmarks:
+            result = from_jsonable(BenchmarkResult, serialized)
+            if result.speedup is None:
+                why = result.error.message if result.error else "not measured"
+                rows.append([result.name, result.task, "-", "-", why])
+                continue
+            s = result.speedup
+            rows.append(
+                [result.name, result.task, f"{s.point:.2f}x", f"[{s.low:.2f}, {s.high:.2f}]", ""]
+            )
+    if not rows:
+        return None
+    return tabulate(rows, headers=["benchmarked", "task", "speedup", "95% CI", "note"])
+
+
 def render(run: RunResult, out: str, *, verbose: bool = False) -> str:
     parts = [summary_table(run)]
+    speedups = speedup_table(run)
+    if speedups:
+        parts.append(speedups)
     details = problems(run, everything=verbose)
     if details:
         parts.append(details)

@@ -238,9 +238,9 @@ class TargetResult:
     exceptions: ExceptionsResult | None = None
     compile_time: CompileTimeResult | None = None
     error: ErrorInfo | None = None
-    # Hook for the benchmarks package (issue 4): its own result, already
-    # serialized with its to_dict(). The audit never fills it.
-    benchmark: dict[str, Any] | None = None
+    # Eager-vs-compiled measurements of host targets (unless --no-bench): benchmarks'
+    # BenchmarkResult, serialized by its own codec so this schema does not depend on it.
+    benchmarks: tuple[dict[str, Any], ...] = ()
 
     def check(self, name: CheckName) -> Any:
         return getattr(self, name.value)

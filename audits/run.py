@@ -49,7 +49,7 @@ class RunConfig:
     device: str = "auto"
     dtype: str = "fp32"
     quick: bool = False
-    bench: bool = True  # benchmarks arrive with issue 4; no effect yet
+    bench: bool = True  # eager-vs-compiled throughput of the host targets
     hazards: bool = False
     timeout_s: float = 300.0
     jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda
@@ -136,7 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-bench",
         action="store_true",
-        help="skip benchmarks (benchmarks are not part of the audit yet: see issue 4)",
+        help=(
+            "skip the eager-vs-compiled benchmarks of host targets (inference and training "
+            "step, 20 interleaved rounds each; for the full study run python -m benchmarks.run)"
+        ),
     )
     p.add_argument(
         "--hazards",
@@ -334,7 +337,10 @@ def main(config: RunConfig) -> int:
     parallel = config.jobs or (cpus if device == "cpu" else 1)
     settings = RunnerSettings(
         checks=CheckSettings(
-            backend=config.backend, device=device, dtype=getattr(torch, DTYPES[config.dtype])
+            backend=config.backend,
+            device=device,
+            dtype=getattr(torch, DTYPES[config.dtype]),
+            bench=config.bench,
         ),
         timeout_s=config.timeout_s,
         jobs=parallel,

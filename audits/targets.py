@@ -86,6 +86,7 @@ class Target:
     steady_calls: int = 4
     group: str = "user"
     description: str = ""
+    benchmark: bool = False  # also measure eager vs compiled throughput (unless --no-bench)
     compile: CompileFn = torch_compile
     # Checks expected to fail (hazards only); a clean target leaves this empty.
     expected_flags: tuple[CheckName, ...] = ()

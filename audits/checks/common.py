@@ -24,6 +24,7 @@ class CheckSettings:
     backend: str = "inductor"  # torch.compile backend for everything but the breaks check
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
+    bench: bool = False  # benchmark targets that ask for it (Target.benchmark)
 
     def __post_init__(self) -> None:
         if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):

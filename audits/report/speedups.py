@@ -1,7 +1,7 @@
 """The speedups a report holds, from its benchmark run and from the audit's host targets.
 
 The audit stores each host target's benchmark result already serialized (its
-`TargetResult.benchmark` hook); it is decoded here with the benchmarks codec. A result
+`TargetResult.benchmarks`); each is decoded here with the benchmarks codec. A result
 that does not decode is kept as a note for the report rather than dropped silently.
 """
 
@@ -39,10 +39,9 @@ def report_benchmarks(report: RunReport) -> ReportBenchmarks:
         found.extend(report.benchmarks.results)
     if report.audit is not None:
         for target in report.audit.targets:
-            if target.benchmark is None:
-                continue
-            try:
-                found.append(bench_results.from_jsonable(BenchmarkResult, target.benchmark))
-            except (KeyError, TypeError, ValueError) as error:
-                unreadable.append(f"{target.name}: {type(error).__name__}: {str(error)[:160]}")
+            for serialized in target.benchmarks:
+                try:
+                    found.append(bench_results.from_jsonable(BenchmarkResult, serialized))
+                except (KeyError, TypeError, ValueError) as error:
+                    unreadable.append(f"{target.name}: {type(error).__name__}: {str(error)[:160]}")
     return ReportBenchmarks(results=tuple(found), unreadable=tuple(unreadable))

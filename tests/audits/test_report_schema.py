@@ -72,7 +72,7 @@ def test_audit_benchmark_hook_is_decoded_into_typed_results():
 
 def test_an_unreadable_audit_benchmark_is_noted_not_dropped():
     """A benchmark dict that does not decode becomes a note naming the target."""
-    broken = target("host/cnn", benchmark={"name": "x"})
+    broken = target("host/cnn", benchmarks=({"name": "x"},))
     found = report_benchmarks(report(broken))
     assert found.results == ()
     assert found.unreadable and found.unreadable[0].startswith("host/cnn:")

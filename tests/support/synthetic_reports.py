@@ -247,4 +247,4 @@ def report(
 
 def with_audit_benchmark(t: TargetResult, result: BenchmarkResult) -> TargetResult:
     """The audit's hook: a host target carrying its benchmark result, serialized."""
-    return dataclasses.replace(t, benchmark=bench_results.to_jsonable(result))
+    return dataclasses.replace(t, benchmarks=(bench_results.to_jsonable(result),))
