@@ -13,6 +13,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from audits.report.publish import check_out_dir, publish_benchmarks
+from audits.report.rundir import RunDirExistsError
 from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig, quick
 from benchmarks.modes import CompileMode, Precision
 from benchmarks.results import run_to_json
@@ -107,7 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="directory for benchmarks.json and benchmarks.txt (default: a temp dir)",
+        help=(
+            "new or empty run directory for report.md, report.json, results.csv, the plots, "
+            "benchmarks.json and benchmarks.txt (default: reports/<UTC time>-<short sha>[-dirty]/)"
+        ),
     )
     parser.add_argument(
         "--list", action="store_true", help="print the selected workload names and exit"
@@ -184,16 +189,20 @@ def main(config: RunConfig) -> int:
     show_progress = config.verbose or sys.stderr.isatty()
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if show_progress else None
     run = run_benchmarks(config, progress=progress)
-    out = (
-        Path(config.out)
-        if config.out is not None
-        else Path(tempfile.mkdtemp(prefix="esper-bench-"))
-    )
-    _write_atomically(out / RESULTS_FILE, run_to_json(run))  # first: a rendering bug loses no data
+    try:
+        # reports/<UTC time>-<sha>/ (or --out): report.md, report.json, results.csv, plots
+        out = publish_benchmarks(run, Path(config.out) if config.out is not None else None)
+    except Exception:
+        # Never lose a measured run to a reporting problem: keep the raw results, then fail.
+        rescue = Path(tempfile.mkdtemp(prefix="esper-bench-"))
+        _write_atomically(rescue / RESULTS_FILE, run_to_json(run))
+        print(f"report failed; raw results kept in {rescue / RESULTS_FILE}", file=sys.stderr)
+        raise
+    _write_atomically(out / RESULTS_FILE, run_to_json(run))
     table = render(run)
     _write_atomically(out / TABLE_FILE, table)
     print(table, end="")
-    print(f"\nwrote {out / RESULTS_FILE}")
+    print(f"\nwrote {out}")
     return 1 if any(result.error is not None for result in run.results) else 0
 
 
@@ -202,7 +211,8 @@ def cli(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
-    except UsageError as error:
+        check_out_dir(Path(config.out) if config.out is not None else None)
+    except (UsageError, RunDirExistsError) as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     if args.list:
         measure = config.measure
