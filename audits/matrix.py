@@ -3,7 +3,7 @@
 Each REPORT is the report.json (or run directory) of `python -m audits.run` under one
 torch release; the tox envs py311-torch{25,29,213,214} write them to
 reports/matrix/<env>/. The merged version x target matrix goes to DIR/matrix.md and
-DIR/matrix.csv (audits.report.version_matrix says what is in them).
+DIR/matrix.csv (audits.report.version_matrix and matrix_tables say what is in them).
 
 Exit 0 when the matrix is written; 2 for bad usage or reports that cannot be merged
 (missing, corrupt or of another schema, without an audit, two of one torch release, or
@@ -77,14 +77,8 @@ def parse_config(argv: Sequence[str] | None) -> MatrixConfig:
 def main(config: MatrixConfig) -> int:
     from audits.report.atomic import atomic_write_text
     from audits.report.document import ReportFormatError, load_report
-    from audits.report.version_matrix import (
-        MATRIX_CSV,
-        MATRIX_MD,
-        MatrixInputError,
-        build_matrix,
-        matrix_csv,
-        matrix_markdown,
-    )
+    from audits.report.matrix_tables import MATRIX_CSV, MATRIX_MD, matrix_csv, matrix_markdown
+    from audits.report.version_matrix import MatrixInputError, build_matrix
 
     try:
         loaded = [(str(path), load_report(path)) for path in config.reports]

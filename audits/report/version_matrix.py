@@ -8,7 +8,7 @@ hazard, every expected flag was raised). Its *first clean* release is the oldest
 from which it is clean in every newer release audited, so a target that regressed and
 recovered is dated from its recovery.
 
-`matrix_markdown` and `matrix_csv` render it; neither compiles nor reads files.
+audits.report.matrix_tables renders it as matrix.md and matrix.csv.
 """
 
 from __future__ import annotations
@@ -17,16 +17,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pandas as pd
-
-from audits.report.cells import seconds, table, text
 from audits.report.document import RunReport
-from audits.results import CheckStatus, TargetResult, TargetStatus
+from audits.results import CheckStatus, RunResult, TargetResult, TargetStatus
 
-MATRIX_MD = "matrix.md"
-MATRIX_CSV = "matrix.csv"
-NOT_AUDITED = "not audited"
-_BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
+BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
 
 
 class MatrixInputError(ValueError):
@@ -115,6 +109,7 @@ class Release:
     commit: str  # short sha, -dirty for a changed tree
     time_utc: str
     duration_s: float
+    rows: tuple[TargetRow, ...]  # the report's targets, in its order
     cells: tuple[tuple[str, Cell], ...]
 
     @property
@@ -145,100 +140,78 @@ class VersionMatrix:
         return first
 
     def all_clean_from(self) -> Release | None:
-        """The oldest release from which every audited (non-informational) target is clean."""
-        audited = [t.name for t in self.targets if not t.informational]
+        """The oldest release from which every target is clean; None when there is none.
+
+        Targets are those of the newest report, informational ones left out: a target the
+        audit no longer has does not hold the verdict back.
+        """
+        audited = [t.name for t in self.releases[-1].rows if not t.informational]
         firsts = [self.first_clean(name) for name in audited]
         if not audited or any(f is None for f in firsts):
             return None
         return max(firsts, key=lambda r: r.release if r else (0, 0, 0))
 
 
+def _audit_of(label: str, report: RunReport) -> RunResult:
+    if report.audit is None:
+        raise MatrixInputError(f"{label}: holds no audit (a benchmark-only report)")
+    return report.audit
+
+
+def _release_of(report: RunReport, audit: RunResult) -> Release:
+    env = report.environment
+    return Release(
+        torch_version=env.torch_version,
+        release=torch_release(env.torch_version),
+        commit=env.short_sha,
+        time_utc=env.time_utc,
+        duration_s=audit.duration_s,
+        rows=tuple(
+            TargetRow(name=t.name, group=t.group, informational=t.informational)
+            for t in audit.targets
+        ),
+        cells=tuple((t.name, cell_of(t)) for t in audit.targets),
+    )
+
+
 def build_matrix(reports: Sequence[tuple[str, RunReport]]) -> VersionMatrix:
     """Merge (label, report) pairs; MatrixInputError names the label of a report that cannot be."""
     if not reports:
         raise MatrixInputError("no reports to merge")
-    seen: dict[tuple[int, int, int], str] = {}
-    releases: list[Release] = []
-    for label, report in reports:
-        if report.audit is None:
-            raise MatrixInputError(f"{label}: holds no audit (a benchmark-only report)")
-        release = torch_release(report.environment.torch_version)
-        if release in seen:
-            raise MatrixInputError(
-                f"{label} and {seen[release]} both audit torch {release_name(release)}; "
-                "give one report per release"
-            )
-        seen[release] = label
-        releases.append(
-            Release(
-                torch_version=report.environment.torch_version,
-                release=release,
-                commit=report.environment.short_sha,
-                time_utc=report.environment.time_utc,
-                duration_s=report.audit.duration_s,
-                cells=tuple((t.name, cell_of(t)) for t in report.audit.targets),
-            )
-        )
-    settings = {
-        (r.audit.settings.backend, r.audit.settings.device, r.audit.settings.dtype)
-        for _, r in reports
-        if r.audit is not None
-    }
+    audits = [(label, report, _audit_of(label, report)) for label, report in reports]
+    settings = {(a.settings.backend, a.settings.device, a.settings.dtype) for _, _, a in audits}
     if len(settings) > 1:
-        found = "; ".join(f"{label}: {_settings(r)}" for label, r in reports)
+        found = "; ".join(
+            f"{label}: {a.settings.backend}/{a.settings.device}/{a.settings.dtype}"
+            for label, _, a in audits
+        )
         raise MatrixInputError(
             f"reports ran with different backend/device/dtype and do not compare ({found})"
         )
-    ordered = sorted(
-        zip(releases, (r for _, r in reports), strict=True), key=lambda p: p[0].release
-    )
-    targets: dict[str, TargetRow] = {}
-    for _, report in reversed(ordered):
-        assert report.audit is not None  # checked above
-        for t in report.audit.targets:
-            targets.setdefault(
-                t.name, TargetRow(name=t.name, group=t.group, informational=t.informational)
+    seen: dict[tuple[int, int, int], str] = {}
+    releases = []
+    for label, report, audit in audits:
+        release = _release_of(report, audit)
+        if release.release in seen:
+            raise MatrixInputError(
+                f"{label} and {seen[release.release]} both audit torch {release.name}; "
+                "give one report per release"
             )
+        seen[release.release] = label
+        releases.append(release)
+    releases.sort(key=lambda r: r.release)
+    targets: dict[str, TargetRow] = {}
+    for release in reversed(releases):  # the newest report's order, then older-only targets
+        for row in release.rows:
+            targets.setdefault(row.name, row)
     backend, device, dtype = settings.pop()
     return VersionMatrix(
-        releases=tuple(r for r, _ in ordered),
+        releases=tuple(releases),
         targets=tuple(targets.values()),
         backend=backend,
         device=device,
         dtype=dtype,
     )
-
-
-def _settings(report: RunReport) -> str:
-    assert report.audit is not None
-    s = report.audit.settings
-    return f"{s.backend}/{s.device}/{s.dtype}"
-
-
-# ----------------------------------------------------------------- rendering
-def describe(cell: Cell | None) -> str:
-    """A markdown cell: 'clean', or what is wrong in a few words."""
-    if cell is None:
-        return NOT_AUDITED
-    if cell.status in _BROKEN:
-        return f"{cell.status.value}: {cell.error}" if cell.error else cell.status.value
-    if cell.clean:
-        return "detected" if cell.hazard else "clean"
-    problems = []
-    if cell.fullgraph_ok is False:
-        problems.append("no fullgraph")
-    if cell.graph_breaks:
-        problems.append(f"{cell.graph_breaks} break{'s' if cell.graph_breaks > 1 else ''}")
-    if cell.recompiles_ok is False:
-        problems.append(
-            f"compiles {cell.max_frame_compiles}/{cell.recompile_budget}"
-            + (" (limit hit)" if cell.limit_hit else "")
-        )
-    if cell.parity_ok is False:
-        problems.append("parity differs")
-    if cell.exception_cases_same < cell.exception_cases:
-        problems.append(f"exceptions {cell.exception_cases_same}/{cell.exception_cases} same")
-    return ", ".join(problems) or cell.status.value
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -272,138 +245,5 @@ def summarize(matrix: VersionMatrix, release: Release) -> ReleaseSummary:
         parity_ok=sum(c.parity_ok is True for c in cells),
         exception_cases=sum(c.exception_cases for c in cells),
         exception_cases_same=sum(c.exception_cases_same for c in cells),
-        broken=sum(c.status in _BROKEN for c in cells),
+        broken=sum(c.status in BROKEN for c in cells),
     )
-
-
-def _summary_table(matrix: VersionMatrix) -> str:
-    rows = []
-    for release in matrix.releases:
-        s = summarize(matrix, release)
-        rows.append(
-            [
-                release.torch_version,
-                f"**{s.clean}/{s.targets}**",
-                f"{s.fullgraph_ok}/{s.targets}",
-                f"{s.graph_breaks} in {s.targets_with_breaks} targets" if s.graph_breaks else "0",
-                str(s.recompiles),
-                str(s.over_budget),
-                f"{s.parity_ok}/{s.targets}",
-                f"{s.exception_cases_same}/{s.exception_cases} cases same",
-                str(s.broken),
-                seconds(release.duration_s),
-                text(release.commit),
-            ]
-        )
-    headers = (
-        "torch",
-        "targets clean",
-        "fullgraph",
-        "graph breaks",
-        "recompiles",
-        "over budget",
-        "eager parity",
-        "exception parity",
-        "errors",
-        "audit wall time",
-        "commit",
-    )
-    return table(rows, headers)
-
-
-def _target_table(matrix: VersionMatrix) -> str:
-    rows = []
-    for row in matrix.targets:
-        first = matrix.first_clean(row.name)
-        name = f"{row.name} (info)" if row.informational else row.name
-        rows.append(
-            [text(name), *(describe(r.cell(row.name)) for r in matrix.releases)]
-            + [first.name if first else f"not clean in {matrix.releases[-1].name}"]
-        )
-    return table(rows, ("target", *(r.name for r in matrix.releases), "first clean"))
-
-
-def matrix_markdown(matrix: VersionMatrix) -> str:
-    oldest = matrix.all_clean_from()
-    verdict = (
-        f"**Every audited target is clean from torch {oldest.name} on.**"
-        if oldest is not None
-        else f"**No release audited has every target clean** (newest: {matrix.releases[-1].name})."
-    )
-    names = ", ".join(r.torch_version for r in matrix.releases)
-    return "\n".join(
-        [
-            "# torch compatibility matrix",
-            "",
-            f"{len(matrix.releases)} audit reports merged ({names}); backend {matrix.backend}, "
-            f"{matrix.device}, {matrix.dtype}. Oldest release first.",
-            "",
-            verdict,
-            "",
-            "## Per release",
-            "",
-            "Totals over the audited targets; informational targets (the guard comparison) "
-            "are left out. Recompiles count compilations of a frame beyond its first, the "
-            "lifecycle's planned ones included; *over budget* counts targets that compiled "
-            "more than they allow. Exception parity: bad-input cases where the compiled "
-            "module raised eager's exception type with eager's message. Wall times are "
-            "this machine's, for the whole audit.",
-            "",
-            _summary_table(matrix),
-            "",
-            "## Per target",
-            "",
-            "A target is clean when no check flagged it. *First clean* is the oldest release "
-            f"from which it stays clean in every newer one audited. *{NOT_AUDITED}*: the "
-            "release's report has no such target.",
-            "",
-            _target_table(matrix),
-            "",
-        ]
-    )
-
-
-def matrix_frame(matrix: VersionMatrix) -> pd.DataFrame:
-    """One row per (release, target), oldest release first, for pandas and spreadsheets."""
-    rows = []
-    for release in matrix.releases:
-        for target in matrix.targets:
-            cell = release.cell(target.name)
-            first = matrix.first_clean(target.name)
-            rows.append(
-                {
-                    "torch_release": release.name,
-                    "torch_version": release.torch_version,
-                    "target": target.name,
-                    "group": target.group,
-                    "informational": target.informational,
-                    "audited": cell is not None,
-                    "status": cell.status.value if cell else None,
-                    "clean": cell.clean if cell else None,
-                    "fullgraph_ok": cell.fullgraph_ok if cell else None,
-                    "graph_breaks": cell.graph_breaks if cell else None,
-                    "max_frame_compiles": cell.max_frame_compiles if cell else None,
-                    "recompile_budget": cell.recompile_budget if cell else None,
-                    "recompiles_ok": cell.recompiles_ok if cell else None,
-                    "recompile_limit_hit": cell.limit_hit if cell else None,
-                    "parity_ok": cell.parity_ok if cell else None,
-                    "exception_cases": cell.exception_cases if cell else None,
-                    "exception_cases_same": cell.exception_cases_same if cell else None,
-                    "error": cell.error if cell else None,
-                    "first_clean": first.name if first else None,
-                }
-            )
-    frame = pd.DataFrame(rows)
-    booleans = ("clean", "fullgraph_ok", "recompiles_ok", "recompile_limit_hit", "parity_ok")
-    counts = (
-        "graph_breaks",
-        "max_frame_compiles",
-        "recompile_budget",
-        "exception_cases",
-        "exception_cases_same",
-    )
-    return frame.astype({**dict.fromkeys(booleans, "boolean"), **dict.fromkeys(counts, "Int64")})
-
-
-def matrix_csv(matrix: VersionMatrix) -> str:
-    return str(matrix_frame(matrix).to_csv(index=False, lineterminator="\n"))

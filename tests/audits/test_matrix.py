@@ -19,13 +19,8 @@ from support.synthetic_reports import (
 
 from audits.matrix import build_parser, cli
 from audits.report.document import RunReport, report_to_dict, report_to_json
-from audits.report.version_matrix import (
-    build_matrix,
-    matrix_csv,
-    matrix_markdown,
-    summarize,
-    torch_release,
-)
+from audits.report.matrix_tables import matrix_csv, matrix_markdown
+from audits.report.version_matrix import build_matrix, summarize, torch_release
 from audits.results import CheckStatus, ErrorInfo, FullgraphResult, TargetStatus
 
 
@@ -74,6 +69,7 @@ def three_releases():
                 _broken("fixed"),
                 target("flaky"),
                 _raising("raises"),
+                target("dropped"),
             ),
         ),
         (
@@ -107,7 +103,14 @@ def test_merge_orders_releases_and_keeps_every_target(three_releases):
         "2.9.1+cu128",
         "2.13.0+cpu",
     ]
-    assert [t.name for t in matrix.targets] == ["steady", "fixed", "flaky", "raises", "added"]
+    assert [t.name for t in matrix.targets] == [
+        "steady",
+        "fixed",
+        "flaky",
+        "raises",
+        "added",
+        "dropped",  # only under 2.5.1: after the newest report's targets
+    ]
     assert matrix.releases[0].cell("added") is None  # not audited under 2.5.1
     fixed = matrix.releases[0].cell("fixed")
     assert fixed.fullgraph_ok is False and fixed.graph_breaks == 1 and not fixed.clean
@@ -122,6 +125,7 @@ def test_first_clean_release_is_the_start_of_the_clean_streak(three_releases):
     assert first["flaky"].name == "2.13.0"  # clean in 2.5.1, recompiles in 2.9.1
     assert first["raises"] is None
     assert first["added"].name == "2.9.1"  # not audited under 2.5.1
+    assert first["dropped"] is None  # not audited in the newer releases
     assert matrix.all_clean_from() is None  # "raises" is never clean
 
 
@@ -162,8 +166,8 @@ def test_markdown_has_a_row_per_release_and_a_cell_per_target(three_releases):
     assert row("raises")[1:] == ["exceptions 0/1 same"] * 3 + ["not clean in 2.13.0"]
     assert row("added")[1] == "not audited"
     old = row("2.5.1+cu124")
-    assert old[1:4] == ["**2/4**", "3/4", "1 in 1 targets"]
-    assert old[6:8] == ["4/4", "3/4 cases same"]
+    assert old[1:4] == ["**3/5**", "4/5", "1 in 1 targets"]
+    assert old[6:8] == ["5/5", "4/5 cases same"]
     mid = row("2.9.1+cu128")
     assert mid[4:6] == ["2", "1"]  # recompiles beyond the first compile, targets over budget
 
@@ -174,7 +178,7 @@ def test_csv_has_one_row_per_release_and_target(three_releases):
         pd.io.common.StringIO(matrix_csv(build_matrix(three_releases))),
         dtype={"torch_release": str},
     )
-    assert len(frame) == 3 * 5
+    assert len(frame) == 3 * 6
     assert list(frame["torch_release"].unique()) == ["2.5.1", "2.9.1", "2.13.0"]
     fixed = frame[frame.target == "fixed"].set_index("torch_release")
     assert fixed.loc["2.5.1", "fullgraph_ok"] == False  # noqa: E712 - a CSV boolean

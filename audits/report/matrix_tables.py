@@ -1,0 +1,175 @@
+"""matrix.md and matrix.csv: the version matrix (audits.report.version_matrix) rendered.
+
+matrix.md is for reading: the verdict, a row of totals per release, and a row per target
+with a few words per release and its first clean release. matrix.csv is for pandas: one
+row per (release, target) with every figure. Neither compiles nor reads files.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from audits.report.cells import seconds, table, text
+from audits.report.version_matrix import BROKEN, Cell, VersionMatrix, summarize
+
+MATRIX_MD = "matrix.md"
+MATRIX_CSV = "matrix.csv"
+NOT_AUDITED = "not audited"
+
+
+def describe(cell: Cell | None) -> str:
+    """A markdown cell: 'clean', or what is wrong in a few words."""
+    if cell is None:
+        return NOT_AUDITED
+    if cell.status in BROKEN:
+        return f"{cell.status.value}: {cell.error}" if cell.error else cell.status.value
+    if cell.clean:
+        return "detected" if cell.hazard else "clean"
+    problems = []
+    if cell.fullgraph_ok is False:
+        problems.append("no fullgraph")
+    if cell.graph_breaks:
+        problems.append(f"{cell.graph_breaks} break{'s' if cell.graph_breaks > 1 else ''}")
+    if cell.recompiles_ok is False:
+        problems.append(
+            f"compiles {cell.max_frame_compiles}/{cell.recompile_budget}"
+            + (" (limit hit)" if cell.limit_hit else "")
+        )
+    if cell.parity_ok is False:
+        problems.append("parity differs")
+    if cell.exception_cases_same < cell.exception_cases:
+        problems.append(f"exceptions {cell.exception_cases_same}/{cell.exception_cases} same")
+    return ", ".join(problems) or cell.status.value
+
+
+def _summary_table(matrix: VersionMatrix) -> str:
+    rows = []
+    for release in matrix.releases:
+        s = summarize(matrix, release)
+        rows.append(
+            [
+                release.torch_version,
+                f"**{s.clean}/{s.targets}**",
+                f"{s.fullgraph_ok}/{s.targets}",
+                f"{s.graph_breaks} in {s.targets_with_breaks} targets" if s.graph_breaks else "0",
+                str(s.recompiles),
+                str(s.over_budget),
+                f"{s.parity_ok}/{s.targets}",
+                f"{s.exception_cases_same}/{s.exception_cases} cases same",
+                str(s.broken),
+                seconds(release.duration_s),
+                text(release.commit),
+            ]
+        )
+    headers = (
+        "torch",
+        "targets clean",
+        "fullgraph",
+        "graph breaks",
+        "recompiles",
+        "over budget",
+        "eager parity",
+        "exception parity",
+        "errors",
+        "audit wall time",
+        "commit",
+    )
+    return table(rows, headers)
+
+
+def _target_table(matrix: VersionMatrix) -> str:
+    rows = []
+    for row in matrix.targets:
+        first = matrix.first_clean(row.name)
+        name = f"{row.name} (info)" if row.informational else row.name
+        rows.append(
+            [text(name), *(describe(r.cell(row.name)) for r in matrix.releases)]
+            + [first.name if first else f"not clean in {matrix.releases[-1].name}"]
+        )
+    return table(rows, ("target", *(r.name for r in matrix.releases), "first clean"))
+
+
+def matrix_markdown(matrix: VersionMatrix) -> str:
+    oldest = matrix.all_clean_from()
+    verdict = (
+        f"**Every audited target is clean from torch {oldest.name} on.**"
+        if oldest is not None
+        else f"**No release audited has every target clean** (newest: {matrix.releases[-1].name})."
+    )
+    names = ", ".join(r.torch_version for r in matrix.releases)
+    return "\n".join(
+        [
+            "# torch compatibility matrix",
+            "",
+            f"{len(matrix.releases)} audit reports merged ({names}); backend {matrix.backend}, "
+            f"{matrix.device}, {matrix.dtype}. Oldest release first.",
+            "",
+            verdict,
+            "",
+            "## Per release",
+            "",
+            "Totals over the audited targets; informational targets (the guard comparison) "
+            "are left out. Recompiles count compilations of a frame beyond its first, the "
+            "lifecycle's planned ones included; *over budget* counts targets that compiled "
+            "more than they allow. Exception parity: bad-input cases where the compiled "
+            "module raised eager's exception type with eager's message. Wall times are "
+            "this machine's, for the whole audit.",
+            "",
+            _summary_table(matrix),
+            "",
+            "## Per target",
+            "",
+            "A target is clean when no check flagged it. *First clean* is the oldest release "
+            f"from which it stays clean in every newer one audited. *{NOT_AUDITED}*: the "
+            "release's report has no such target.",
+            "",
+            _target_table(matrix),
+            "",
+        ]
+    )
+
+
+def matrix_frame(matrix: VersionMatrix) -> pd.DataFrame:
+    """One row per (release, target), oldest release first, for pandas and spreadsheets."""
+    rows = []
+    for release in matrix.releases:
+        for target in matrix.targets:
+            cell = release.cell(target.name)
+            first = matrix.first_clean(target.name)
+            rows.append(
+                {
+                    "torch_release": release.name,
+                    "torch_version": release.torch_version,
+                    "target": target.name,
+                    "group": target.group,
+                    "informational": target.informational,
+                    "audited": cell is not None,
+                    "status": cell.status.value if cell else None,
+                    "clean": cell.clean if cell else None,
+                    "fullgraph_ok": cell.fullgraph_ok if cell else None,
+                    "graph_breaks": cell.graph_breaks if cell else None,
+                    "max_frame_compiles": cell.max_frame_compiles if cell else None,
+                    "recompile_budget": cell.recompile_budget if cell else None,
+                    "recompiles_ok": cell.recompiles_ok if cell else None,
+                    "recompile_limit_hit": cell.limit_hit if cell else None,
+                    "parity_ok": cell.parity_ok if cell else None,
+                    "exception_cases": cell.exception_cases if cell else None,
+                    "exception_cases_same": cell.exception_cases_same if cell else None,
+                    "error": cell.error if cell else None,
+                    "first_clean": first.name if first else None,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    booleans = ("clean", "fullgraph_ok", "recompiles_ok", "recompile_limit_hit", "parity_ok")
+    counts = (
+        "graph_breaks",
+        "max_frame_compiles",
+        "recompile_budget",
+        "exception_cases",
+        "exception_cases_same",
+    )
+    return frame.astype({**dict.fromkeys(booleans, "boolean"), **dict.fromkeys(counts, "Int64")})
+
+
+def matrix_csv(matrix: VersionMatrix) -> str:
+    return str(matrix_frame(matrix).to_csv(index=False, lineterminator="\n"))
