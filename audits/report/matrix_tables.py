@@ -113,7 +113,8 @@ def matrix_markdown(matrix: VersionMatrix) -> str:
             "lifecycle's planned ones included; *over budget* counts targets that compiled "
             "more than they allow. Exception parity: bad-input cases where the compiled "
             "module raised eager's exception type with eager's message. Wall times are "
-            "this machine's, for the whole audit.",
+            "the whole audit's on the machine named in each report, and depend mostly on "
+            "whether inductor's cache was warm: they do not rank the releases.",
             "",
             _summary_table(matrix),
             "",
