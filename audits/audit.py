@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from audits.checks.benchmark import benchmark_target
 from audits.checks.breaks import check_breaks
 from audits.checks.common import (
     CheckSettings,
@@ -30,7 +31,6 @@ from audits.checks.common import (
 from audits.checks.compile_time import compile_time_result
 from audits.checks.exceptions import check_exceptions
 from audits.checks.fullgraph import first_call, fullgraph_result
-from audits.checks.benchmark import benchmark_target
 from audits.checks.parity import check_parity, describe_mismatch
 from audits.checks.recompiles import replay
 from audits.graph_breaks import break_from_exception, first_line
