@@ -38,15 +38,17 @@ def blend_with_isolation(
     no gradient, so the blend cannot push the host's upstream layers.
     """
     host_path = host_features.detach() if detach_host else host_features
-    weight: float | torch.Tensor
     if isinstance(alpha, torch.Tensor):
         weight = alpha.clamp(0.0, 1.0).to(dtype=host_features.dtype)
-    else:
-        alpha = float(alpha)
-        if math.isnan(alpha):
-            raise ValueError("alpha must be a number in [0, 1], got nan")
-        weight = min(max(alpha, 0.0), 1.0)
-    return torch.lerp(host_path, seed_features, weight)
+        return torch.lerp(host_path, seed_features, weight)
+    # Dynamo turns a float that changes between calls into a symbolic value, which
+    # math.isnan cannot trace: validate in eager only.
+    if not torch.compiler.is_compiling() and math.isnan(alpha):
+        raise ValueError("alpha must be a number in [0, 1], got nan")
+    # host + w * (seed - host), not torch.lerp: lerp's Scalar weight (like torch.tensor)
+    # specializes a dynamic float again, and every new alpha recompiles (torch 2.13).
+    clamped = min(max(alpha, 0.0), 1.0)
+    return host_path + (seed_features - host_path) * clamped
 
 
 @dataclass(frozen=True, slots=True)

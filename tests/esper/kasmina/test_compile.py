@@ -150,3 +150,16 @@ def test_stage_change_never_reuses_a_stale_graph(topology):
     loss_of(compiled(x)).backward()
     model.seed_slot.state.stage = SeedStage.BLENDING  # the reference's direct assignment; alpha stays 0
     _check_parity(model, compiled, x, True, f"{topology} TRAINING->BLENDING")
+
+
+def test_float_alpha_turns_dynamic_instead_of_recompiling_per_value():
+    """blend_with_isolation with a changing Python float compiles at most twice (fullgraph)."""
+    from esper.kasmina.isolation import blend_with_isolation
+
+    counter = CompileCounterWithBackend("aot_eager")
+    blend = torch.compile(blend_with_isolation, fullgraph=True, backend=counter)
+    host, seed = torch.randn(4), torch.randn(4)
+    for alpha in (0.1, 0.3, 0.5, 0.7, 0.9, 1.5, -0.2):
+        expected = torch.lerp(host, seed, min(max(alpha, 0.0), 1.0))
+        torch.testing.assert_close(blend(host, seed, alpha), expected)
+    assert counter.frame_count <= 2
