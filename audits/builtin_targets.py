@@ -132,6 +132,27 @@ class _Function(nn.Module):
         return self.fn(*args)
 
 
+class _BlendAtFloatAlpha(nn.Module):
+    """blend_with_isolation with alpha held as a plain Python float attribute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alpha = 0.3
+
+    def forward(self, host: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
+        return blend_with_isolation(host, seed, self.alpha)
+
+
+def _set_float_alpha(value: float, module: nn.Module) -> None:
+    module.alpha = value
+
+
+FLOAT_ALPHA_RAMP = tuple(
+    ScenarioStep(name=f"alpha {a}", action=partial(_set_float_alpha, a))
+    for a in (0.1, 0.3, 0.5, 0.7, 0.9)
+)
+
+
 def _features() -> tuple[torch.Tensor, torch.Tensor]:
     host = torch.randn(4, SEED_DIM, requires_grad=True)
     seed = torch.randn(4, SEED_DIM, requires_grad=True)
@@ -149,10 +170,14 @@ def isolation_targets() -> list[Target]:
         ),
         Target(
             name="isolation/blend_float_alpha",
-            build=partial(_Function, blend_with_isolation),
-            make_inputs=lambda: (*_features(), 0.3),
+            build=_BlendAtFloatAlpha,
+            make_inputs=_features,
             group="isolation",
-            description="blend_with_isolation(host, seed, 0.3)",
+            description="blend_with_isolation(host, seed, alpha) with a Python float alpha "
+            "that moves every step (0.3, then 0.1 .. 0.9)",
+            scenario=FLOAT_ALPHA_RAMP,
+            # the first compile, plus one when dynamo turns the float dynamic
+            recompile_budget=2,
         ),
         Target(
             name="isolation/blend_tensor_alpha",
