@@ -31,7 +31,7 @@ from audits.results import CheckName, ErrorInfo, TargetResult, TargetStatus
 from audits.targets import Target
 
 _POLL_S = 0.05
-_LOG_TAIL_CHARS = 4000
+_LOG_TAIL_CHARS = 8000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -178,6 +178,9 @@ def _log_tail(workdir: Path, index: int) -> str:
         text = (workdir / f"{index}.log").read_text(errors="replace")
     except OSError:
         return ""
+    # faulthandler ends a crash dump with the list of loaded extension modules, which
+    # in a big process is long enough to push the Python stack out of the tail.
+    text = text.split("\nExtension modules:", 1)[0]
     return text[-_LOG_TAIL_CHARS:]
 
 
