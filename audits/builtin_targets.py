@@ -144,7 +144,7 @@ class _BlendAtFloatAlpha(nn.Module):
 
 
 def _set_float_alpha(value: float, module: nn.Module) -> None:
-    module.alpha = value
+    module.alpha = value  # type: ignore[assignment]  # a plain float attribute, on purpose
 
 
 FLOAT_ALPHA_RAMP = tuple(

@@ -212,7 +212,9 @@ def describe_mismatch(
     if result.passed:
         return None
     if result.grad_presence_mismatch:
-        return f"gradient present in only one of eager/compiled: {list(result.grad_presence_mismatch)}"
+        return (
+            f"gradient present in only one of eager/compiled: {list(result.grad_presence_mismatch)}"
+        )
     worst = result.output if not result.output.passed else result.worst_grad
     assert worst is not None  # a failed comparison has a failing diff
     return f"{worst.name}: max abs err {worst.max_abs:.2e} (atol {worst.atol:.0e})"

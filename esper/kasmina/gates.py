@@ -91,7 +91,10 @@ class QualityGates:
             return [(f"alpha>={self.min_blend_alpha}", alpha >= self.min_blend_alpha)]
         if gate == GateLevel.G4:
             return [
-                (f"shadowing_epochs>={self.min_shadowing_epochs}", dwell >= self.min_shadowing_epochs)
+                (
+                    f"shadowing_epochs>={self.min_shadowing_epochs}",
+                    dwell >= self.min_shadowing_epochs,
+                )
             ]
         # G5: a measured counterfactual contribution wins over the accuracy trend.
         contribution = m.counterfactual_contribution

@@ -92,13 +92,15 @@ class CNNHost(_SlotHost):
             )
         if num_classes < 1 or base_channels < 1:
             raise ValueError(
-                f"num_classes and base_channels must be >= 1, got {num_classes!r}, {base_channels!r}"
+                "num_classes and base_channels must be >= 1, "
+                f"got {num_classes!r}, {base_channels!r}"
             )
         self.num_classes = num_classes
         self.n_blocks = n_blocks
         widths = [base_channels * 2**i for i in range(n_blocks)]
         self.blocks = nn.ModuleList(
-            _ConvBlock(c_in, c_out) for c_in, c_out in zip([self.in_channels, *widths], widths)
+            _ConvBlock(c_in, c_out)
+            for c_in, c_out in zip([self.in_channels, *widths], widths, strict=True)
         )
         self.pool = nn.MaxPool2d(2)
         self.classifier = nn.Linear(widths[-1], num_classes)
@@ -122,7 +124,7 @@ class CNNHost(_SlotHost):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.validate_input(x)
-        for block, key in zip(self.blocks, self._slot_keys):
+        for block, key in zip(self.blocks, self._slot_keys, strict=True):
             x = self.pool(block(x))  # (B, C_n, H / 2**n, W / 2**n)
             if key is not None:
                 x = self.slots[key](x)
@@ -184,7 +186,11 @@ class TransformerHost(_SlotHost):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        for name, value in (("vocab_size", vocab_size), ("n_layer", n_layer), ("block_size", block_size)):
+        for name, value in (
+            ("vocab_size", vocab_size),
+            ("n_layer", n_layer),
+            ("block_size", block_size),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         if n_head < 1 or n_embd % n_head != 0:
@@ -232,7 +238,7 @@ class TransformerHost(_SlotHost):
         T = idx.shape[1]
         pos = torch.arange(T, device=idx.device)  # (T,)
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, n_embd)
-        for block, key in zip(self.blocks, self._slot_keys):
+        for block, key in zip(self.blocks, self._slot_keys, strict=True):
             x = self.slots[key](block(x))
         return self.lm_head(self.ln_f(x))  # (B, T, vocab_size)
 
@@ -289,7 +295,9 @@ class MorphogeneticModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.host(x)
 
-    def germinate_seed(self, blueprint_id: str, seed_id: str | None = None, **kwargs: Any) -> SeedState:
+    def germinate_seed(
+        self, blueprint_id: str, seed_id: str | None = None, **kwargs: Any
+    ) -> SeedState:
         return self.seed_slot.germinate(blueprint_id, seed_id, host_module=self.host, **kwargs)
 
     def cull_seed(self, reason: str = "") -> bool:
@@ -300,7 +308,9 @@ class MorphogeneticModel(nn.Module):
 
     def get_host_parameters(self) -> Iterator[nn.Parameter]:
         """The host's own parameters, without any seed's."""
-        seed_ids = {id(p) for slot in self.host.seed_slots().values() for p in slot.get_parameters()}
+        seed_ids = {
+            id(p) for slot in self.host.seed_slots().values() for p in slot.get_parameters()
+        }
         return (p for p in self.host.parameters() if id(p) not in seed_ids)
 
     @property

@@ -73,7 +73,9 @@ class AlphaSchedule:
             if not (0.0 <= value <= 1.0):
                 raise ValueError(f"{name} must be in [0, 1], got {value!r}")
         if not (self.temperature > 0.0 and math.isfinite(self.temperature)):
-            raise ValueError(f"temperature must be a positive finite number, got {self.temperature!r}")
+            raise ValueError(
+                f"temperature must be a positive finite number, got {self.temperature!r}"
+            )
 
     def _sigmoid(self, progress: float) -> float:
         # Centre the sigmoid on the middle of the ramp; 6 logits each side is ~0.25% from flat.
@@ -110,7 +112,9 @@ class GradientIsolationMonitor:
         self._seed_params: list[nn.Parameter] = []
         self.violations = 0
 
-    def register(self, host: nn.Module | Iterable[nn.Parameter], seed: nn.Module | Iterable[nn.Parameter]) -> None:
+    def register(
+        self, host: nn.Module | Iterable[nn.Parameter], seed: nn.Module | Iterable[nn.Parameter]
+    ) -> None:
         """Remember which parameters belong to the host and which to the seed."""
         seed_params = list(seed.parameters() if isinstance(seed, nn.Module) else seed)
         seed_ids = {id(p) for p in seed_params}

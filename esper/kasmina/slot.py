@@ -138,7 +138,9 @@ class SeedSlot(nn.Module):
 
     @property
     def is_active(self) -> bool:
-        return self.seed is not None and self.state is not None and is_active_stage(self.state.stage)
+        return (
+            self.seed is not None and self.state is not None and is_active_stage(self.state.stage)
+        )
 
     @property
     def active_seed_params(self) -> int:
@@ -332,7 +334,9 @@ class SeedSlot(nn.Module):
         else:  # the embargo path after a cull has no quality gate
             result = GateResult(GateLevel.G0, True, 1.0, ("failure_path",), (), target.name)
         if not result.passed:
-            self._emit(TelemetryEventType.GATE_FAILED, {"gate": result.gate.name, "target": target.name})
+            self._emit(
+                TelemetryEventType.GATE_FAILED, {"gate": result.gate.name, "target": target.name}
+            )
             return result
         self._enter(target)
         return result
@@ -370,7 +374,9 @@ class SeedSlot(nn.Module):
         self._schedule = None
         self.set_alpha(0.0)
         self.isolation_monitor.reset()
-        self._emit(TelemetryEventType.SEED_CULLED, {"reason": reason, "from": state.previous_stage.name})
+        self._emit(
+            TelemetryEventType.SEED_CULLED, {"reason": reason, "from": state.previous_stage.name}
+        )
         return True
 
     def step_epoch(self) -> GateResult | None:

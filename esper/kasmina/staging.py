@@ -7,7 +7,6 @@ state is exactly what training would have produced, minus the epochs.
 
 from __future__ import annotations
 
-
 import torch.nn as nn
 
 from esper.kasmina.slot import QualityGates, SeedSlot
@@ -42,7 +41,8 @@ def drive_to_stage(
     stage = SeedStage(stage)
     if stage not in REACHABLE_STAGES:
         raise ValueError(
-            f"drive_to_stage cannot reach {stage.name}; reachable: {[s.name for s in REACHABLE_STAGES]}"
+            f"drive_to_stage cannot reach {stage.name}; "
+            f"reachable: {[s.name for s in REACHABLE_STAGES]}"
         )
     if stage == SeedStage.DORMANT:
         return

@@ -14,7 +14,9 @@ BLOCK = 16
 def tiny_host(topology: str) -> CNNHost | TransformerHost:
     if topology == "cnn":
         return CNNHost(num_classes=5, n_blocks=3, base_channels=8)
-    return TransformerHost(vocab_size=VOCAB, n_embd=32, n_head=4, n_layer=2, block_size=BLOCK, dropout=0.0)
+    return TransformerHost(
+        vocab_size=VOCAB, n_embd=32, n_head=4, n_layer=2, block_size=BLOCK, dropout=0.0
+    )
 
 
 def tiny_input(topology: str, batch: int = 2) -> torch.Tensor:

@@ -47,13 +47,17 @@ def test_seed_keeps_shape_and_starts_as_identity(topology, name):
 
 def test_unknown_blueprint_lists_the_known_ones():
     """An unknown name raises ValueError naming what exists."""
-    with pytest.raises(ValueError, match=r"unknown blueprint 'nope' for topology 'cnn'; known: \['attention'"):
+    with pytest.raises(
+        ValueError, match=r"unknown blueprint 'nope' for topology 'cnn'; known: \['attention'"
+    ):
         BlueprintRegistry.create("cnn", "nope", 8)
 
 
 def test_unknown_topology_lists_topologies():
     """An unknown topology raises ValueError naming the valid ones."""
-    with pytest.raises(ValueError, match=r"unknown topology 'rnn'; known topologies: \['cnn', 'transformer'\]"):
+    with pytest.raises(
+        ValueError, match=r"unknown topology 'rnn'; known topologies: \['cnn', 'transformer'\]"
+    ):
         BlueprintRegistry.create("rnn", "norm", 8)
 
 
@@ -107,7 +111,9 @@ def test_mlp_checkpoint_recomputes_in_backward():
     torch.testing.assert_close(plain.fc.weight.grad, ckpt.fc.weight.grad)
 
 
-@pytest.mark.parametrize("kwargs, match", [({"rank": 0}, "rank must be in"), ({"rank": 99}, "rank must be in")])
+@pytest.mark.parametrize(
+    "kwargs, match", [({"rank": 0}, "rank must be in"), ({"rank": 99}, "rank must be in")]
+)
 def test_lora_rank_is_validated(kwargs, match):
     """LoRA rank outside [1, dim] is refused."""
     with pytest.raises(ValueError, match=match):

@@ -27,14 +27,22 @@ def _plain(value):
 
 
 @pytest.mark.parametrize("topology", ["cnn", "transformer"])
-@pytest.mark.parametrize("label, stage_name, alpha", STAGES_UNDER_TEST, ids=[s[0] for s in STAGES_UNDER_TEST])
+@pytest.mark.parametrize(
+    "label, stage_name, alpha", STAGES_UNDER_TEST, ids=[s[0] for s in STAGES_UNDER_TEST]
+)
 def test_round_trip_restores_seed_exactly(topology, label, stage_name, alpha):
     """Weights, stage, alpha, seed id and metrics come back exactly into a fresh model."""
     torch.manual_seed(0)
     model = tiny_model(topology)
     blueprint = "conv_heavy" if topology == "cnn" else "attention"
-    drive_to_stage(model.seed_slot, SeedStage[stage_name], blueprint_id=blueprint, alpha=alpha,
-                   seed_id="seed-7", host_module=model.host)
+    drive_to_stage(
+        model.seed_slot,
+        SeedStage[stage_name],
+        blueprint_id=blueprint,
+        alpha=alpha,
+        seed_id="seed-7",
+        host_module=model.host,
+    )
     perturb_seed(model)
     slot = model.seed_slot
     if slot.state is not None:
@@ -54,7 +62,9 @@ def test_round_trip_restores_seed_exactly(topology, label, stage_name, alpha):
         assert r.state.seed_id == "seed-7" and r.state.blueprint_id == blueprint
         assert r.state.metrics == slot.state.metrics
     assert (r.seed is None) == (slot.seed is None)
-    for (name_a, a), (name_b, b) in zip(model.state_dict().items(), restored.state_dict().items()):
+    for (name_a, a), (name_b, b) in zip(
+        model.state_dict().items(), restored.state_dict().items(), strict=True
+    ):
         assert name_a == name_b
         if isinstance(a, torch.Tensor):
             assert torch.equal(a, b), name_a

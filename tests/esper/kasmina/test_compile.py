@@ -35,14 +35,20 @@ def _check_parity(model, compiled, x, train, label):
         eager_grads = _grads(model)
         model.zero_grad(set_to_none=True)
     compiled_out = compiled(x)
-    torch.testing.assert_close(compiled_out, eager_out, rtol=1e-5, atol=1e-5, msg=lambda m: f"{label}: {m}")
+    torch.testing.assert_close(
+        compiled_out, eager_out, rtol=1e-5, atol=1e-5, msg=lambda m: f"{label}: {m}"
+    )
     if train:
         loss_of(compiled_out).backward()
         compiled_grads = _grads(model)
         assert compiled_grads.keys() == eager_grads.keys(), label
         for name in eager_grads:
             torch.testing.assert_close(
-                compiled_grads[name], eager_grads[name], rtol=1e-4, atol=1e-5, msg=lambda m: f"{label} {name}: {m}"
+                compiled_grads[name],
+                eager_grads[name],
+                rtol=1e-4,
+                atol=1e-5,
+                msg=lambda m, name=name: f"{label} {name}: {m}",
             )
 
 
@@ -56,8 +62,13 @@ def test_fullgraph_parity_in_every_stage(topology, blueprint, train):
     x = tiny_input(topology)
     for label, stage_name, alpha in STAGES_UNDER_TEST:
         model = tiny_model(topology).train(train)
-        drive_to_stage(model.seed_slot, SeedStage[stage_name], blueprint_id=blueprint, alpha=alpha,
-                       host_module=model.host)
+        drive_to_stage(
+            model.seed_slot,
+            SeedStage[stage_name],
+            blueprint_id=blueprint,
+            alpha=alpha,
+            host_module=model.host,
+        )
         perturb_seed(model)
         counter = CompileCounterWithBackend("aot_eager")
         compiled = torch.compile(model, fullgraph=True, backend=counter)
@@ -110,15 +121,20 @@ def test_inductor_parity_while_blending(topology):
     """Inductor-compiled model matches eager in BLENDING (train mode, fp32)."""
     torch.manual_seed(0)
     model = tiny_model(topology)
-    drive_to_stage(model.seed_slot, SeedStage.BLENDING, blueprint_id="conv_light" if topology == "cnn" else "mlp",
-                   alpha=0.4, host_module=model.host)
+    drive_to_stage(
+        model.seed_slot,
+        SeedStage.BLENDING,
+        blueprint_id="conv_light" if topology == "cnn" else "mlp",
+        alpha=0.4,
+        host_module=model.host,
+    )
     perturb_seed(model)
     compiled = torch.compile(model, fullgraph=True, backend="inductor")
     _check_parity(model, compiled, tiny_input(topology), True, f"inductor/{topology}")
 
 
 def test_compile_with_validation_raises_eager_exception():
-    """The validated entry point raises the same ValueError compiled as eager, and still computes."""
+    """The validated entry point raises eager's ValueError when compiled, and still computes."""
     model = tiny_model("transformer")
     model.eval()
     compiled = compile_with_validation(model, fullgraph=True, backend="aot_eager")
@@ -140,7 +156,7 @@ def test_compile_with_validation_needs_validate_input():
 
 @pytest.mark.parametrize("topology", ["cnn", "transformer"])
 def test_stage_change_never_reuses_a_stale_graph(topology):
-    """TRAINING -> BLENDING at alpha 0 (same output value) must not reuse the STE graph's gradients."""
+    """TRAINING -> BLENDING at alpha 0 (same output) must not reuse the STE graph's gradients."""
     torch.manual_seed(0)
     model = tiny_model(topology)
     compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
@@ -148,7 +164,9 @@ def test_stage_change_never_reuses_a_stale_graph(topology):
     drive_to_stage(model.seed_slot, SeedStage.TRAINING, blueprint_id="norm", host_module=model.host)
     perturb_seed(model)
     loss_of(compiled(x)).backward()
-    model.seed_slot.state.stage = SeedStage.BLENDING  # the reference's direct assignment; alpha stays 0
+    model.seed_slot.state.stage = (
+        SeedStage.BLENDING
+    )  # the reference's direct assignment; alpha stays 0
     _check_parity(model, compiled, x, True, f"{topology} TRAINING->BLENDING")
 
 

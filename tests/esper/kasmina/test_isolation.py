@@ -43,7 +43,9 @@ def test_ste_forward_gradients_reach_both(host, seed):
 
 
 @settings(max_examples=60, deadline=None)
-@given(host=vectors, seed=vectors, alpha=st.floats(-2.0, 3.0, allow_nan=False), as_tensor=st.booleans())
+@given(
+    host=vectors, seed=vectors, alpha=st.floats(-2.0, 3.0, allow_nan=False), as_tensor=st.booleans()
+)
 def test_blend_is_a_clamped_lerp(host, seed, alpha, as_tensor):
     """blend = host + clamp(alpha) * (seed - host), for float and 0-d tensor alpha."""
     n = min(len(host), len(seed))
@@ -96,7 +98,7 @@ def test_alpha_schedule_is_monotone_from_start_to_end(total, temperature):
     values = [schedule(i) for i in range(total + 1)]
     assert values[0] == pytest.approx(0.0, abs=1e-12)
     assert values[-1] == pytest.approx(1.0, abs=1e-12)
-    assert all(b >= a for a, b in zip(values, values[1:]))
+    assert all(b >= a for a, b in zip(values, values[1:], strict=False))
     assert schedule(total + 10) == values[-1] and schedule(-3) == values[0]
 
 

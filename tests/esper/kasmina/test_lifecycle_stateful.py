@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from esper.kasmina.slot import QualityGates, SeedSlot
 from esper.leyline import SeedStage, is_valid_transition
@@ -55,7 +55,9 @@ class SlotLifecycle(RuleBasedStateMachine):
             assert self.slot.stage == before
             return
         result = self.slot.advance_stage(target)
-        assert self.slot.stage == (target if result.passed else before) or target == SeedStage.DORMANT
+        assert (
+            self.slot.stage == (target if result.passed else before) or target == SeedStage.DORMANT
+        )
 
     @rule()
     def cull(self):
@@ -124,6 +126,9 @@ class SlotLifecycle(RuleBasedStateMachine):
 
 
 SlotLifecycle.TestCase.settings = settings(
-    max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=40,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 TestSlotLifecycle = SlotLifecycle.TestCase

@@ -157,7 +157,9 @@ def test_shape_changing_seed_is_refused_without_change():
 
     try:
         slot = SeedSlot("s", channels=4)
-        with pytest.raises(ValueError, match=r"changes the feature shape \(2, 4, 4, 4\) -> \(2, 8, 4, 4\)"):
+        with pytest.raises(
+            ValueError, match=r"changes the feature shape \(2, 4, 4, 4\) -> \(2, 8, 4, 4\)"
+        ):
             slot.germinate("widen")
         assert slot.seed is None and slot.state is None and slot.stage == SeedStage.DORMANT
     finally:
@@ -175,14 +177,20 @@ def test_unknown_blueprint_leaves_slot_empty():
 def test_wrong_channel_count_is_a_value_error():
     """Features with the wrong channel count raise ValueError naming both shapes."""
     slot = SeedSlot("s", channels=8)
-    with pytest.raises(ValueError, match=r"expects features of shape \(B, 8, H, W\), got \(2, 5, 4, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"expects features of shape \(B, 8, H, W\), got \(2, 5, 4, 4\)"
+    ):
         slot(torch.randn(2, 5, 4, 4))
 
 
 def test_illegal_transition_raises_and_changes_nothing():
     """advance_stage to a stage that may not follow raises ValueError listing what may."""
     slot = _trained_seed_slot()
-    with pytest.raises(ValueError, match=r"illegal transition GERMINATED -> FOSSILIZED; allowed from GERMINATED: \['TRAINING', 'CULLED'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"illegal transition GERMINATED -> FOSSILIZED; "
+        r"allowed from GERMINATED: \['TRAINING', 'CULLED'\]",
+    ):
         slot.advance_stage(SeedStage.FOSSILIZED)
     assert slot.stage == SeedStage.GERMINATED
 
@@ -204,7 +212,9 @@ def test_gate_refusal_returns_result_and_keeps_stage():
 
 def test_gate_thresholds_are_configurable():
     """G2 honours min_training_improvement from QualityGates."""
-    slot = SeedSlot("s", channels=4, gates=QualityGates(min_training_epochs=0, min_training_improvement=0.05))
+    slot = SeedSlot(
+        "s", channels=4, gates=QualityGates(min_training_epochs=0, min_training_improvement=0.05)
+    )
     slot.germinate("norm")
     slot.advance_stage(SeedStage.TRAINING)
     slot.record_accuracy(0.50)
@@ -233,7 +243,7 @@ def test_step_epoch_runs_the_whole_lifecycle():
         alphas.append(slot.alpha)
     assert stages[:2] == [SeedStage.TRAINING, SeedStage.BLENDING]
     assert stages[-1] == SeedStage.FOSSILIZED
-    blending = [a for s, a in zip(stages, alphas) if s == SeedStage.BLENDING]
+    blending = [a for s, a in zip(stages, alphas, strict=True) if s == SeedStage.BLENDING]
     assert blending == sorted(blending) and 0.0 <= blending[0] < 1.0
     assert slot.alpha == 1.0 and not slot.isolate_gradients
 
@@ -250,7 +260,12 @@ def test_cull_then_embargo_then_dormant_then_regerminate():
     for _ in range(4):
         slot.step_epoch()
         seen.append(slot.stage)
-    assert seen[:4] == [SeedStage.CULLED, SeedStage.EMBARGOED, SeedStage.RESETTING, SeedStage.DORMANT]
+    assert seen[:4] == [
+        SeedStage.CULLED,
+        SeedStage.EMBARGOED,
+        SeedStage.RESETTING,
+        SeedStage.DORMANT,
+    ]
     slot.germinate("norm", "again")
     assert slot.stage == SeedStage.GERMINATED
 

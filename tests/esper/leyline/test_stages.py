@@ -31,7 +31,13 @@ def test_fossilized_is_terminal():
 
 @pytest.mark.parametrize(
     "stage",
-    [SeedStage.GERMINATED, SeedStage.TRAINING, SeedStage.BLENDING, SeedStage.SHADOWING, SeedStage.PROBATIONARY],
+    [
+        SeedStage.GERMINATED,
+        SeedStage.TRAINING,
+        SeedStage.BLENDING,
+        SeedStage.SHADOWING,
+        SeedStage.PROBATIONARY,
+    ],
 )
 def test_live_non_terminal_stages_can_be_culled(stage):
     """Every non-terminal stage holding a seed may go to CULLED."""
@@ -58,7 +64,10 @@ def test_stage_classification():
     active = {s for s in SeedStage if is_active_stage(s)}
     failure = {s for s in SeedStage if is_failure_stage(s)}
     assert active == {
-        SeedStage.TRAINING, SeedStage.BLENDING, SeedStage.SHADOWING,
-        SeedStage.PROBATIONARY, SeedStage.FOSSILIZED,
+        SeedStage.TRAINING,
+        SeedStage.BLENDING,
+        SeedStage.SHADOWING,
+        SeedStage.PROBATIONARY,
+        SeedStage.FOSSILIZED,
     }
     assert failure == {SeedStage.CULLED, SeedStage.EMBARGOED, SeedStage.RESETTING}
