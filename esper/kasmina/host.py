@@ -100,7 +100,8 @@ class CNNHost(_SlotHost):
         widths = [base_channels * 2**i for i in range(n_blocks)]
         self.blocks = nn.ModuleList(
             _ConvBlock(c_in, c_out)
-            for c_in, c_out in zip([self.in_channels, *widths], widths, strict=True)
+            # the input list is one longer: the last width feeds no further block
+            for c_in, c_out in zip([self.in_channels, *widths], widths, strict=False)
         )
         self.pool = nn.MaxPool2d(2)
         self.classifier = nn.Linear(widths[-1], num_classes)
