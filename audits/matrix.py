@@ -18,12 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from audits.cli import UsageError, UsageParser
+
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_OUT = Path("reports/matrix")
-
-
-class UsageError(Exception):
-    """Bad command line or unmergeable reports: one line, exit code 2."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,13 +36,8 @@ class MatrixConfig:
             raise UsageError(f"--out {self.out}: exists and is not a directory")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = UsageParser(
         prog="python -m audits.matrix",
         description="Merge audit reports of several torch releases into a version x target "
         "matrix (matrix.md, matrix.csv): fullgraph, graph breaks, recompiles, eager and "

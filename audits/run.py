@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from audits.cli import UsageError, UsageParser
 from audits.results import FailOn, RunResult, RunSettings
 from audits.runner import Job
 
@@ -35,10 +36,6 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 FAIL_ON_NONE = "none"  # --fail-on none: findings are reported, none fails the run
-
-
-class UsageError(Exception):
-    """Bad command line: reported as one line, exit code 2."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,13 +76,8 @@ class RunConfig:
             )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(
+    p = UsageParser(
         prog="python -m audits.run",
         description="Audit torch.compile compatibility of esper's modules (and yours): "
         "fullgraph, graph breaks, recompiles, eager parity, exception parity, compile time. "
