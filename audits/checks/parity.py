@@ -104,6 +104,19 @@ def _worst(diffs: list[TensorDiff]) -> TensorDiff | None:
     return max(failing or diffs, key=lambda d: (d.max_abs, d.max_rel))
 
 
+def _failed_mode(mode: Mode, dtype: torch.dtype, tol: tuple[float, float], why: str) -> ModeParity:
+    """A mode whose outputs could not be compared at all: an infinite error named `why`."""
+    diff = TensorDiff(
+        name=why,
+        max_abs=float("inf"),
+        max_rel=float("inf"),
+        atol=tol[0],
+        rtol=tol[1],
+        passed=False,
+    )
+    return ModeParity(mode=mode, dtype=_dtype_name(dtype), output=diff, passed=False)
+
+
 def _compare_mode(
     module: nn.Module,
     compiled: Callable[..., Any],
@@ -135,26 +148,17 @@ def _compare_mode(
     try:
         got = _run(compiled, module, compiled_inputs, seed=0)
     except Exception as exc:  # e.g. a recompile refused under fullgraph: a parity failure
-        raised = TensorDiff(
-            name=f"compiled call raised {type(exc).__name__}: {first_line(exc)}",
-            max_abs=float("inf"),
-            max_rel=float("inf"),
-            atol=tol[0],
-            rtol=tol[1],
-            passed=False,
+        return _failed_mode(
+            mode, dtype, tol, f"compiled call raised {type(exc).__name__}: {first_line(exc)}"
         )
-        return ModeParity(mode=mode, dtype=_dtype_name(dtype), output=raised, passed=False)
 
     if len(got.outputs) != len(want.outputs):
-        missing = TensorDiff(
-            name=f"output (compiled gave {len(got.outputs)} tensors, eager {len(want.outputs)})",
-            max_abs=float("inf"),
-            max_rel=float("inf"),
-            atol=tol[0],
-            rtol=tol[1],
-            passed=False,
+        return _failed_mode(
+            mode,
+            dtype,
+            tol,
+            f"output (compiled gave {len(got.outputs)} tensors, eager {len(want.outputs)})",
         )
-        return ModeParity(mode=mode, dtype=_dtype_name(dtype), output=missing, passed=False)
 
     def ref(items: list[torch.Tensor] | None, i: int) -> torch.Tensor | None:
         return items[i] if items is not None and i < len(items) else None
