@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 from esper.kasmina.host import CNNHost, MorphogeneticModel, TransformerHost
-from esper.kasmina.slot import QualityGates
 
 VOCAB = 64
 BLOCK = 16
@@ -25,11 +24,8 @@ def tiny_input(topology: str, batch: int = 2) -> torch.Tensor:
     return torch.randint(0, VOCAB, (batch, 8))
 
 
-def tiny_model(topology: str, gates: QualityGates | None = None, **kwargs) -> MorphogeneticModel:
-    model = MorphogeneticModel(tiny_host(topology), **kwargs)
-    if gates is not None:
-        model.seed_slot.gates = gates
-    return model
+def tiny_model(topology: str, **kwargs) -> MorphogeneticModel:
+    return MorphogeneticModel(tiny_host(topology), **kwargs)
 
 
 def loss_of(output: torch.Tensor) -> torch.Tensor:
