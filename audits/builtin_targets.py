@@ -32,7 +32,7 @@ from esper.kasmina import (
     compile_with_validation,
     ste_forward,
 )
-from esper.kasmina.staging import PERMISSIVE_GATES, drive_to_stage
+from esper.kasmina.staging import DRIVEN_COUNTERFACTUAL, PERMISSIVE_GATES, drive_to_stage
 from esper.leyline import SeedStage
 
 
@@ -312,6 +312,15 @@ def _start_blending(model: nn.Module) -> None:
     _morphogenetic(model).seed_slot.start_blending(total_steps=ALPHA_RAMP_STEPS)
 
 
+def _fossilize(model: nn.Module) -> None:
+    # G5 wants a measured counterfactual contribution; a training loop measures it with
+    # slot.force_alpha(0.0), the audit supplies the one drive_to_stage uses.
+    state = _morphogenetic(model).seed_slot.state
+    if state is not None:
+        state.metrics.counterfactual_contribution = DRIVEN_COUNTERFACTUAL
+    _advance(SeedStage.FOSSILIZED, model)
+
+
 def _alpha_step(step: int, model: nn.Module) -> None:
     _morphogenetic(model).seed_slot.update_alpha_for_step(step)
 
@@ -343,7 +352,7 @@ def lifecycle_scenario(topology: str) -> tuple[ScenarioStep, ...]:
         ),
         ScenarioStep(
             name="FOSSILIZED",
-            action=partial(_advance, SeedStage.FOSSILIZED),
+            action=_fossilize,
             calls=2,
             max_compiles=1,
         ),

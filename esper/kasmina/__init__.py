@@ -2,6 +2,7 @@
 
 from esper.kasmina.blueprints import BlueprintRegistry
 from esper.kasmina.compile import compile_with_validation
+from esper.kasmina.errors import SeedShapeError, SlotOccupiedError
 from esper.kasmina.host import CNNHost, MorphogeneticModel, TransformerHost
 from esper.kasmina.isolation import (
     AlphaSchedule,
@@ -20,8 +21,10 @@ __all__ = [
     "HostProtocol",
     "MorphogeneticModel",
     "QualityGates",
+    "SeedShapeError",
     "SeedSlot",
     "SeedState",
+    "SlotOccupiedError",
     "TransformerHost",
     "blend_with_isolation",
     "compile_with_validation",

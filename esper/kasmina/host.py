@@ -35,8 +35,8 @@ class _SlotHost(nn.Module):
     def _check_point(self, name: str) -> int:
         if name not in self._point_channels:
             raise ValueError(
-                f"unknown injection point {name!r} for {type(self).__name__}; "
-                f"valid points: {list(self._point_channels)}"
+                f"Unknown injection point: {name!r} ({type(self).__name__} has "
+                f"{list(self._point_channels)})"
             )
         return self._point_channels[name]
 
@@ -212,6 +212,24 @@ class TransformerHost(_SlotHost):
         self._slot_keys: tuple[str, ...] = tuple(self._point_channels)
         self.apply(self._init_weights)
 
+    # The original package's names for the same modules. Properties, not attributes:
+    # an attribute alias would register the module twice and add state_dict keys.
+    @property
+    def tok_emb(self) -> nn.Embedding:
+        return self.wte
+
+    @property
+    def pos_emb(self) -> nn.Embedding:
+        return self.wpe
+
+    @property
+    def layers(self) -> nn.ModuleList:
+        return self.blocks
+
+    @property
+    def head(self) -> nn.Linear:
+        return self.lm_head
+
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
         if isinstance(module, nn.Linear | nn.Embedding):
@@ -228,9 +246,7 @@ class TransformerHost(_SlotHost):
             )
         T = idx.shape[1]
         if T > self.block_size:
-            raise ValueError(
-                f"cannot forward a sequence of length {T}: block_size is {self.block_size}"
-            )
+            raise ValueError(f"sequence length {T} exceeds block_size {self.block_size}")
         if T < 1:
             raise ValueError("cannot forward an empty sequence (T = 0)")
 
@@ -266,8 +282,7 @@ class MorphogeneticModel(nn.Module):
         slot_id = slot_id if slot_id is not None else next(iter(points))
         if slot_id not in points:
             raise ValueError(
-                f"unknown injection point {slot_id!r} for {type(host).__name__}; "
-                f"valid points: {list(points)}"
+                f"Unknown injection point: {slot_id!r} ({type(host).__name__} has {list(points)})"
             )
         self.host: Any = host  # any HostProtocol implementation
         self.slot_id = slot_id

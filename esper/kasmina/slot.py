@@ -1,17 +1,18 @@
 """SeedSlot: an injection point that grafts a seed into a host and grows it.
 
-The slot's forward is pure tensor work chosen by the lifecycle stage, a Python
-value dynamo guards on: each stage compiles once. Alpha, which moves every step
-while blending, lives in a tensor buffer updated in place, so the ramp never
-recompiles. Everything else (gates, telemetry, metrics) happens in methods
-called between steps.
+The slot's forward is pure tensor work chosen by bools the lifecycle sets
+(dynamo guards them by value): each stage compiles once. Alpha, which moves
+every step while blending, lives in a tensor buffer updated in place, so the
+ramp never recompiles. Everything else (gates, telemetry, metrics) happens in
+methods called between steps.
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ import torch.nn as nn
 
 from esper.kasmina.blueprints import TOPOLOGIES, BlueprintRegistry
 from esper.kasmina.checkpoint import decode_slot_record, encode_slot_record
+from esper.kasmina.errors import SeedShapeError, SlotOccupiedError
 from esper.kasmina.gates import QualityGates
 from esper.kasmina.isolation import (
     AlphaSchedule,
@@ -28,7 +30,6 @@ from esper.kasmina.isolation import (
 )
 from esper.kasmina.state import SeedState
 from esper.leyline import (
-    HAPPY_PATH,
     VALID_TRANSITIONS,
     GateLevel,
     GateResult,
@@ -38,10 +39,17 @@ from esper.leyline import (
     TelemetryEvent,
     TelemetryEventType,
     is_active_stage,
-    is_cullable_stage,
+    is_failure_stage,
 )
 
-__all__ = ["QualityGates", "SeedMetrics", "SeedSlot", "SeedState"]
+__all__ = [
+    "QualityGates",
+    "SeedMetrics",
+    "SeedShapeError",
+    "SeedSlot",
+    "SeedState",
+    "SlotOccupiedError",
+]
 
 # Stages whose forward runs the seed. GERMINATED holds a seed that does not act yet.
 _SEED_RUNS = frozenset(
@@ -53,17 +61,18 @@ _SEED_RUNS = frozenset(
         SeedStage.FOSSILIZED,
     }
 )
+DEFAULT_BLENDING_STEPS = 5  # the alpha ramp's length without a task_config
 
 
-def _validated_alpha(value: float | torch.Tensor) -> float:
+def _clamped_alpha(value: float | torch.Tensor) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(f"alpha must be a scalar, got a tensor of shape {tuple(value.shape)}")
         value = value.item()  # called between steps, never from forward
     value = float(value)
-    if not (0.0 <= value <= 1.0):  # also false for nan
-        raise ValueError(f"alpha must be a finite number in [0, 1], got {value!r}")
-    return value
+    if math.isnan(value):
+        raise ValueError("alpha must be a number in [0, 1], got nan")
+    return min(max(value, 0.0), 1.0)
 
 
 def _resolve_topology(value: Any, source: str) -> str:
@@ -106,15 +115,13 @@ class SeedSlot(nn.Module):
         )
         self._host_topology: str | None = None
         self.register_module("seed", None)
-        self.state: SeedState | None = None
+        self._state: SeedState | None = None
         # Non-persistent: the checkpoint keeps alpha as a float in the extra state.
         self.register_buffer("alpha_tensor", torch.zeros(()), persistent=False)
         self._alpha_value = 0.0
         self.isolate_gradients = True
         self.isolation_monitor = GradientIsolationMonitor()
-        self._schedule: AlphaSchedule | None = None
-        self._blend_step = 0
-        self._seed_counter = itertools.count(1)
+        self.alpha_schedule: AlphaSchedule | None = None
         self._refresh_forward_flags()
         self.to(device)
 
@@ -133,18 +140,31 @@ class SeedSlot(nn.Module):
         return self._alpha_value
 
     @property
+    def state(self) -> SeedState | None:
+        return self._state
+
+    @state.setter
+    def state(self, state: SeedState | None) -> None:
+        """Attach `state` (its alpha becomes the slot's) and detach the one it replaces."""
+        if self._state is not None and self._state is not state:
+            self._state.attach(None)
+        self._state = state
+        if state is not None:
+            state.attach(self)
+        self._refresh_forward_flags()
+
+    @property
     def stage(self) -> SeedStage:
-        return self.state.stage if self.state is not None else SeedStage.DORMANT
+        return self._state.stage if self._state is not None else SeedStage.DORMANT
 
     @property
     def is_active(self) -> bool:
-        return (
-            self.seed is not None and self.state is not None and is_active_stage(self.state.stage)
-        )
+        return self.seed is not None and self._state is not None and is_active_stage(self.stage)
 
     @property
     def active_seed_params(self) -> int:
-        return sum(p.numel() for p in self.get_parameters())
+        """Trainable parameters of the seed (0 when the slot is empty)."""
+        return sum(p.numel() for p in self.get_parameters() if p.requires_grad)
 
     def get_parameters(self) -> Iterator[nn.Parameter]:
         """The seed's parameters (none when the slot is empty)."""
@@ -153,7 +173,7 @@ class SeedSlot(nn.Module):
     def bind_host(self, host: nn.Module) -> None:
         """Called by a host's register_slot: the host tells the slot its topology."""
         topology = getattr(host, "topology", None)
-        if topology is not None:
+        if isinstance(topology, str):
             self._host_topology = _resolve_topology(topology, f"host {type(host).__name__}")
             self._refresh_forward_flags()
 
@@ -185,6 +205,11 @@ class SeedSlot(nn.Module):
             host_features, seed_features, self.alpha_tensor, detach_host=self._detach_host
         )
 
+    def state_changed(self, state: SeedState) -> None:
+        """Called by an attached SeedState whenever its stage is assigned."""
+        if state is self._state:
+            self._refresh_forward_flags()
+
     def _refresh_forward_flags(self) -> None:
         """Recompute the bools the forward branches on; called on every state change.
 
@@ -194,21 +219,22 @@ class SeedSlot(nn.Module):
         a TRAINING graph was reused in BLENDING (measured; see
         tests/esper/kasmina/test_compile.py::test_stage_change_never_reuses_a_stale_graph).
         """
-        state = self.state
-        stage = state.stage if state is not None else SeedStage.DORMANT
+        stage = self.stage
         runs = self.seed is not None and stage in _SEED_RUNS
         self._seed_runs = runs
         self._use_ste = runs and stage == SeedStage.TRAINING and self._alpha_value == 0.0
-        # The transformer residual stream keeps its host gradient; a CNN's is cut (reference).
+        # The transformer residual stream keeps its host gradient; a CNN's is cut.
         self._detach_host = self.topology == "cnn"
 
     # ----------------------------------------------------------------- alpha
     def set_alpha(self, value: float | torch.Tensor) -> None:
-        """Set the blend weight. Raises ValueError for nan or values outside [0, 1]."""
-        value = _validated_alpha(value)
+        """Set the blend weight, clamped to [0, 1]. Raises ValueError for nan."""
+        value = _clamped_alpha(value)
         with torch.no_grad():
             self.alpha_tensor.fill_(value)  # in place: compiled graphs read the same buffer
         self._alpha_value = value
+        if self._state is not None:
+            self._state.metrics.current_alpha = value
         self._refresh_forward_flags()
 
     @contextmanager
@@ -222,24 +248,24 @@ class SeedSlot(nn.Module):
             self.set_alpha(previous)
 
     def start_blending(self, total_steps: int, temperature: float = 1.0) -> None:
-        """Install the alpha ramp from the current alpha to 1 over `total_steps` steps."""
-        self._schedule = AlphaSchedule(
-            total_steps=total_steps, start=self._alpha_value, end=1.0, temperature=temperature
-        )
-        self._blend_step = 0
+        """Install `alpha_schedule`, a ramp from 0 to 1 over `total_steps` steps."""
+        self.alpha_schedule = AlphaSchedule(total_steps=total_steps, temperature=temperature)
+        if self._state is not None:
+            self._state.blending_steps_total = total_steps
+            self._state.blending_steps_done = 0
         self._emit(
             TelemetryEventType.SEED_BLENDING_STARTED,
             {"total_steps": total_steps, "temperature": temperature},
         )
 
     def update_alpha_for_step(self, step: int) -> float:
-        """Move alpha along the ramp to `step`; returns the new alpha."""
-        if self._schedule is None:
-            raise ValueError(
-                f"slot {self.slot_id!r} has no alpha ramp; call start_blending(total_steps) first"
-            )
-        self._blend_step = step
-        self.set_alpha(self._schedule(step))
+        """Move alpha along the ramp to `step`; returns the alpha (unchanged without a ramp)."""
+        if self.alpha_schedule is None:
+            return self._alpha_value
+        self.set_alpha(self.alpha_schedule(step))
+        if self._state is not None:
+            self._state.blending_steps_done = step
+            self._state.metrics.alpha_ramp_step = step
         return self._alpha_value
 
     # ----------------------------------------------------------------- lifecycle
@@ -250,16 +276,17 @@ class SeedSlot(nn.Module):
         host_module: nn.Module | None = None,
         **blueprint_kwargs: Any,
     ) -> SeedState:
-        """Create a seed from a blueprint. The slot must be empty (no seed, or DORMANT)."""
-        if self.state is not None and self.state.stage != SeedStage.DORMANT:
-            raise ValueError(
-                f"slot {self.slot_id!r} already holds seed {self.state.seed_id!r} in stage "
-                f"{self.state.stage.name}; cull it, or wait until the slot is DORMANT again"
+        """Create a seed from a blueprint in this empty slot; the seed starts GERMINATED."""
+        if self._state is not None and self._state.stage != SeedStage.DORMANT:
+            raise SlotOccupiedError(
+                f"slot {self.slot_id!r} already holds seed {self._state.seed_id!r} in stage "
+                f"{self._state.stage.name}; cull it, or wait until the slot is DORMANT again"
             )
         if seed_id is not None and (not isinstance(seed_id, str) or not seed_id):
             raise ValueError(f"seed_id must be a non-empty string or None, got {seed_id!r}")
+        # A test double standing in for a host may carry a non-string `topology`: ignored.
         host_topology = None
-        if host_module is not None and getattr(host_module, "topology", None) is not None:
+        if isinstance(getattr(host_module, "topology", None), str):
             host_topology = _resolve_topology(host_module, f"host {type(host_module).__name__}")
         topology = self._configured_topology or host_topology or self.topology
         # Build and probe before touching any state: a refused seed changes nothing.
@@ -268,23 +295,31 @@ class SeedSlot(nn.Module):
         self._probe_shape(seed, topology, blueprint_id)
         seed.train(self.training)
 
-        self.seed = seed
-        self.state = SeedState(
-            owner=self,
-            seed_id=seed_id or f"{self.slot_id}-{blueprint_id}-{next(self._seed_counter)}",
-            blueprint_id=blueprint_id,
+        state = SeedState(
+            seed_id or f"{self.slot_id}-{blueprint_id}",
+            blueprint_id,
+            slot_id=self.slot_id,
             topology=topology,
             blueprint_kwargs=blueprint_kwargs,
         )
+        state.transition(SeedStage.GERMINATED)
+        self.seed = seed
         if host_topology is not None:
             self._host_topology = host_topology
         if host_module is not None:
             self.isolation_monitor.register(host_module, seed)
-        self.set_alpha(0.0)
         self.isolate_gradients = True
-        self._schedule = None
-        self._emit(TelemetryEventType.SEED_GERMINATED, {"blueprint_id": blueprint_id})
-        return self.state
+        self.alpha_schedule = None
+        self.state = state  # attaching sets alpha to the state's 0.0
+        self._emit(
+            TelemetryEventType.SEED_GERMINATED,
+            {
+                "blueprint_id": blueprint_id,
+                "seed_id": state.seed_id,
+                "params": self.active_seed_params,
+            },
+        )
+        return state
 
     def _probe_shape(self, seed: nn.Module, topology: str, blueprint_id: str) -> None:
         if topology == "cnn":
@@ -298,136 +333,178 @@ class SeedSlot(nn.Module):
         seed.train(was_training)
         if not isinstance(out, torch.Tensor) or out.shape != probe.shape:
             got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(
-                f"blueprint {blueprint_id!r} ({topology}) changes the feature shape "
-                f"{tuple(probe.shape)} -> {got}; seeds must keep the shape"
+            raise SeedShapeError(
+                f"blueprint {blueprint_id!r} ({topology}) changed shape "
+                f"{tuple(probe.shape)} -> {got}; seeds must keep the feature shape"
             )
 
-    def advance_stage(self, target: SeedStage | None = None) -> GateResult:
-        """Move to `target` (default: the next stage) if its gate passes.
-
-        An illegal transition raises ValueError and changes nothing; a gate that
-        refuses returns a failed GateResult and changes nothing.
-        """
-        state = self._require_state("advance_stage")
-        current = state.stage
-        allowed = VALID_TRANSITIONS[current]
-        if target is None:
-            if not allowed:
-                raise ValueError(
-                    f"seed {state.seed_id!r} is {current.name}, a terminal stage; nothing follows"
-                )
-            target = allowed[0]
-        target = SeedStage(target)
-        if target not in allowed:
-            raise ValueError(
-                f"illegal transition {current.name} -> {target.name}; "
-                f"allowed from {current.name}: {[s.name for s in allowed]}"
-            )
-        if target == SeedStage.CULLED:
-            self.cull("advance_stage(CULLED)")
-            return GateResult(GateLevel.G0, True, 1.0, ("cull",), (), "culled")
-        if target in HAPPY_PATH:
-            result = self.gates.evaluate(
-                target, state.metrics, alpha=self._alpha_value, has_seed=self.seed is not None
-            )
-        else:  # the embargo path after a cull has no quality gate
-            result = GateResult(GateLevel.G0, True, 1.0, ("failure_path",), (), target.name)
+    def advance_stage(self, target_stage: SeedStage | None = None) -> GateResult:
+        """Move to `target_stage` (default: the next legal stage off the culling path)
+        if its gate passes. A refused or illegal move returns a failed GateResult and
+        changes nothing; it never raises."""
+        state = self._state
+        if state is None:
+            return GateResult(
+                GateLevel.G0, False, 0.0, [], ["no_active_seed"],
+                f"slot {self.slot_id!r} has no seed; germinate one first",
+            )  # fmt: skip
+        if target_stage is None:
+            allowed = VALID_TRANSITIONS[state.stage]
+            onward = [s for s in allowed if not is_failure_stage(s)] or list(allowed)
+            if not onward:
+                return GateResult(
+                    GateLevel.G0, False, 0.0, [], ["transition_failed"],
+                    f"seed {state.seed_id!r} is {state.stage.name}, a terminal stage",
+                )  # fmt: skip
+            target_stage = onward[0]
+        target = SeedStage(target_stage)
+        result = self.gates.check_gate(state, target)
         if not result.passed:
             self._emit(
                 TelemetryEventType.GATE_FAILED, {"gate": result.gate.name, "target": target.name}
             )
             return result
-        self._enter(target)
+        if not state.can_transition_to(target):
+            allowed_names = [s.name for s in VALID_TRANSITIONS[state.stage]]
+            return replace(
+                result,
+                passed=False,
+                checks_failed=[*result.checks_failed, "transition_failed"],
+                message=f"illegal transition {state.stage.name} -> {target.name}; "
+                f"allowed from {state.stage.name}: {allowed_names}",
+            )
+        self._enter(state, target)
         return result
 
-    def _enter(self, target: SeedStage) -> None:
-        state = self._require_state("_enter")
-        state.previous_stage, state.stage = state.stage, target
-        state.metrics.epochs_in_current_stage = 0
-        state.metrics.accuracy_at_stage_start = state.metrics.current_val_accuracy
+    def _enter(self, state: SeedState, target: SeedStage) -> None:
+        # Taken before transition() resets the stage's dwell and baseline.
+        outcome = self._outcome(state)
+        if target == SeedStage.BLENDING:
+            state.metrics.mark_blending_start()
+        state.transition(target)
+        self._emit(
+            TelemetryEventType.SEED_STAGE_CHANGED,
+            {"from": state.previous_stage.name, "to": target.name},
+            state=state,
+        )
         if target == SeedStage.TRAINING:
             self.set_alpha(0.0)
             self.isolate_gradients = True
-        elif target == SeedStage.BLENDING and self._schedule is None:
-            self.start_blending(self.gates.blending_epochs, self.gates.blend_temperature)
+        elif target == SeedStage.BLENDING and self.alpha_schedule is None:
+            self.start_blending(self._blending_steps(), self.gates.blend_temperature)
         elif target == SeedStage.FOSSILIZED:
             self.set_alpha(1.0)
             self.isolate_gradients = False  # the seed is part of the host now
-        elif target == SeedStage.DORMANT:
-            self.state = None
-            self.set_alpha(0.0)
-        data = {"from": state.previous_stage.name, "to": target.name}
-        self._emit(TelemetryEventType.SEED_STAGE_CHANGED, data, state=state)
+        elif target == SeedStage.CULLED:
+            self._drop_seed()
         if target == SeedStage.FOSSILIZED:
-            self._emit(TelemetryEventType.SEED_FOSSILIZED, {}, state=state)
+            outcome["params_added"] = self.active_seed_params
+            self._emit(TelemetryEventType.SEED_FOSSILIZED, outcome, state=state)
+        elif target == SeedStage.CULLED:
+            outcome["reason"] = "advance_stage(CULLED)"
+            self._emit(TelemetryEventType.SEED_CULLED, outcome, state=state)
+        elif target == SeedStage.DORMANT:
+            self.state = None  # the slot is empty and may germinate again
 
     def cull(self, reason: str = "") -> bool:
-        """Remove the seed. Returns False, changing nothing, if there is none to cull
-        or it is FOSSILIZED (fossils are permanent)."""
-        state = self.state
-        if state is None or self.seed is None or not is_cullable_stage(state.stage):
+        """Remove the seed, its state and its alpha ramp. Returns False, changing
+        nothing, for an empty slot or a FOSSILIZED seed (fossils are permanent)."""
+        state = self._state
+        if state is None or state.stage == SeedStage.FOSSILIZED:
             return False
-        state.previous_stage, state.stage = state.stage, SeedStage.CULLED
-        state.metrics.epochs_in_current_stage = 0
-        self.seed = None
-        self._schedule = None
-        self.set_alpha(0.0)
-        self.isolation_monitor.reset()
-        self._emit(
-            TelemetryEventType.SEED_CULLED, {"reason": reason, "from": state.previous_stage.name}
-        )
+        outcome = {**self._outcome(state), "reason": reason}
+        self._drop_seed()
+        self.state = None
+        self._emit(TelemetryEventType.SEED_CULLED, outcome, state=state)
         return True
 
-    def step_epoch(self) -> GateResult | None:
-        """Advance the mechanical lifecycle by one epoch: dwell times, then the gate.
+    def _drop_seed(self) -> None:
+        self.seed = None
+        self.alpha_schedule = None
+        self.isolation_monitor.reset()
+        self.set_alpha(0.0)
 
-        In BLENDING each epoch is one step of the alpha ramp. Returns the gate
-        result when a transition was attempted, else None.
+    def _outcome(self, state: SeedState) -> dict[str, Any]:
+        m = state.metrics
+        return {
+            "blueprint_id": state.blueprint_id,
+            "seed_id": state.seed_id,
+            "improvement": m.total_improvement,
+            "blending_delta": m.blending_delta,
+            "counterfactual": m.counterfactual_contribution,
+            "epochs_total": m.epochs_total,
+            "epochs_in_stage": m.epochs_in_current_stage,
+        }
+
+    # ----------------------------------------------------------------- epochs
+    def _blending_steps(self) -> int:
+        return int(getattr(self.task_config, "blending_steps", self.gates.blending_epochs))
+
+    def _dwell(self, fraction_name: str, default: int) -> int:
+        """Epochs a stage lasts: a fraction of the task's max_epochs (at least 1)."""
+        fraction = getattr(self.task_config, fraction_name, None)
+        max_epochs = getattr(self.task_config, "max_epochs", None)
+        if fraction is None or max_epochs is None:
+            return default
+        return max(1, int(fraction * max_epochs))
+
+    def step_epoch(self) -> GateResult | None:
+        """Advance the mechanical lifecycle by one epoch; returns the gate result when a
+        transition was attempted, else None.
+
+        GERMINATED -> TRAINING at once; TRAINING -> BLENDING after its dwell; one ramp
+        step per epoch in BLENDING, then SHADOWING; SHADOWING -> PROBATIONARY after its
+        dwell. It never fossilizes (that is a decision: `advance_stage(FOSSILIZED)`) and
+        counts no epochs: `record_accuracy` does, once per epoch. After a cull through
+        `advance_stage(CULLED)` it walks the embargo back to DORMANT.
         """
-        state = self.state
+        state = self._state
         if state is None:
             return None
-        state.metrics.epochs_total += 1
-        state.metrics.epochs_in_current_stage += 1
-        dwell = state.metrics.epochs_in_current_stage
-        stage, g = state.stage, self.gates
+        stage, dwell = state.stage, state.metrics.epochs_in_current_stage
+        if stage == SeedStage.GERMINATED:
+            return self.advance_stage(SeedStage.TRAINING)
+        if stage == SeedStage.TRAINING:
+            if dwell >= self._dwell("train_to_blend_fraction", 1):
+                return self.advance_stage(SeedStage.BLENDING)
+            return None
         if stage == SeedStage.BLENDING:
-            assert self._schedule is not None  # installed on entry to BLENDING
-            self.update_alpha_for_step(self._blend_step + 1)
-            if self._blend_step < self._schedule.total_steps:
+            if state.blending_steps_done < state.blending_steps_total:
+                self.update_alpha_for_step(state.blending_steps_done + 1)
+            if state.blending_steps_done >= state.blending_steps_total:
+                return self.advance_stage(SeedStage.SHADOWING)
+            return None
+        if stage == SeedStage.SHADOWING:
+            if dwell >= self._dwell("shadowing_fraction", self.gates.min_shadowing_epochs):
+                return self.advance_stage(SeedStage.PROBATIONARY)
+            return None
+        if is_failure_stage(stage):
+            # No accuracy is recorded for a culled seed, so the embargo counts here.
+            state.increment_epoch()
+            if stage == SeedStage.EMBARGOED and dwell + 1 < self.gates.embargo_epochs:
                 return None
-            return self.advance_stage(SeedStage.SHADOWING)
-        ready = {
-            SeedStage.GERMINATED: True,
-            SeedStage.TRAINING: dwell >= g.min_training_epochs,
-            SeedStage.SHADOWING: dwell >= g.min_shadowing_epochs,
-            SeedStage.PROBATIONARY: dwell >= g.min_probation_epochs,
-            SeedStage.CULLED: True,
-            SeedStage.EMBARGOED: dwell >= g.embargo_epochs,
-            SeedStage.RESETTING: True,
-        }.get(stage, False)
-        return self.advance_stage() if ready else None
+            return self.advance_stage()
+        return None  # PROBATIONARY and FOSSILIZED wait for a decision
 
-    def record_accuracy(self, accuracy: float) -> None:
-        """Record a validation accuracy for the gates (G2 and G5 read it)."""
-        self._require_state("record_accuracy").metrics.record_accuracy(accuracy)
+    def record_accuracy(self, accuracy: float | torch.Tensor) -> None:
+        """Record this epoch's validation accuracy (float or 0-d tensor) and count the
+        epoch; the gates read it."""
+        if self._state is None:
+            raise ValueError(f"slot {self.slot_id!r} has no seed; germinate one first")
+        self._state.metrics.record_accuracy(accuracy)
 
     def get_state_report(self) -> SeedStateReport:
-        state = self.state
-        return SeedStateReport(
+        slot_facts: dict[str, Any] = dict(
             slot_id=self.slot_id,
-            seed_id=state.seed_id if state else None,
-            blueprint_id=state.blueprint_id if state else None,
-            topology=state.topology if state else None,
-            stage=self.stage,
-            previous_stage=state.previous_stage if state else SeedStage.UNKNOWN,
+            topology=self.topology,
             alpha=self._alpha_value,
             isolate_gradients=self.isolate_gradients,
             is_active=self.is_active,
             seed_params=self.active_seed_params,
-            metrics=SeedMetrics.from_dict(state.metrics.to_dict()) if state else None,
         )
+        if self._state is None:
+            return SeedStateReport(stage=SeedStage.DORMANT, **slot_facts)
+        return replace(self._state.to_report(), **slot_facts)
 
     # ----------------------------------------------------------------- checkpoints
     def get_extra_state(self) -> dict[str, Any]:
@@ -438,21 +515,14 @@ class SeedSlot(nn.Module):
         decode_slot_record(self, record)
 
     # ----------------------------------------------------------------- helpers
-    def _require_state(self, action: str) -> SeedState:
-        if self.state is None:
-            raise ValueError(f"slot {self.slot_id!r} has no seed; germinate one before {action}")
-        return self.state
-
     def _emit(
         self, event_type: TelemetryEventType, data: dict[str, Any], state: SeedState | None = None
     ) -> None:
         if self.fast_mode or self.on_telemetry is None:
             return
-        state = state or self.state
-        payload = {"stage": state.stage.name if state else SeedStage.DORMANT.name, **data}
-        self.on_telemetry(
-            TelemetryEvent(event_type, state.seed_id if state else None, self.slot_id, payload)
-        )
+        state = state or self._state
+        seed_id = state.seed_id if state is not None else None
+        self.on_telemetry(TelemetryEvent(event_type, seed_id, self.slot_id, data))
 
     def extra_repr(self) -> str:
         return f"slot_id={self.slot_id!r}, channels={self.channels}, stage={self.stage.name}"

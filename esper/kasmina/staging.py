@@ -12,14 +12,18 @@ import torch.nn as nn
 from esper.kasmina.slot import QualityGates, SeedSlot
 from esper.leyline import HAPPY_PATH, SeedStage
 
-# No dwell times or improvement thresholds: every gate passes on a fresh seed.
+# No dwell times or improvement thresholds: every gate passes on a fresh seed, except
+# G5, which needs a measured counterfactual contribution (drive_to_stage supplies one).
 PERMISSIVE_GATES = QualityGates(
     min_training_epochs=0,
     min_training_improvement=float("-inf"),
+    min_blending_epochs=0,
     min_shadowing_epochs=0,
-    min_probation_epochs=0,
     min_fossilize_contribution=float("-inf"),
 )
+
+# The contribution drive_to_stage records before FOSSILIZED when none was measured.
+DRIVEN_COUNTERFACTUAL = 1.0
 
 REACHABLE_STAGES = (*HAPPY_PATH, SeedStage.DORMANT, SeedStage.CULLED)
 
@@ -36,7 +40,9 @@ def drive_to_stage(
     """Germinate `blueprint_id` in an empty `slot` and advance it to `stage`.
 
     `alpha` applies to BLENDING (default 0.5). DORMANT leaves the slot empty;
-    CULLED germinates, starts training, then culls.
+    CULLED germinates, starts training, then moves to CULLED (the seed is dropped,
+    the state stays for the embargo). Before FOSSILIZED a seed with no measured
+    counterfactual contribution is given DRIVEN_COUNTERFACTUAL, so G5 passes.
     """
     stage = SeedStage(stage)
     if stage not in REACHABLE_STAGES:
@@ -51,11 +57,15 @@ def drive_to_stage(
         slot.germinate(blueprint_id, seed_id, host_module=host_module)
         if stage == SeedStage.CULLED:
             slot.advance_stage(SeedStage.TRAINING)
-            slot.cull("drive_to_stage")
+            slot.advance_stage(SeedStage.CULLED)
             return
         for next_stage in HAPPY_PATH[1 : HAPPY_PATH.index(stage) + 1]:
             if next_stage == SeedStage.SHADOWING:
                 slot.set_alpha(1.0)  # G3 wants the ramp finished
+            state = slot.state
+            if next_stage == SeedStage.FOSSILIZED and state is not None:
+                if state.metrics.counterfactual_contribution is None:
+                    state.metrics.counterfactual_contribution = DRIVEN_COUNTERFACTUAL
             result = slot.advance_stage(next_stage)
             if not result.passed:  # only possible with a user-registered gate override
                 raise RuntimeError(f"gate refused {next_stage.name}: {result.message}")
@@ -67,4 +77,4 @@ def drive_to_stage(
         slot.gates = gates
 
 
-__all__ = ["PERMISSIVE_GATES", "REACHABLE_STAGES", "drive_to_stage"]
+__all__ = ["DRIVEN_COUNTERFACTUAL", "PERMISSIVE_GATES", "REACHABLE_STAGES", "drive_to_stage"]

@@ -9,23 +9,23 @@ from enum import IntEnum
 class GateLevel(IntEnum):
     """One gate per transition on the happy path."""
 
-    G0 = 0  # germination sanity: a seed and a blueprint exist
-    G1 = 1  # training readiness: the seed is wired in and finite
-    G2 = 2  # blending readiness: the host improved while the seed trained, isolation held
-    G3 = 3  # shadowing readiness: the alpha ramp is complete
-    G4 = 4  # probation readiness: the seed dwelt in SHADOWING long enough
-    G5 = 5  # fossilization: the seed's contribution is positive
+    G0 = 0  # germination sanity: the seed and its blueprint are named
+    G1 = 1  # training readiness: the seed is GERMINATED
+    G2 = 2  # blending readiness: the seed improved while training, isolation held
+    G3 = 3  # shadowing readiness: enough blending epochs and the alpha ramp is complete
+    G4 = 4  # probation readiness: the seed is SHADOWING
+    G5 = 5  # fossilization: a measured, positive counterfactual contribution, healthy seed
 
 
-# Positional order follows the reference (gate, passed, score, checks_passed,
-# checks_failed, message), so it is not keyword-only.
+# Positional order (gate, passed, score, checks_passed, checks_failed, message) and list
+# fields follow the original package's GateResult, whose callers build and compare it so.
 @dataclass(frozen=True, slots=True)
 class GateResult:
-    """The verdict of one gate; `checks_failed` says why a gate refused."""
+    """The verdict of one gate; `checks_failed` names why a gate refused."""
 
-    gate: GateLevel
-    passed: bool
+    gate: GateLevel = GateLevel.G0
+    passed: bool = False
     score: float = 0.0
-    checks_passed: tuple[str, ...] = field(default_factory=tuple)
-    checks_failed: tuple[str, ...] = field(default_factory=tuple)
+    checks_passed: list[str] = field(default_factory=list)
+    checks_failed: list[str] = field(default_factory=list)
     message: str = ""

@@ -27,7 +27,7 @@ def _group_count(channels: int, preferred: int = 8) -> int:
     return math.gcd(channels, preferred)
 
 
-@BlueprintRegistry.register("norm", "cnn")
+@BlueprintRegistry.register("norm", "cnn", 100)
 class NormSeed(nn.Module):
     """Residual GroupNorm with a zero-initialised gain."""
 
@@ -40,7 +40,7 @@ class NormSeed(nn.Module):
         return x + self.gain * self.norm(x)
 
 
-@BlueprintRegistry.register("attention", "cnn")
+@BlueprintRegistry.register("attention", "cnn", 2000)
 class SqueezeExcitationSeed(nn.Module):
     """Squeeze-and-excitation channel attention; starts as the identity."""
 
@@ -58,7 +58,7 @@ class SqueezeExcitationSeed(nn.Module):
         return x * (1.0 + gate[:, :, None, None])
 
 
-@BlueprintRegistry.register("depthwise", "cnn")
+@BlueprintRegistry.register("depthwise", "cnn", 4800)
 class DepthwiseSeed(nn.Module):
     """Depthwise 3x3 then pointwise 1x1, added residually."""
 
@@ -72,7 +72,7 @@ class DepthwiseSeed(nn.Module):
         return x + self.pointwise(F.relu(self.norm(self.depthwise(x))))
 
 
-@BlueprintRegistry.register("conv_light", "cnn")
+@BlueprintRegistry.register("conv_light", "cnn", 37000)
 class ConvLightSeed(nn.Module):
     """A single residual 3x3 convolution."""
 
@@ -84,7 +84,7 @@ class ConvLightSeed(nn.Module):
         return x + self.conv(x)
 
 
-@BlueprintRegistry.register("conv_heavy", "cnn")
+@BlueprintRegistry.register("conv_heavy", "cnn", 74000)
 class ConvHeavySeed(nn.Module):
     """Two 3x3 convolutions with BatchNorm, added residually (a ResNet basic block)."""
 

@@ -20,10 +20,15 @@ class BlueprintSpec:
     name: str
     topology: str
     factory: SeedFactory
+    param_estimate: int = 0  # rough parameter count at the dim it was estimated for
     description: str = ""
 
     def create(self, dim: int, **kwargs: Any) -> nn.Module:
         return self.factory(dim, **kwargs)
+
+    def actual_param_count(self, dim: int, **kwargs: Any) -> int:
+        """Parameters of the seed built for `dim` features (builds one to count)."""
+        return sum(p.numel() for p in self.create(dim, **kwargs).parameters())
 
 
 def _first_line(text: str | None) -> str:
@@ -37,19 +42,32 @@ def _check_topology(topology: str) -> None:
 
 
 class BlueprintRegistry:
-    """Class-level registry: `@BlueprintRegistry.register("name", "cnn")` adds a seed."""
+    """Class-level registry: `@BlueprintRegistry.register("name", "cnn", 1000)` adds a seed."""
 
     _specs: ClassVar[dict[tuple[str, str], BlueprintSpec]] = {}
     _builtin: ClassVar[dict[tuple[str, str], BlueprintSpec]] = {}
 
     @classmethod
     def register(
-        cls, name: str, topology: str, *, description: str = "", replace: bool = False
+        cls,
+        name: str,
+        topology: str,
+        param_estimate: int = 0,
+        description: str = "",
+        *,
+        replace: bool = False,
     ) -> Callable[[SeedFactory], SeedFactory]:
-        """Decorator registering a seed factory (a class or function taking `dim`)."""
+        """Decorator registering a seed factory (a class or function taking `dim`).
+
+        `param_estimate` orders `list_for_topology`, cheapest first.
+        """
         _check_topology(topology)
         if not name or not isinstance(name, str):
             raise ValueError(f"blueprint name must be a non-empty string, got {name!r}")
+        if isinstance(param_estimate, bool) or not isinstance(param_estimate, int):
+            raise ValueError(f"param_estimate must be an int, got {param_estimate!r}")
+        if param_estimate < 0:
+            raise ValueError(f"param_estimate must be >= 0, got {param_estimate!r}")
 
         def decorator(factory: SeedFactory) -> SeedFactory:
             key = (topology, name)
@@ -60,7 +78,11 @@ class BlueprintRegistry:
                 )
             summary = description or _first_line(factory.__doc__)
             cls._specs[key] = BlueprintSpec(
-                name=name, topology=topology, factory=factory, description=summary
+                name=name,
+                topology=topology,
+                factory=factory,
+                param_estimate=param_estimate,
+                description=summary,
             )
             return factory
 
@@ -86,10 +108,11 @@ class BlueprintRegistry:
 
     @classmethod
     def list_for_topology(cls, topology: str) -> list[BlueprintSpec]:
+        """The topology's blueprints, by ascending param_estimate (then name)."""
         _check_topology(topology)
         return sorted(
             (spec for (topo, _), spec in cls._specs.items() if topo == topology),
-            key=lambda spec: spec.name,
+            key=lambda spec: (spec.param_estimate, spec.name),
         )
 
     @classmethod

@@ -30,7 +30,7 @@ def _head_count(dim: int, n_head: int | None) -> int:
     return n_head
 
 
-@BlueprintRegistry.register("norm", "transformer")
+@BlueprintRegistry.register("norm", "transformer", 800)
 class LayerNormSeed(nn.Module):
     """Residual LayerNorm with a zero-initialised gain."""
 
@@ -43,7 +43,7 @@ class LayerNormSeed(nn.Module):
         return x + self.gain * self.norm(x)
 
 
-@BlueprintRegistry.register("lora", "transformer")
+@BlueprintRegistry.register("lora", "transformer", 6000)
 class LoRASeed(nn.Module):
     """Low-rank residual update x + (alpha / rank) * up(down(x)); `up` starts at zero."""
 
@@ -81,7 +81,7 @@ class _CausalSelfAttention(nn.Module):
         return x + self.proj(y)
 
 
-@BlueprintRegistry.register("attention", "transformer")
+@BlueprintRegistry.register("attention", "transformer", 50000)
 class AttentionSeed(_CausalSelfAttention):
     """Residual causal self-attention (scaled_dot_product_attention)."""
 
@@ -89,7 +89,7 @@ class AttentionSeed(_CausalSelfAttention):
         super().__init__(dim, n_head)
 
 
-@BlueprintRegistry.register("mlp", "transformer")
+@BlueprintRegistry.register("mlp", "transformer", 1200000)
 class MLPSeed(nn.Module):
     """Residual pre-norm MLP; `checkpoint=True` recomputes it in backward to save memory."""
 
@@ -129,7 +129,7 @@ if _flex_attention_available():
     def _causal(score, batch, head, q_idx, kv_idx):  # noqa: ANN001 - flex_attention's signature
         return torch.where(q_idx >= kv_idx, score, -float("inf"))
 
-    @BlueprintRegistry.register("flex_attention", "transformer")
+    @BlueprintRegistry.register("flex_attention", "transformer", 50000)
     class FlexAttentionSeed(_CausalSelfAttention):
         """Residual causal self-attention through FlexAttention (torch >= 2.5)."""
 

@@ -6,8 +6,9 @@ import torch.nn as nn
 
 from esper.kasmina.blueprints import BlueprintRegistry
 
-CNN_SEEDS = ["attention", "conv_heavy", "conv_light", "depthwise", "norm"]
-TRANSFORMER_SEEDS = ["attention", "lora", "mlp", "norm"]
+# In list_for_topology's order: ascending param_estimate.
+CNN_SEEDS = ["norm", "attention", "depthwise", "conv_light", "conv_heavy"]
+TRANSFORMER_SEEDS = ["norm", "lora", "attention", "mlp"]
 
 
 def _features(topology, dim):
@@ -48,7 +49,8 @@ def test_seed_keeps_shape_and_starts_as_identity(topology, name):
 def test_unknown_blueprint_lists_the_known_ones():
     """An unknown name raises ValueError naming what exists."""
     with pytest.raises(
-        ValueError, match=r"unknown blueprint 'nope' for topology 'cnn'; known: \['attention'"
+        ValueError,
+        match=r"unknown blueprint 'nope' for topology 'cnn'; known: \['norm', 'attention'",
     ):
         BlueprintRegistry.create("cnn", "nope", 8)
 

@@ -13,7 +13,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 
 from esper.kasmina.blueprints import BlueprintRegistry
 from esper.kasmina.compile import compile_with_validation
-from esper.kasmina.staging import drive_to_stage
+from esper.kasmina.staging import PERMISSIVE_GATES, drive_to_stage
 from esper.leyline import SeedStage
 
 CASES = [
@@ -97,7 +97,8 @@ def test_lifecycle_compiles_once_per_stage_and_never_on_the_ramp(topology):
     step("GERMINATED")
     slot.advance_stage(SeedStage.TRAINING)
     step("TRAINING")
-    slot.step_epoch()  # G2 passes after one epoch: BLENDING with the default ramp
+    slot.record_accuracy(0.5)  # one epoch in TRAINING: the dwell step_epoch waits for
+    slot.step_epoch()  # G2 passes: BLENDING with the default ramp
     assert slot.stage == SeedStage.BLENDING
     slot.start_blending(total_steps=20)
     step("BLENDING")
@@ -108,8 +109,9 @@ def test_lifecycle_compiles_once_per_stage_and_never_on_the_ramp(topology):
         loss_of(compiled(x)).backward()
         ramp_compiles += counter.frame_count - before
     assert ramp_compiles == 0
+    slot.gates = PERMISSIVE_GATES
+    slot.state.metrics.counterfactual_contribution = 0.1  # G5 wants a measured contribution
     for target in (SeedStage.SHADOWING, SeedStage.PROBATIONARY, SeedStage.FOSSILIZED):
-        slot.gates = type(slot.gates)(min_shadowing_epochs=0, min_probation_epochs=0)
         assert slot.advance_stage(target).passed
         step(target.name)
     assert all(n <= 1 for n in compiles_by_stage.values()), compiles_by_stage

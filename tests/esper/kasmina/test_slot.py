@@ -7,6 +7,7 @@ import torch.nn as nn
 from esper.kasmina.blueprints import BlueprintRegistry
 from esper.kasmina.host import CNNHost
 from esper.kasmina.slot import QualityGates, SeedSlot
+from esper.kasmina.staging import drive_to_stage
 from esper.leyline import SeedStage, TelemetryEventType
 
 
@@ -81,6 +82,7 @@ def test_training_without_isolation_sends_seed_gradient_to_host():
 
 def _to_blending(slot, alpha):
     slot.advance_stage(SeedStage.TRAINING)
+    slot.record_accuracy(0.5)  # the one TRAINING epoch step_epoch waits for
     slot.step_epoch()
     assert slot.stage == SeedStage.BLENDING
     slot.set_alpha(alpha)
@@ -109,16 +111,18 @@ def test_blending_transformer_keeps_host_gradient():
     torch.testing.assert_close(x.grad, torch.full_like(x, 0.7))
 
 
-def test_set_alpha_validates():
-    """nan, inf and values outside [0, 1] are refused and alpha is unchanged."""
+def test_set_alpha_refuses_nan_and_clamps_the_rest():
+    """nan is refused with alpha unchanged; inf and values outside [0, 1] are clamped."""
     slot = _trained_seed_slot()
     slot.set_alpha(0.4)
-    for bad in (float("nan"), float("inf"), -0.1, 1.5):
-        with pytest.raises(ValueError, match=r"alpha must be a finite number in \[0, 1\]"):
-            slot.set_alpha(bad)
-    with pytest.raises(ValueError, match="alpha must be a finite"):
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\], got nan"):
+        slot.set_alpha(float("nan"))
+    with pytest.raises(ValueError, match="got nan"):
         slot.state.alpha = float("nan")
     assert slot.alpha == 0.4 and slot.alpha_tensor.item() == pytest.approx(0.4)
+    for value, clamped in ((float("inf"), 1.0), (-0.1, 0.0), (1.5, 1.0), (float("-inf"), 0.0)):
+        slot.set_alpha(value)
+        assert slot.alpha == clamped and slot.alpha_tensor.item() == clamped
 
 
 def test_force_alpha_restores_even_on_error():
@@ -157,9 +161,7 @@ def test_shape_changing_seed_is_refused_without_change():
 
     try:
         slot = SeedSlot("s", channels=4)
-        with pytest.raises(
-            ValueError, match=r"changes the feature shape \(2, 4, 4, 4\) -> \(2, 8, 4, 4\)"
-        ):
+        with pytest.raises(ValueError, match=r"changed shape \(2, 4, 4, 4\) -> \(2, 8, 4, 4\)"):
             slot.germinate("widen")
         assert slot.seed is None and slot.state is None and slot.stage == SeedStage.DORMANT
     finally:
@@ -183,22 +185,23 @@ def test_wrong_channel_count_is_a_value_error():
         slot(torch.randn(2, 5, 4, 4))
 
 
-def test_illegal_transition_raises_and_changes_nothing():
-    """advance_stage to a stage that may not follow raises ValueError listing what may."""
+def test_illegal_transition_is_a_failed_result_naming_what_may_follow():
+    """advance_stage to a stage that may not follow returns a failed result, no exception."""
     slot = _trained_seed_slot()
-    with pytest.raises(
-        ValueError,
-        match=r"illegal transition GERMINATED -> FOSSILIZED; "
-        r"allowed from GERMINATED: \['TRAINING', 'CULLED'\]",
-    ):
-        slot.advance_stage(SeedStage.FOSSILIZED)
+    result = slot.advance_stage(SeedStage.GERMINATED)  # G0 passes, the lifecycle refuses
+    assert not result.passed and result.checks_failed == ["transition_failed"]
+    assert result.message == (
+        "illegal transition GERMINATED -> GERMINATED; "
+        "allowed from GERMINATED: ['TRAINING', 'CULLED']"
+    )
     assert slot.stage == SeedStage.GERMINATED
 
 
-def test_advance_without_seed_raises():
-    """advance_stage on an empty slot says to germinate first."""
-    with pytest.raises(ValueError, match="has no seed; germinate one before advance_stage"):
-        SeedSlot("s", channels=4).advance_stage()
+def test_advance_without_seed_says_to_germinate_first():
+    """advance_stage on an empty slot is a failed G0 that says to germinate first."""
+    result = SeedSlot("s", channels=4).advance_stage()
+    assert not result.passed and result.checks_failed == ["no_active_seed"]
+    assert "germinate one first" in result.message
 
 
 def test_gate_refusal_returns_result_and_keeps_stage():
@@ -206,7 +209,7 @@ def test_gate_refusal_returns_result_and_keeps_stage():
     slot = _trained_seed_slot()
     slot.advance_stage(SeedStage.TRAINING)
     result = slot.advance_stage(SeedStage.BLENDING)  # no epoch spent in TRAINING yet
-    assert not result.passed and result.checks_failed == ("training_epochs>=1",)
+    assert not result.passed and result.checks_failed == ["training_epochs>=1"]
     assert slot.stage == SeedStage.TRAINING
 
 
@@ -232,27 +235,31 @@ def test_quality_gates_validate_arguments():
         QualityGates(min_training_epochs=-1)
 
 
-def test_step_epoch_runs_the_whole_lifecycle():
-    """step_epoch walks GERMINATED to FOSSILIZED with the alpha ramp in BLENDING."""
+def test_step_epoch_runs_the_lifecycle_then_fossilizing_is_a_decision():
+    """step_epoch walks GERMINATED to PROBATIONARY with the alpha ramp in BLENDING;
+    advance_stage(FOSSILIZED) with a measured contribution finishes it."""
     slot = SeedSlot("s", channels=4, gates=QualityGates(blending_epochs=4))
     slot.germinate("norm")
     stages, alphas = [], []
-    for _ in range(12):
+    for epoch in range(12):
         slot.step_epoch()
+        slot.record_accuracy(0.5 + 0.01 * epoch)
         stages.append(slot.stage)
         alphas.append(slot.alpha)
     assert stages[:2] == [SeedStage.TRAINING, SeedStage.BLENDING]
-    assert stages[-1] == SeedStage.FOSSILIZED
+    assert stages[-1] == SeedStage.PROBATIONARY
     blending = [a for s, a in zip(stages, alphas, strict=True) if s == SeedStage.BLENDING]
     assert blending == sorted(blending) and 0.0 <= blending[0] < 1.0
+    slot.state.metrics.counterfactual_contribution = 0.02
+    assert slot.advance_stage(SeedStage.FOSSILIZED).passed
     assert slot.alpha == 1.0 and not slot.isolate_gradients
 
 
-def test_cull_then_embargo_then_dormant_then_regerminate():
-    """A culled slot goes through EMBARGOED and RESETTING back to DORMANT and can germinate."""
+def test_culled_stage_then_embargo_then_dormant_then_regerminate():
+    """advance_stage(CULLED) drops the seed and walks EMBARGOED, RESETTING back to DORMANT."""
     slot = _trained_seed_slot()
     slot.advance_stage(SeedStage.TRAINING)
-    assert slot.cull("no improvement") is True
+    assert slot.advance_stage(SeedStage.CULLED).passed
     assert slot.seed is None and slot.stage == SeedStage.CULLED and slot.alpha == 0.0
     x = torch.randn(2, 8, 4, 4)
     assert slot(x) is x
@@ -272,10 +279,8 @@ def test_cull_then_embargo_then_dormant_then_regerminate():
 
 def test_fossilized_cannot_be_culled():
     """cull returns False on a fossil and leaves it in place."""
-    slot = SeedSlot("s", channels=4, gates=QualityGates(blending_epochs=1))
-    slot.germinate("norm")
-    while slot.stage != SeedStage.FOSSILIZED:
-        slot.step_epoch()
+    slot = SeedSlot("s", channels=4)
+    drive_to_stage(slot, SeedStage.FOSSILIZED, blueprint_id="norm")
     assert slot.cull("too late") is False
     assert slot.stage == SeedStage.FOSSILIZED and slot.seed is not None
 
@@ -311,7 +316,7 @@ def test_state_report_and_parameters():
     slot.advance_stage(SeedStage.TRAINING)
     assert slot.is_active
     empty = SeedSlot("e", channels=4).get_state_report()
-    assert empty.seed_id is None and empty.stage == SeedStage.DORMANT and empty.seed_params == 0
+    assert empty.seed_id == "" and empty.stage == SeedStage.DORMANT and empty.seed_params == 0
 
 
 def test_task_config_topology_wins_and_is_validated():
@@ -322,3 +327,22 @@ def test_task_config_topology_wins_and_is_validated():
     assert slot.state.topology == "transformer"
     with pytest.raises(ValueError, match=r"task_config names topology 'gnn'"):
         SeedSlot("s", channels=8, task_config=type("Cfg", (), {"topology": "gnn"})())
+
+
+def test_direct_stage_assignment_switches_the_forward_in_eager():
+    """`state.stage = X` takes effect at once: TRAINING gives the seed gradients (STE),
+    BLENDING mixes the seed in. A GERMINATED seed would give neither."""
+    slot = _trained_seed_slot()
+    x = torch.randn(2, 8, 4, 4)
+    slot.state.stage = SeedStage.TRAINING
+    out = slot(x)
+    assert torch.equal(out, x)
+    out.sum().backward()
+    grads = [p.grad for p in slot.get_parameters()]
+    assert all(g is not None for g in grads) and any(g.abs().sum() > 0 for g in grads)
+    slot.state.stage = SeedStage.BLENDING
+    slot.set_alpha(0.5)
+    with torch.no_grad():
+        assert not torch.allclose(slot(x), x)
+        slot.state.stage = SeedStage.GERMINATED
+        assert torch.equal(slot(x), x)
