@@ -63,3 +63,41 @@ def test_runner_runs_the_other_checks_in_a_fresh_process(tmp_path, start_method)
     assert result.exceptions.status is CheckStatus.FAILED
     for check in (CheckName.FULLGRAPH, CheckName.RECOMPILES, CheckName.PARITY, CheckName.BREAKS):
         assert result.check(check).status is CheckStatus.PASSED, check
+
+
+def test_reports_name_the_faulting_check_and_input():
+    """The console's finding and report.md's table say which check and which input."""
+    from audits.console import first_problem
+    from audits.report.audit_tables import device_faults_table
+    from audits.results import DeviceFault, Environment, RunResult, RunSettings, TargetResult
+
+    fault = DeviceFault(
+        check=CheckName.EXCEPTIONS,
+        input="negative input",
+        error_type="AcceleratorError",
+        message="CUDA error: device-side assert triggered",
+        not_run=("zero input",),
+    )
+    target = TargetResult(
+        name="hazard/x", group="hazard", status=TargetStatus.PASSED, device_faults=(fault,)
+    )
+    env = Environment(
+        torch_version="2.13.0",
+        python_version="3.11",
+        platform="linux",
+        device="cuda",
+        device_name="NVIDIA H200",
+        cpu_count=16,
+    )
+    run = RunResult(
+        environment=env,
+        settings=RunSettings(backend="inductor", device="cuda", dtype="fp32"),
+        targets=(target,),
+    )
+    assert any(
+        "device fault in exceptions on negative input: CUDA error: device-side" in line
+        for line in first_problem(target)
+    )
+    table = device_faults_table(run)
+    assert "| hazard/x | exceptions | negative input | `AcceleratorError` |" in table
+    assert "zero input" in table
