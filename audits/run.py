@@ -203,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="compare with a baseline report.json and exit 1 on a regression (new breaks, more "
         "recompiles, parity or exception-parity loss, a significant slowdown); 'auto' is "
-        "reports/baseline/<device>-torch<version>.json, else the CPU one",
+        "reports/baseline/<device>-torch<version>.json, where <device> is cpu, or on CUDA "
+        "cuda-<class> (hopper, ampere, ada, blackwell; plain cuda for an unlisted GPU), "
+        "else the CPU one",
     )
     p.add_argument(
         "--update-baseline",
@@ -318,8 +320,11 @@ def _device(requested: str, cuda: CudaDevice | None) -> str:
     return requested
 
 
-def _baseline_plan(config: RunConfig, device: str, torch_version: str) -> BaselinePlan | None:
+def _baseline_plan(
+    config: RunConfig, device: str, torch_version: str, device_name: str | None = None
+) -> BaselinePlan | None:
     """Read the baseline before any target runs: a bad one costs a line, not an audit."""
+    from audits.report.baseline import baseline_device
     from audits.report.document import ReportFormatError
     from audits.report.publish import check_out_dir, prepare_baseline
     from audits.report.rundir import RunDirExistsError
@@ -329,7 +334,7 @@ def _baseline_plan(config: RunConfig, device: str, torch_version: str) -> Baseli
         return prepare_baseline(
             config.baseline,
             update=config.update_baseline,
-            device_kind=device,
+            device_kind=baseline_device(device, device_name),
             torch_version=torch_version,
             threshold=config.threshold,
         )
@@ -354,7 +359,7 @@ def main(config: RunConfig) -> int:
     cuda = probe_cuda(start_method) if config.device != "cpu" else None
     device = _device(config.device, cuda)
     jobs = select_jobs(config, start_method)
-    plan = _baseline_plan(config, device, torch.__version__)
+    plan = _baseline_plan(config, device, torch.__version__, cuda.name if cuda else None)
     cpus = usable_cpus()
     parallel = config.jobs or (cpus if device == "cpu" else 1)
     settings = RunnerSettings(

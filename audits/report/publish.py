@@ -16,7 +16,9 @@ from pathlib import Path
 
 from audits.report.baseline import (
     AUTO,
+    BASELINE_DIR,
     EXIT_OK,
+    baseline_name,
     gate,
     load_baseline,
     resolve_baseline,
@@ -66,6 +68,10 @@ def prepare_baseline(
     if spec is None and not update:
         return None
     path = resolve_baseline(spec or AUTO, device_kind=device_kind, torch_version=torch_version)
+    if update and (spec or AUTO) == AUTO:
+        # Never the CPU file that `auto` falls back to when reading: a CUDA run that
+        # updates writes its own device's baseline.
+        path = BASELINE_DIR / baseline_name(device_kind, torch_version)
     if update:
         return BaselinePlan(path=path, update=True, threshold=threshold)
     return BaselinePlan(path=path, update=False, threshold=threshold, baseline=load_baseline(path))
