@@ -29,6 +29,7 @@ from audits.checks.common import (
     target_inputs,
 )
 from audits.checks.compile_time import compile_time_result
+from audits.checks.device_fault import DeviceFaultError, fault_from, is_device_fault
 from audits.checks.exceptions import check_exceptions
 from audits.checks.fullgraph import first_call, fullgraph_result
 from audits.checks.parity import check_parity, describe_mismatch
@@ -37,6 +38,7 @@ from audits.graph_breaks import break_from_exception, first_line
 from audits.results import (
     CheckName,
     CheckStatus,
+    DeviceFault,
     ErrorInfo,
     FullgraphResult,
     Mode,
@@ -70,22 +72,36 @@ class _Progress:
     """Results gathered so far, so that an exception keeps what came before it."""
 
     on_check: Callable[[CheckName], None] | None = None
+    skip: frozenset[CheckName] = frozenset()  # checks an earlier process already ran
     check: CheckName | None = None
     results: dict[CheckName, Any] = field(default_factory=dict)
+    done: set[CheckName] = field(default_factory=set)
+
+    def wants(self, name: CheckName) -> bool:
+        return name not in self.skip
 
     def enter(self, name: CheckName) -> None:
+        if self.check is not None and self.check is not name:
+            self.done.add(self.check)
         self.check = name
         if self.on_check is not None:
             self.on_check(name)
 
+    def enter_none(self) -> None:
+        if self.check is not None:
+            self.done.add(self.check)
+        self.check = None
+
     def record(self, name: CheckName, result: Any) -> None:
-        self.results[name] = result
+        if self.wants(name):
+            self.results[name] = result
 
 
-def _status(target: Target, result: TargetResult) -> TargetStatus:
+def status_of(result: TargetResult) -> TargetStatus:
+    """A target's status from its checks: error, failed (or a hazard missed), passed."""
     if result.error is not None:
         return TargetStatus.ERROR
-    if target.expected_flags:
+    if result.expected_flags:
         return TargetStatus.FAILED if result.missed else TargetStatus.PASSED
     return TargetStatus.FAILED if result.flagged else TargetStatus.PASSED
 
@@ -107,80 +123,125 @@ def _scenario_break(
     return fullgraph
 
 
+# The order checks run in within one process. The first four share the fullgraph
+# compile and its first call; breaks compiles on its own.
+RUN_ORDER = (
+    CheckName.FULLGRAPH,
+    CheckName.RECOMPILES,
+    CheckName.PARITY,
+    CheckName.EXCEPTIONS,
+    CheckName.BREAKS,
+)
+_NEED_FIRST_CALL = RUN_ORDER[:4]
+EXAMPLE_INPUTS = "example inputs"
+
+
 def _run_checks(target: Target, settings: CheckSettings, progress: _Progress) -> None:
     def make_inputs() -> tuple[Any, ...]:
         return target_inputs(target, settings)
 
-    progress.enter(CheckName.FULLGRAPH)
+    wanted = [c for c in _NEED_FIRST_CALL if progress.wants(c)]
+    if wanted:
+        _run_compiled_checks(target, settings, progress, make_inputs, wanted[0])
+    if progress.wants(CheckName.BREAKS):
+        progress.enter(CheckName.BREAKS)
+        torch._dynamo.reset()
+        progress.record(
+            CheckName.BREAKS, check_breaks(target, prepare_module(target, settings), make_inputs)
+        )
+    progress.enter_none()
+
+
+def _run_compiled_checks(
+    target: Target,
+    settings: CheckSettings,
+    progress: _Progress,
+    make_inputs: Callable[[], tuple[Any, ...]],
+    first: CheckName,
+) -> None:
+    # The first call is fullgraph's; in a process started after a device fault it is
+    # charged to the first check that still needs it.
+    progress.enter(first)
     module = prepare_module(target, settings)
     clone_module(module)(*make_inputs())  # the example must run in eager, or the target is wrong
     backward = target.modes[0] is Mode.TRAIN
     compiled = target.compile(module, backend=settings.backend, fullgraph=True)
     mark = len(compile_log().ids)
-    first = first_call(compiled, make_inputs(), backward=backward)
-    fullgraph = fullgraph_result(first)
+    called = first_call(compiled, make_inputs(), backward=backward)
+    fullgraph = fullgraph_result(called)
     progress.record(CheckName.FULLGRAPH, fullgraph)
-    fullgraph_ok = first.error is None
+    fullgraph_ok = called.error is None
     if not fullgraph_ok:
         torch._dynamo.reset()
         module = prepare_module(target, settings)
         compiled = target.compile(module, backend=settings.backend, fullgraph=False)
         mark = len(compile_log().ids)
-        first = first_call(compiled, make_inputs(), backward=backward)
-        if first.error is not None:
-            raise first.error
+        called = first_call(compiled, make_inputs(), backward=backward)
+        if called.error is not None:
+            raise called.error
     first_call_ids = compile_log().since(mark)
 
-    progress.enter(CheckName.RECOMPILES)
-    replayed = replay(
-        target,
-        module,
-        compiled,
-        make_inputs,
-        fullgraph=fullgraph_ok,
-        first_call_ids=first_call_ids,
-        compare_with_eager=lambda: describe_mismatch(
-            module, compiled, make_inputs, target.modes[0], settings.dtype
-        ),
-    )
-    progress.record(CheckName.FULLGRAPH, _scenario_break(fullgraph, replayed.errors))
-    progress.record(CheckName.RECOMPILES, replayed.result)
-    progress.record(CheckName.COMPILE_TIME, compile_time_result(first, replayed.steady_s))
+    if progress.wants(CheckName.RECOMPILES):
+        progress.enter(CheckName.RECOMPILES)
+        replayed = replay(
+            target,
+            module,
+            compiled,
+            make_inputs,
+            fullgraph=fullgraph_ok,
+            first_call_ids=first_call_ids,
+            compare_with_eager=lambda: describe_mismatch(
+                module, compiled, make_inputs, target.modes[0], settings.dtype
+            ),
+        )
+        refined = _scenario_break(fullgraph, replayed.errors)
+        if progress.wants(CheckName.FULLGRAPH) or refined is not fullgraph:
+            progress.results[CheckName.FULLGRAPH] = refined
+        progress.record(CheckName.RECOMPILES, replayed.result)
+        progress.record(CheckName.COMPILE_TIME, compile_time_result(called, replayed.steady_s))
 
-    progress.enter(CheckName.PARITY)
-    progress.record(
-        CheckName.PARITY, check_parity(module, compiled, make_inputs, target.modes, settings.dtype)
-    )
+    if progress.wants(CheckName.PARITY):
+        progress.enter(CheckName.PARITY)
+        progress.record(
+            CheckName.PARITY,
+            check_parity(module, compiled, make_inputs, target.modes, settings.dtype),
+        )
 
-    progress.enter(CheckName.EXCEPTIONS)
-    progress.record(
-        CheckName.EXCEPTIONS,
-        check_exceptions(module, compiled, target.bad_inputs, settings, fullgraph=fullgraph_ok),
-    )
-
-    progress.enter(CheckName.BREAKS)
-    torch._dynamo.reset()
-    progress.record(
-        CheckName.BREAKS, check_breaks(target, prepare_module(target, settings), make_inputs)
-    )
-    progress.check = None
+    if progress.wants(CheckName.EXCEPTIONS):
+        progress.enter(CheckName.EXCEPTIONS)
+        progress.record(
+            CheckName.EXCEPTIONS,
+            check_exceptions(module, compiled, target.bad_inputs, settings, fullgraph=fullgraph_ok),
+        )
 
 
-def audit_target(
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditPart:
+    """What one process found; `rerun_skip` is set when a device fault ended it early."""
+
+    result: TargetResult
+    rerun_skip: frozenset[CheckName] | None = None  # checks the next process must not redo
+
+
+def audit_target_part(
     target: Target,
     settings: CheckSettings,
+    *,
+    skip: frozenset[CheckName] = frozenset(),
     on_check: Callable[[CheckName], None] | None = None,
-) -> TargetResult:
-    """All checks on `target`; an exception becomes status error with its traceback.
-
-    `on_check` is told the name of each check as it starts (for progress display).
-    """
+) -> AuditPart:
+    """The checks not in `skip`, in this process, until the first device fault."""
     start = time.perf_counter()
-    progress = _Progress(on_check=on_check)
+    progress = _Progress(on_check=on_check, skip=skip)
     error: ErrorInfo | None = None
+    fault: DeviceFault | None = None
     try:
         with dynamo_scope(target.dynamo_config):
             _run_checks(target, settings, progress)
+    except DeviceFaultError as exc:  # a check charged the fault to one of its inputs
+        fault = exc.fault
+        if exc.partial is not None:
+            progress.results[fault.check] = exc.partial
     except Exception as exc:  # recorded in the result, never swallowed
         error = ErrorInfo(
             type=type(exc).__name__,
@@ -188,9 +249,11 @@ def audit_target(
             traceback=traceback.format_exc(),
             check=progress.check,
         )
+        if is_device_fault(exc):
+            fault = fault_from(exc, progress.check or CheckName.FULLGRAPH, EXAMPLE_INPUTS)
     found = progress.results
     measured: tuple[dict[str, Any], ...] = ()
-    if error is None and settings.bench and target.benchmark:
+    if error is None and fault is None and settings.bench and target.benchmark:
         measured = benchmark_target(target, settings)  # failures land in each result's error
     result = TargetResult(
         name=target.name,
@@ -202,6 +265,47 @@ def audit_target(
         error=error,
         benchmarks=measured,
         duration_s=time.perf_counter() - start,
+        device_faults=() if fault is None else (fault,),
         **{name.value: found.get(name) for name in CheckName},
     )
-    return replace(result, status=_status(target, result))
+    result = replace(result, status=status_of(result))
+    if fault is None:
+        return AuditPart(result=result)
+    ended = skip | progress.done | {fault.check}
+    if CheckName.RECOMPILES in ended:
+        ended |= {CheckName.COMPILE_TIME}
+    left = [c for c in RUN_ORDER if c not in ended]
+    if not left and not (settings.bench and target.benchmark):
+        return AuditPart(result=result)
+    return AuditPart(result=result, rerun_skip=frozenset(ended))
+
+
+def audit_target(
+    target: Target,
+    settings: CheckSettings,
+    on_check: Callable[[CheckName], None] | None = None,
+) -> TargetResult:
+    """All checks on `target`; an exception becomes status error with its traceback.
+
+    `on_check` is told the name of each check as it starts (for progress display).
+    After a device fault the checks still to do are not run here (audits.runner runs
+    them in a fresh process).
+    """
+    return audit_target_part(target, settings, on_check=on_check).result
+
+
+def merge_parts(earlier: TargetResult, later: TargetResult) -> TargetResult:
+    """One target's result from two processes: the later one fills what the earlier left."""
+    checks = {
+        name.value: later.check(name) if later.check(name) is not None else earlier.check(name)
+        for name in CheckName
+    }
+    merged = replace(
+        earlier,
+        error=earlier.error or later.error,
+        benchmarks=later.benchmarks or earlier.benchmarks,
+        duration_s=earlier.duration_s + later.duration_s,
+        device_faults=earlier.device_faults + later.device_faults,
+        **checks,
+    )
+    return replace(merged, status=status_of(merged))

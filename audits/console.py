@@ -147,6 +147,11 @@ def first_problem(t: TargetResult) -> list[str]:
                 )
                 break
     p = t.parity
+    for fault in t.device_faults:
+        lines.append(
+            f"device fault in {fault.check.value} on {fault.input}: {fault.message} "
+            "(the checks after it ran in a fresh process)"
+        )
     if p is not None and p.status is CheckStatus.FAILED:
         for mode in p.modes:
             if not mode.passed:

@@ -12,8 +12,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from audits.child import Job
 from audits.results import TargetResult
-from audits.runner import Job
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -64,6 +64,7 @@ class TargetStatus(str, Enum):
     ERROR = "error"  # an exception escaped a check
     TIMEOUT = "timeout"  # the target's subprocess ran past --timeout
     CRASHED = "crashed"  # the subprocess died (segfault, abort, out of memory)
+    NOT_RUN = "not run"  # the run was interrupted before this target finished
 
 
 class Mode(str, Enum):
@@ -221,6 +222,21 @@ class ErrorInfo:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DeviceFault:
+    """A CUDA error that leaves the process's context unusable (a device-side assert).
+
+    The check that hit it and the checks after it in the same process cannot be
+    trusted, so the checks still to do ran in a fresh process.
+    """
+
+    check: CheckName  # the check that was running
+    input: str  # the bad input's name, or "example inputs"
+    error_type: str
+    message: str  # first line of the error
+    not_run: tuple[str, ...] = ()  # bad inputs of the exceptions check left after the fault
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TargetResult:
     name: str
     group: str  # "isolation", "blueprint", "host", "stage", "lifecycle", "guard", "hazard", "user"
@@ -241,6 +257,8 @@ class TargetResult:
     # Eager-vs-compiled measurements of host targets (unless --no-bench): benchmarks'
     # BenchmarkResult, serialized by its own codec so this schema does not depend on it.
     benchmarks: tuple[dict[str, Any], ...] = ()
+    # CUDA errors that ended one of the target's processes; the checks after each ran anew.
+    device_faults: tuple[DeviceFault, ...] = ()
 
     def check(self, name: CheckName) -> Any:
         return getattr(self, name.value)
@@ -298,6 +316,7 @@ class RunSettings:
     timeout_s: float = 300.0
     jobs: int = 1
     threads_per_job: int = 1  # torch intra-op threads in each target's subprocess
+    start_method: str = "fork"  # how the targets' subprocesses started (audits.start_method)
     fail_on: tuple[FailOn, ...] = tuple(FailOn)
     target_globs: tuple[str, ...] = ()
     user_targets: tuple[str, ...] = ()

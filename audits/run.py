@@ -24,11 +24,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from audits.child import Job
 from audits.cli import UsageError, UsageParser
 from audits.results import FailOn, RunResult, RunSettings
-from audits.runner import Job
+from audits.start_method import AUTO as AUTO_START
+from audits.start_method import START_METHODS
 
 if TYPE_CHECKING:
+    from audits.environment import CudaDevice
     from audits.report.publish import BaselinePlan
 
 BACKENDS = ("eager", "aot_eager", "inductor")
@@ -56,6 +59,7 @@ class RunConfig:
     baseline: str | None = None  # FILE, or "auto": reports/baseline/<device>-torch<version>.json
     update_baseline: bool = False  # write this run's report as the baseline instead of comparing
     threshold: float = 0.10  # relative speedup drop that is a regression (if outside both CIs)
+    start_method: str = "auto"  # how children start; auto: fork on a CPU build, else forkserver
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -70,6 +74,11 @@ class RunConfig:
             raise UsageError(f"--timeout {self.timeout_s!r}: must be a number of seconds > 0")
         if self.jobs is not None and self.jobs < 1:
             raise UsageError(f"--jobs {self.jobs!r}: must be an integer >= 1")
+        if self.start_method not in (AUTO_START, *START_METHODS):
+            raise UsageError(
+                f"--start-method {self.start_method!r}: valid methods are "
+                f"{', '.join((AUTO_START, *START_METHODS))}"
+            )
         if not 0.0 < self.threshold < 1.0:
             raise UsageError(
                 f"--threshold {self.threshold!r}: must be a fraction in (0, 1), e.g. 0.10"
@@ -156,6 +165,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: CPU cores on cpu, 1 on cuda)",
     )
     p.add_argument(
+        "--start-method",
+        choices=(AUTO_START, *START_METHODS),
+        default=AUTO_START,
+        help="how each target's subprocess starts: auto (default) forks on a CPU-only build "
+        "of torch and uses a forkserver on a CUDA build, where a forked child cannot use "
+        "CUDA once the parent touched it; fork is refused on a CUDA build",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         default=None,
@@ -186,7 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="compare with a baseline report.json and exit 1 on a regression (new breaks, more "
         "recompiles, parity or exception-parity loss, a significant slowdown); 'auto' is "
-        "reports/baseline/<device>-torch<version>.json, else the CPU one",
+        "reports/baseline/<device>-torch<version>.json, where <device> is cpu, or on CUDA "
+        "cuda-<class> (hopper, ampere, ada, blackwell; plain cuda for an unlisted GPU), "
+        "else the CPU one",
     )
     p.add_argument(
         "--update-baseline",
@@ -241,57 +260,71 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
         baseline=args.baseline,
         update_baseline=args.update_baseline,
         threshold=args.threshold,
+        start_method=args.start_method,
     )
 
 
-def select_jobs(config: RunConfig) -> list[Job]:
+def select_jobs(config: RunConfig, start_method: str = "fork") -> list[Job]:
     """Built-in, hazard and user targets named by the config, or UsageError."""
+    from audits.catalog import BUILTIN, HAZARD, catalog_target
     from audits.runner import error_in_child, job_for_target
+    from audits.targets import Target
     from audits.user_targets import build_user_target, resolve_factory
 
-    candidates = []
+    candidates: list[tuple[str, Target]] = []
     if not (config.user_targets or config.hazards) or config.target_globs:
         from audits.builtin_targets import builtin_targets
 
-        candidates.extend(builtin_targets())
+        candidates.extend((BUILTIN, t) for t in builtin_targets())
     if config.hazards:
         from audits.hazards import hazard_targets
 
-        candidates.extend(hazard_targets())
+        candidates.extend((HAZARD, t) for t in hazard_targets())
     chosen = candidates
     if config.target_globs:
         for glob in config.target_globs:
-            if not any(fnmatch.fnmatchcase(t.name, glob) for t in candidates):
-                names = ", ".join(t.name for t in candidates)
+            if not any(fnmatch.fnmatchcase(t.name, glob) for _, t in candidates):
+                names = ", ".join(t.name for _, t in candidates)
                 raise UsageError(f"--targets {glob!r} matches no target; valid names: {names}")
         chosen = [
-            t
-            for t in candidates
+            (c, t)
+            for c, t in candidates
             if any(fnmatch.fnmatchcase(t.name, g) for g in config.target_globs)
         ]
-    jobs = [job_for_target(t) for t in chosen]
+    # The child rebuilds its target by name: a Target does not pickle (forkserver, spawn).
+    jobs = [job_for_target(t, load=partial(catalog_target, c, t.name)) for c, t in chosen]
     for spec in config.user_targets:
         # A typo is a usage error now, not a crash later. Imported in a child:
-        # the parent must stay free of torch ops (see audits.runner).
-        problem = error_in_child(partial(resolve_factory, spec))
+        # the parent must stay free of torch ops and CUDA (see audits.runner).
+        problem = error_in_child(partial(resolve_factory, spec), start_method=start_method)
         if problem is not None:
             raise UsageError(problem)
         jobs.append(Job(name=spec, group="user", load=partial(build_user_target, spec)))
     return jobs
 
 
-def _device(requested: str) -> str:
-    from audits.environment import cuda_available
+def _start_method(requested: str) -> str:
+    from audits.start_method import choose_start_method, torch_has_gpu_support
 
-    if requested == "cuda" and not cuda_available():
+    try:
+        return choose_start_method(requested, gpu_build=torch_has_gpu_support())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _device(requested: str, cuda: CudaDevice | None) -> str:
+    if requested == "cuda" and cuda is None:
         raise UsageError("--device cuda: CUDA is not available here; valid devices: auto, cpu")
     if requested == "auto":
-        return "cuda" if cuda_available() else "cpu"
+        return "cuda" if cuda is not None else "cpu"
     return requested
 
 
-def _baseline_plan(config: RunConfig, device: str, torch_version: str) -> BaselinePlan | None:
+def _baseline_plan(
+    config: RunConfig, device: str, torch_version: str, device_name: str | None = None
+) -> BaselinePlan | None:
     """Read the baseline before any target runs: a bad one costs a line, not an audit."""
+    from audits.report.baseline import baseline_device
     from audits.report.document import ReportFormatError
     from audits.report.publish import check_out_dir, prepare_baseline
     from audits.report.rundir import RunDirExistsError
@@ -301,7 +334,7 @@ def _baseline_plan(config: RunConfig, device: str, torch_version: str) -> Baseli
         return prepare_baseline(
             config.baseline,
             update=config.update_baseline,
-            device_kind=device,
+            device_kind=baseline_device(device, device_name),
             torch_version=torch_version,
             threshold=config.threshold,
         )
@@ -315,16 +348,18 @@ def main(config: RunConfig) -> int:
 
     from audits.checks.common import CheckSettings
     from audits.console import render
-    from audits.environment import collect_environment, usable_cpus
+    from audits.environment import collect_environment, probe_cuda, usable_cpus
     from audits.progress import LineProgress, RichProgress
     from audits.report.atomic import atomic_write_text
     from audits.report.publish import audit_report, publish_report
     from audits.report.rundir import RunDirExistsError, claim_run_dir
     from audits.runner import RunnerSettings, preload_compile_stack, run_jobs
 
-    device = _device(config.device)
-    jobs = select_jobs(config)
-    plan = _baseline_plan(config, device, torch.__version__)
+    start_method = _start_method(config.start_method)
+    cuda = probe_cuda(start_method) if config.device != "cpu" else None
+    device = _device(config.device, cuda)
+    jobs = select_jobs(config, start_method)
+    plan = _baseline_plan(config, device, torch.__version__, cuda.name if cuda else None)
     cpus = usable_cpus()
     parallel = config.jobs or (cpus if device == "cpu" else 1)
     settings = RunnerSettings(
@@ -337,6 +372,7 @@ def main(config: RunConfig) -> int:
         timeout_s=config.timeout_s,
         jobs=parallel,
         threads_per_job=max(1, cpus // parallel),
+        start_method=start_method,
     )
     started_at = datetime.now(timezone.utc)
     start = time.perf_counter()
@@ -358,7 +394,7 @@ def main(config: RunConfig) -> int:
         else:
             with sink:
                 results = run_jobs(jobs, settings, Path(workdir), sink)
-    environment = collect_environment(device, started_at)
+    environment = collect_environment(device, started_at, cuda)
     run = RunResult(
         environment=environment,
         settings=RunSettings(
@@ -371,6 +407,7 @@ def main(config: RunConfig) -> int:
             timeout_s=config.timeout_s,
             jobs=parallel,
             threads_per_job=settings.threads_per_job,
+            start_method=start_method,
             fail_on=config.fail_on,
             target_globs=config.target_globs,
             user_targets=config.user_targets,
@@ -378,7 +415,8 @@ def main(config: RunConfig) -> int:
         targets=tuple(results),
         duration_s=time.perf_counter() - start,
     )
-    report = audit_report(run, threads=settings.threads_per_job)
+    cuda_device = (cuda.name, cuda.capability) if device == "cuda" and cuda else None
+    report = audit_report(run, threads=settings.threads_per_job, cuda_device=cuda_device)
     try:
         out = claim_run_dir(report.environment, config.out)
     except RunDirExistsError as exc:  # another run took --out while this one ran

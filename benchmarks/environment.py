@@ -122,17 +122,26 @@ def load_average() -> tuple[float, float, float] | None:
     return (one, five, fifteen)
 
 
-def collect_environment(device: torch.device | str = "cpu") -> EnvironmentRecord:
-    """Record the environment now; call it inside the thread scope the measurement used."""
+def collect_environment(
+    device: torch.device | str = "cpu", cuda_device: tuple[str, str] | None = None
+) -> EnvironmentRecord:
+    """Record the environment now; call it inside the thread scope the measurement used.
+
+    `cuda_device` is (name, capability) when the caller already knows them: a process
+    that forks or serves children must not ask torch.cuda, which initialises CUDA.
+    """
     device = torch.device(device)
     on_cuda = device.type == "cuda"
     sha, dirty = git_revision()
     model = cpu_model()
-    if on_cuda:
+    capability: str | None
+    if on_cuda and cuda_device is not None:
+        device_name, capability = cuda_device
+    elif on_cuda:
         index = device.index if device.index is not None else torch.cuda.current_device()
         major, minor = torch.cuda.get_device_capability(index)
         device_name = torch.cuda.get_device_name(index)
-        capability: str | None = f"{major}.{minor}"
+        capability = f"{major}.{minor}"
     else:
         device_name = model
         capability = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from benchmarks.environment import EnvironmentRecord
+from benchmarks.hardware import HardwareClass, hardware_class
 from benchmarks.modes import CompileMode, Precision
 from benchmarks.results import BenchmarkResult, Comparison, GoalStatus, GoalVerdict
 from benchmarks.stats import Interval
@@ -57,13 +58,16 @@ class Metric(enum.Enum):
 
 
 class Hardware(enum.Enum):
+    """Where a goal is judged: the CPU, or any GPU part of a class (benchmarks.hardware)."""
+
     CPU = "cpu"
-    H100 = "h100"
+    HOPPER = "hopper"  # H100 SXM/PCIe/NVL, H200, GH200: one goal for all
 
     def matches(self, environment: EnvironmentRecord) -> bool:
         if self is Hardware.CPU:
             return environment.device_kind == "cpu"
-        return environment.device_kind == "cuda" and "H100" in environment.device_name
+        found = hardware_class(environment.device_name)
+        return environment.device_kind == "cuda" and found is HardwareClass(self.value)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,18 +134,18 @@ GOALS: tuple[Goal, ...] = (
         for family in ("cnn-small", "transformer-small")
     ),
     Goal(
-        goal="h100.gpt2-small.train.bf16.speedup",
+        goal="hopper.gpt2-small.train.bf16.speedup",
         description="TransformerHost gpt2-small training step, bf16, compiled/eager throughput",
-        hardware=Hardware.H100,
+        hardware=Hardware.HOPPER,
         metric=Metric.SPEEDUP,
         subject="transformer-gpt2-small/train/bare",
         threshold=at_least(1.5),
         precision=Precision.BF16,
     ),
     Goal(
-        goal="h100.gpt2-small.train.bf16.mfu",
+        goal="hopper.gpt2-small.train.bf16.mfu",
         description="TransformerHost gpt2-small training step, bf16, compiled MFU",
-        hardware=Hardware.H100,
+        hardware=Hardware.HOPPER,
         metric=Metric.MFU,
         subject="transformer-gpt2-small/train/bare",
         threshold=at_least(40.0, unit=" %"),

@@ -3,8 +3,8 @@
 FLOPs come from torch.utils.flop_counter.FlopCounterMode on one eager call (matmuls,
 convolutions and attention, forward and backward), so eager and compiled share the same
 count: compiling changes how fast the work runs, not how much of it the model asks for.
-The peaks are vendor dense figures (no structured sparsity). A device missing from the
-table yields no MFU rather than a guess.
+The peaks are vendor dense figures (no structured sparsity, benchmarks.hardware). A device
+missing from that table yields no MFU rather than a guess.
 """
 
 from __future__ import annotations
@@ -15,22 +15,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-# (substring of torch.cuda.get_device_name, precision) -> dense peak FLOP/s.
-# Checked in order, so the more specific name (H100 PCIe) precedes the general one.
-DENSE_PEAK_FLOPS: tuple[tuple[str, str, float], ...] = (
-    ("H100 PCIe", "bf16", 756e12),
-    ("H100 PCIe", "tf32", 378e12),
-    ("H100 PCIe", "fp32", 51e12),
-    ("H100", "bf16", 989e12),  # SXM5 (the "80GB HBM3" part)
-    ("H100", "tf32", 494.5e12),
-    ("H100", "fp32", 67e12),
-    ("H200", "bf16", 989e12),
-    ("H200", "tf32", 494.5e12),
-    ("H200", "fp32", 67e12),
-    ("A100", "bf16", 312e12),
-    ("A100", "tf32", 156e12),
-    ("A100", "fp32", 19.5e12),
-)
+from benchmarks.hardware import gpu_part
 
 
 def matmul_precision(dtype: torch.dtype) -> str:
@@ -43,11 +28,9 @@ def matmul_precision(dtype: torch.dtype) -> str:
 
 
 def dense_peak_flops(device_name: str, precision: str) -> float | None:
-    """The table's peak for this device and precision, or None when the device is not listed."""
-    for name, table_precision, peak in DENSE_PEAK_FLOPS:
-        if name in device_name and table_precision == precision:
-            return peak
-    return None
+    """The part's dense peak at this precision (benchmarks.hardware), None for an unlisted GPU."""
+    part = gpu_part(device_name)
+    return None if part is None else part.peak(precision)
 
 
 def count_flops(fn: Callable[[], Any]) -> int:

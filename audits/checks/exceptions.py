@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from torch import nn
 
 from audits.checks.common import CheckSettings, prepare_inputs
+from audits.checks.device_fault import DeviceFaultError, fault_from, is_device_fault, synchronize
 from audits.graph_breaks import break_from_exception
-from audits.results import CheckStatus, ExceptionCase, ExceptionsResult
+from audits.results import CheckName, CheckStatus, ExceptionCase, ExceptionsResult
 from audits.targets import BadInput
 
 
@@ -24,6 +26,8 @@ def _raised(fn: Callable[..., Any], bad: BadInput, settings: CheckSettings) -> B
     inputs = prepare_inputs(bad.make_inputs, settings)
     try:
         fn(*inputs)
+        # A device-side assert is reported at a later CUDA call: make it this one.
+        synchronize(settings.device)
     except Exception as exc:  # the exception is the measurement
         return exc
     return None
@@ -39,14 +43,18 @@ def _text(exc: BaseException | None) -> str:
 
 def check_case(
     module: nn.Module, compiled: Callable[..., Any], bad: BadInput, settings: CheckSettings
-) -> ExceptionCase:
+) -> tuple[ExceptionCase, BaseException | None]:
+    """The case, and the device fault one of the two calls raised (None when neither did)."""
     eager_exc = _raised(module, bad, settings)
-    compiled_exc = _raised(compiled, bad, settings)
+    if is_device_fault(eager_exc):
+        compiled_exc: BaseException | None = None  # the context is gone: compiled cannot run
+    else:
+        compiled_exc = _raised(compiled, bad, settings)
     eager_as_declared = isinstance(eager_exc, bad.raises) and (
         bad.match is None or re.search(bad.match, _text(eager_exc)) is not None
     )
     type_matches = eager_as_declared and type(compiled_exc) is type(eager_exc)
-    return ExceptionCase(
+    case = ExceptionCase(
         name=bad.name,
         expected_type=bad.raises.__name__,
         eager_type=_name(eager_exc),
@@ -57,6 +65,8 @@ def check_case(
         message_matches=type_matches and _text(compiled_exc) == _text(eager_exc),
         graph_break=break_from_exception(compiled_exc) if compiled_exc is not None else None,
     )
+    fault = next((e for e in (eager_exc, compiled_exc) if is_device_fault(e)), None)
+    return case, fault
 
 
 def check_exceptions(
@@ -69,8 +79,26 @@ def check_exceptions(
 ) -> ExceptionsResult:
     if not bad_inputs:
         return ExceptionsResult(status=CheckStatus.SKIPPED, fullgraph=fullgraph)
-    cases = tuple(check_case(module, compiled, bad, settings) for bad in bad_inputs)
+    cases: list[ExceptionCase] = []
+    for i, bad in enumerate(bad_inputs):
+        case, fault = check_case(module, compiled, bad, settings)
+        cases.append(case)
+        if fault is not None:
+            # Nothing more can run in this process: keep the cases measured so far.
+            raise DeviceFaultError(
+                replace(
+                    fault_from(fault, CheckName.EXCEPTIONS, bad.name),
+                    not_run=tuple(b.name for b in bad_inputs[i + 1 :]),
+                ),
+                partial=_result(cases, fullgraph),
+            )
+    return _result(cases, fullgraph)
+
+
+def _result(cases: list[ExceptionCase], fullgraph: bool) -> ExceptionsResult:
     ok = all(c.type_matches and c.message_matches for c in cases)
     return ExceptionsResult(
-        status=CheckStatus.PASSED if ok else CheckStatus.FAILED, fullgraph=fullgraph, cases=cases
+        status=CheckStatus.PASSED if ok else CheckStatus.FAILED,
+        fullgraph=fullgraph,
+        cases=tuple(cases),
     )

@@ -263,3 +263,22 @@ def errors_table(audit: RunResult) -> str | None:
     if not rows:
         return None
     return table(rows, ["target", "status", "error", "during check", "message"])
+
+
+def device_faults_table(audit: RunResult) -> str | None:
+    """CUDA errors that ended a target's process; the checks after them ran in a fresh one."""
+    rows = [
+        [
+            text(t.name, 60),
+            text(f.check.value),
+            text(f.input, 60),
+            code(f.error_type),
+            text(f.message, 120),
+            text(", ".join(f.not_run) or DASH, 80),
+        ]
+        for t in audit.targets
+        for f in t.device_faults
+    ]
+    if not rows:
+        return None
+    return table(rows, ["target", "check", "input", "error", "message", "bad inputs not run"])

@@ -22,6 +22,7 @@ from audits.report.document import (
 from audits.report.regression_md import COMPARISON_MD, append_step_summary, render_regressions
 from audits.report.regressions import DEFAULT_THRESHOLD, RegressionReport, compare_reports
 from audits.report.rundir import REPORTS_ROOT
+from benchmarks.hardware import hardware_class
 
 BASELINE_DIR = REPORTS_ROOT / "baseline"
 AUTO = "auto"
@@ -32,8 +33,20 @@ EXIT_REGRESSION = 1
 EXIT_BAD_BASELINE = 2
 
 
+def baseline_device(device: str, device_name: str | None = None) -> str:
+    """The device part of a baseline's name: cpu, cuda-<hardware class>, or cuda.
+
+    Timings differ between GPU classes, so a CUDA baseline is kept per class
+    (cuda-hopper-torch2.11.0.json serves an H100 and an H200 alike).
+    """
+    if device != "cuda" or device_name is None:
+        return device
+    found = hardware_class(device_name)
+    return "cuda" if found is None else f"cuda-{found.value}"
+
+
 def baseline_name(device_kind: str, torch_version: str) -> str:
-    """e.g. cpu-torch2.13.0.json; a local version tag (+cpu, +cu124) is dropped."""
+    """e.g. cpu-torch2.13.0.json, cuda-hopper-torch2.11.0.json; a local tag (+cu130) is dropped."""
     return f"{device_kind}-torch{torch_version.split('+', 1)[0]}.json"
 
 

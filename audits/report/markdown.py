@@ -16,6 +16,7 @@ from audits.report.audit_tables import (
     breaks_table,
     compile_status_table,
     compile_time_table,
+    device_faults_table,
     errors_table,
     exceptions_table,
     parity_table,
@@ -192,6 +193,10 @@ def render_markdown(report: RunReport) -> str:
     if goals is not None:
         section("Benchmark goals", goals, "")
     if audit is not None:
+        faults = device_faults_table(audit)
+        if faults is not None:
+            note = "The checks after each ran in a fresh process: CUDA is unusable after one."
+            section("Device faults", faults, "", note)
         errors = errors_table(audit)
         if errors is not None:
             section("Errors", errors, "")

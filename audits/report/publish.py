@@ -16,7 +16,9 @@ from pathlib import Path
 
 from audits.report.baseline import (
     AUTO,
+    BASELINE_DIR,
     EXIT_OK,
+    baseline_name,
     gate,
     load_baseline,
     resolve_baseline,
@@ -66,6 +68,10 @@ def prepare_baseline(
     if spec is None and not update:
         return None
     path = resolve_baseline(spec or AUTO, device_kind=device_kind, torch_version=torch_version)
+    if update and (spec or AUTO) == AUTO:
+        # Never the CPU file that `auto` falls back to when reading: a CUDA run that
+        # updates writes its own device's baseline.
+        path = BASELINE_DIR / baseline_name(device_kind, torch_version)
     if update:
         return BaselinePlan(path=path, update=True, threshold=threshold)
     return BaselinePlan(path=path, update=False, threshold=threshold, baseline=load_baseline(path))
@@ -77,13 +83,15 @@ def check_out_dir(out: Path | None) -> None:
         raise RunDirExistsError(f"{out} already holds files; a run directory is never overwritten")
 
 
-def audit_environment(run: RunResult, *, threads: int | None = None) -> EnvironmentRecord:
+def audit_environment(
+    run: RunResult, *, threads: int | None = None, cuda_device: tuple[str, str] | None = None
+) -> EnvironmentRecord:
     """The full environment record for an audit, stamped with the audit's start and commit.
 
     Collected in the parent after the targets' subprocesses finished; `threads` is what
     each child used when the caller knows it (the parent's own count otherwise).
     """
-    record = collect_environment(run.settings.device)
+    record = collect_environment(run.settings.device, cuda_device)
     started = run.environment.started_at
     if started:
         moment = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
@@ -119,11 +127,15 @@ def publish_report(
 
 
 def audit_report(
-    run: RunResult, *, benchmarks: BenchmarkRun | None = None, threads: int | None = None
+    run: RunResult,
+    *,
+    benchmarks: BenchmarkRun | None = None,
+    threads: int | None = None,
+    cuda_device: tuple[str, str] | None = None,
 ) -> RunReport:
-    return RunReport(
-        environment=audit_environment(run, threads=threads), audit=run, benchmarks=benchmarks
-    )
+    """`cuda_device` (name, capability): probed in a child, so the parent never asks CUDA."""
+    environment = audit_environment(run, threads=threads, cuda_device=cuda_device)
+    return RunReport(environment=environment, audit=run, benchmarks=benchmarks)
 
 
 def publish_benchmarks(

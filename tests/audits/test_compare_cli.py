@@ -180,3 +180,35 @@ def test_the_committed_baseline_holds_no_absolute_checkout_paths(tmp_path):
         .exceptions.cases[0]
         .compiled_message.startswith('File "esper/kasmina/host.py"')
     )
+
+
+def test_cuda_baselines_are_named_by_hardware_class(tmp_path, monkeypatch):
+    """auto on an H200 reads cuda-hopper-torch<v>.json; --update-baseline writes it, never cpu."""
+    from audits.report.baseline import baseline_device
+    from audits.report.publish import prepare_baseline
+
+    assert baseline_device("cuda", "NVIDIA H200") == "cuda-hopper"
+    assert baseline_device("cuda", "NVIDIA A100-SXM4-80GB") == "cuda-ampere"
+    assert baseline_device("cuda", "Tesla T4") == "cuda"
+    assert baseline_device("cpu", "AMD EPYC") == "cpu"
+    hopper = tmp_path / "cuda-hopper-torch2.11.0.json"
+    (tmp_path / "cpu-torch2.11.0.json").write_text("{}")
+    assert (
+        resolve_baseline(
+            "auto", device_kind="cuda-hopper", torch_version="2.11.0", directory=tmp_path
+        )
+        == tmp_path / "cpu-torch2.11.0.json"
+    )  # no CUDA baseline yet: the CPU one
+    hopper.write_text("{}")
+    assert (
+        resolve_baseline(
+            "auto", device_kind="cuda-hopper", torch_version="2.11.0+cu130", directory=tmp_path
+        )
+        == hopper
+    )
+    monkeypatch.chdir(tmp_path)
+    baseline_dir = tmp_path / "reports" / "baseline"
+    baseline_dir.mkdir(parents=True)
+    (baseline_dir / "cpu-torch2.11.0.json").write_text("{}")
+    plan = prepare_baseline(None, update=True, device_kind="cuda-hopper", torch_version="2.11.0")
+    assert plan.path.name == "cuda-hopper-torch2.11.0.json"

@@ -155,10 +155,10 @@ def test_dormant_goal_is_symmetric_around_one():
 
 
 def test_gpu_goals_read_not_measured_on_a_cpu_run():
-    """No H100 in the run: its goals are not measured, never guessed."""
+    """No Hopper GPU in the run: its goals are not measured, never guessed."""
     run = _run([_result("cnn-small/infer/bare", 2.5)])
-    assert _status(run, "h100.gpt2-small.train.bf16.speedup") is GoalStatus.NOT_MEASURED
-    assert _status(run, "h100.gpt2-small.train.bf16.mfu") is GoalStatus.NOT_MEASURED
+    assert _status(run, "hopper.gpt2-small.train.bf16.speedup") is GoalStatus.NOT_MEASURED
+    assert _status(run, "hopper.gpt2-small.train.bf16.mfu") is GoalStatus.NOT_MEASURED
 
 
 def test_cpu_goals_read_not_measured_on_a_gpu_run():

@@ -1,0 +1,169 @@
+"""The child side of the runner: audit one target in this process and write the result.
+
+A child starts in its own process group (so that the parent can kill the compile
+workers it starts), sends its output to a log the parent quotes when it crashes, and
+writes `<index>.json` (the result, and which checks a fresh process must skip when a
+device fault ended this one early) atomically: the parent sees the whole file or none.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import json
+import os
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from audits.audit import AuditPart, audit_target_part
+from audits.checks.common import CheckSettings
+from audits.jsoncodec import to_jsonable
+from audits.results import CheckName, ErrorInfo, TargetResult, TargetStatus
+from audits.targets import Target
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """A target as the parent knows it before the child builds it.
+
+    With the forkserver and spawn start methods the job travels to the child by
+    pickle, so `load` must then be a module-level function (or a partial of one).
+    """
+
+    name: str
+    group: str
+    description: str = ""
+    expected_flags: tuple[CheckName, ...] = ()
+    informational: bool = False
+    cost: float = 1.0  # relative run time; costly jobs start first so the run ends sooner
+    load: Callable[[], Target]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunnerSettings:
+    checks: CheckSettings
+    timeout_s: float = 300.0
+    jobs: int = 1
+    threads_per_job: int = 1  # torch intra-op threads in each child
+    start_method: str = "fork"  # audits.start_method.choose_start_method picks it
+
+
+# What a first compilation imports lazily (measured with torch 2.13): about
+# 1 s per child for aot_eager and more for inductor when left to each child.
+# aot_eager goes through inductor's decompositions, hence the inductor modules.
+COMPILE_STACK = (
+    "torch._dynamo",
+    "torch._dynamo.backends.debugging",
+    "torch._dynamo.backends.inductor",
+    "torch._dynamo.repro.after_aot",
+    "torch._dynamo.testing",
+    "torch._functorch.aot_autograd",
+    "torch.fx.experimental.symbolic_shapes",
+    "torch.export._trace",
+    "torch._inductor.async_compile",
+    "torch._inductor.codecache",
+    "torch._inductor.codegen.cpp",
+    "torch._inductor.codegen.wrapper",
+    "torch._inductor.compile_fx",
+    "torch._inductor.decomposition",
+    "torch._inductor.fx_passes.post_grad",
+    "torch._inductor.graph",
+    "torch._inductor.kernel.mm",
+    "torch._inductor.lowering",
+    "torch._inductor.pattern_matcher",
+    "torch._inductor.scheduler",
+    "torch._inductor.select_algorithm",
+)
+
+
+def preload_compile_stack() -> None:
+    """Import what the first compilation would import, without running a torch op."""
+    for name in COMPILE_STACK:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another torch version lays its modules out differently
+            continue
+
+
+def child_entry(
+    job: Job,
+    settings: RunnerSettings,
+    workdir: Path,
+    index: int,
+    skip: frozenset[CheckName] = frozenset(),
+) -> None:
+    """The process's whole life; exits through os._exit so no parent code runs after it."""
+    code = 0
+    try:
+        os.setpgid(0, 0)
+        # A forked child inherits the parent's interrupt handlers; it must die of these.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _audit_one(job, settings, workdir, index, skip)
+    except BaseException:  # noqa: BLE001 - reported through the missing result file
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _audit_one(
+    job: Job, settings: RunnerSettings, workdir: Path, index: int, skip: frozenset[CheckName]
+) -> None:
+    log = os.open(workdir / f"{index}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    # Python-level output too, whatever the parent had put in sys.stdout/stderr.
+    sys.stdout = open(1, "w", buffering=1, closefd=False)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)
+    # A segfault or abort then leaves its Python stack in the log, which the
+    # crashed result quotes.
+    faulthandler.enable(file=log, all_threads=True)
+    import torch
+    import torch._inductor.config
+
+    torch.set_num_threads(settings.threads_per_job)
+    # On by default in torch 2.13; set here so that a run never depends on it. Kernels
+    # compiled by one target are then reused by the next and by the next run.
+    torch._inductor.config.fx_graph_cache = True
+    check_file = workdir / f"{index}.check"
+
+    def on_check(check: CheckName) -> None:
+        check_file.write_text(check.value)
+
+    try:
+        part = audit_target_part(job.load(), settings.checks, skip=skip, on_check=on_check)
+    except Exception as exc:  # the factory itself failed: still a result
+        error = ErrorInfo(
+            type=type(exc).__name__, message=str(exc), traceback=traceback.format_exc()
+        )
+        part = AuditPart(result=placeholder(job, TargetStatus.ERROR, error))
+    write_part(workdir, index, part)
+
+
+def placeholder(
+    job: Job, status: TargetStatus, error: ErrorInfo | None, duration_s: float = 0.0
+) -> TargetResult:
+    return TargetResult(
+        name=job.name,
+        group=job.group,
+        description=job.description,
+        status=status,
+        expected_flags=job.expected_flags,
+        informational=job.informational,
+        error=error,
+        duration_s=duration_s,
+    )
+
+
+def write_part(workdir: Path, index: int, part: AuditPart) -> None:
+    skip = None if part.rerun_skip is None else sorted(c.value for c in part.rerun_skip)
+    tmp = workdir / f"{index}.json.tmp"
+    tmp.write_text(json.dumps({"result": to_jsonable(part.result), "rerun_skip": skip}))
+    tmp.rename(workdir / f"{index}.json")
