@@ -1,6 +1,7 @@
 """Checkpoints: state_dict -> torch.save -> torch.load(weights_only=True) -> load_state_dict."""
 
 import io
+from pathlib import Path
 
 import pytest
 import torch
@@ -206,3 +207,24 @@ def test_round_trip_after_a_random_lifecycle(actions):
     model.eval()
     restored.eval()
     assert torch.equal(model(x), restored(x))
+
+
+def test_checkpoint_written_by_the_earlier_esper_loads_and_continues():
+    """A real checkpoint saved by esper before this API (extra state version 1): a CNN
+    with a conv_light seed in BLENDING, step 3 of an 8-step ramp."""
+    saved = torch.load(
+        Path(__file__).parent / "data" / "esper-v1-cnn-blending.pt", weights_only=True
+    )
+    model = tiny_model("cnn")
+    model.load_state_dict(saved["state_dict"])
+    slot = model.seed_slot
+    assert slot.stage == SeedStage.BLENDING and slot.state.previous_stage == SeedStage.TRAINING
+    assert slot.state.seed_id == "seed-v1" and slot.alpha == saved["alpha"]
+    assert (slot.state.blending_steps_done, slot.state.blending_steps_total) == (3, 8)
+    m = slot.state.metrics
+    assert (m.current_val_accuracy, m.best_val_accuracy, m.isolation_violations) == (0.47, 0.47, 2)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(saved["input"]), saved["output"])
+    slot.step_epoch()
+    assert slot.state.blending_steps_done == 4 and slot.alpha > saved["alpha"]
