@@ -28,6 +28,7 @@ from esper.kasmina.isolation import (
     blend_with_isolation,
     ste_forward,
 )
+from esper.kasmina.pace import blending_steps, step_epoch
 from esper.kasmina.state import SeedState
 from esper.leyline import (
     VALID_TRANSITIONS,
@@ -391,7 +392,7 @@ class SeedSlot(nn.Module):
             self.set_alpha(0.0)
             self.isolate_gradients = True
         elif target == SeedStage.BLENDING and self.alpha_schedule is None:
-            self.start_blending(self._blending_steps(), self.gates.blend_temperature)
+            self.start_blending(blending_steps(self), self.gates.blend_temperature)
         elif target == SeedStage.FOSSILIZED:
             self.set_alpha(1.0)
             self.isolate_gradients = False  # the seed is part of the host now
@@ -437,54 +438,11 @@ class SeedSlot(nn.Module):
         }
 
     # ----------------------------------------------------------------- epochs
-    def _blending_steps(self) -> int:
-        return int(getattr(self.task_config, "blending_steps", self.gates.blending_epochs))
-
-    def _dwell(self, fraction_name: str, default: int) -> int:
-        """Epochs a stage lasts: a fraction of the task's max_epochs (at least 1)."""
-        fraction = getattr(self.task_config, fraction_name, None)
-        max_epochs = getattr(self.task_config, "max_epochs", None)
-        if fraction is None or max_epochs is None:
-            return default
-        return max(1, int(fraction * max_epochs))
-
     def step_epoch(self) -> GateResult | None:
-        """Advance the mechanical lifecycle by one epoch; returns the gate result when a
-        transition was attempted, else None.
-
-        GERMINATED -> TRAINING at once; TRAINING -> BLENDING after its dwell; one ramp
-        step per epoch in BLENDING, then SHADOWING; SHADOWING -> PROBATIONARY after its
-        dwell. It never fossilizes (that is a decision: `advance_stage(FOSSILIZED)`) and
-        counts no epochs: `record_accuracy` does, once per epoch. After a cull through
-        `advance_stage(CULLED)` it walks the embargo back to DORMANT.
-        """
-        state = self._state
-        if state is None:
-            return None
-        stage, dwell = state.stage, state.metrics.epochs_in_current_stage
-        if stage == SeedStage.GERMINATED:
-            return self.advance_stage(SeedStage.TRAINING)
-        if stage == SeedStage.TRAINING:
-            if dwell >= self._dwell("train_to_blend_fraction", 1):
-                return self.advance_stage(SeedStage.BLENDING)
-            return None
-        if stage == SeedStage.BLENDING:
-            if state.blending_steps_done < state.blending_steps_total:
-                self.update_alpha_for_step(state.blending_steps_done + 1)
-            if state.blending_steps_done >= state.blending_steps_total:
-                return self.advance_stage(SeedStage.SHADOWING)
-            return None
-        if stage == SeedStage.SHADOWING:
-            if dwell >= self._dwell("shadowing_fraction", self.gates.min_shadowing_epochs):
-                return self.advance_stage(SeedStage.PROBATIONARY)
-            return None
-        if is_failure_stage(stage):
-            # No accuracy is recorded for a culled seed, so the embargo counts here.
-            state.increment_epoch()
-            if stage == SeedStage.EMBARGOED and dwell + 1 < self.gates.embargo_epochs:
-                return None
-            return self.advance_stage()
-        return None  # PROBATIONARY and FOSSILIZED wait for a decision
+        """Advance the mechanical lifecycle by one epoch (see `esper.kasmina.pace`);
+        returns the gate result when a transition was attempted, else None. It never
+        fossilizes and counts no epochs: `record_accuracy` does."""
+        return step_epoch(self)
 
     def record_accuracy(self, accuracy: float | torch.Tensor) -> None:
         """Record this epoch's validation accuracy (float or 0-d tensor) and count the
