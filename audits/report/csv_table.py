@@ -1,5 +1,7 @@
 """results.csv: one row per target × metric, in long form for pandas and spreadsheets.
 
+Written with the standard csv module, so a plain `pip install` writes it too.
+
 Columns: source (audit or benchmark), target, group, status, metric, value, low, high,
 interval (what low/high are: "ci95", "iqr" or empty) and unit. A metric a target did not
 produce has no row, rather than an empty one.
@@ -7,10 +9,10 @@ produce has no row, rather than an empty one.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from typing import Any
-
-import pandas as pd
 
 from audits.report.document import RunReport
 from audits.report.speedups import report_benchmarks
@@ -80,7 +82,7 @@ def _audit_metrics(t: TargetResult) -> Iterator[Row | None]:
     yield _row("duration", t.duration_s, "s")
 
 
-def results_frame(report: RunReport) -> pd.DataFrame:
+def results_rows(report: RunReport) -> list[Row]:
     rows: list[Row] = []
     if report.audit is not None:
         for t in report.audit.targets:
@@ -110,8 +112,12 @@ def results_frame(report: RunReport) -> pd.DataFrame:
             metrics.append(_row("compile_warm_cache", r.compile_time.warm_s, "s"))
         metrics.append(_row("mfu_compiled", r.mfu_compiled, "fraction"))
         rows.extend({**base, **m} for m in metrics if m is not None)
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    return rows
 
 
 def results_csv(report: RunReport) -> str:
-    return results_frame(report).to_csv(index=False)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(results_rows(report))
+    return out.getvalue()

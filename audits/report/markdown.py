@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from audits.report import cells
+from audits.report import cells, optional
 from audits.report.audit_tables import (
     breaks_table,
     compile_status_table,
@@ -29,6 +29,10 @@ from benchmarks.results import BenchmarkResult
 
 SPEEDUP_PNG = "speedup.png"
 COMPILE_TIME_PNG = "compile_time.png"
+
+
+def _chart(title: str, png: str) -> str:
+    return f"![{title}]({png})" if optional.plots_available() else f"({optional.PLOTS_MISSING}.)"
 
 
 def _geomean(values: list[float]) -> float | None:
@@ -176,12 +180,12 @@ def render_markdown(report: RunReport) -> str:
             "Compile time",
             compile_time_table(audit),
             "No compile times.",
-            f"One measurement per target (no CI). ![compile time]({COMPILE_TIME_PNG})",
+            f"One measurement per target (no CI). {_chart('compile time', COMPILE_TIME_PNG)}",
         )
     speedups, unreadable = speedups_table(report)
     note = (
         "Speedup = median eager time / median compiled time, with a paired bootstrap 95 % CI. "
-        f"![speedup]({SPEEDUP_PNG})"
+        f"{_chart('speedup', SPEEDUP_PNG)}"
     )
     section(
         "Speedups", speedups, "Not measured in this run (no benchmarks, or `--no-bench`).", note

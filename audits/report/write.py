@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from audits.report import optional
 from audits.report.atomic import atomic_write_text
 from audits.report.csv_table import results_csv
 from audits.report.document import REPORT_JSON, RunReport, report_to_json, without_checkout_paths
 from audits.report.markdown import COMPILE_TIME_PNG, SPEEDUP_PNG, render_markdown
-from audits.report.plots import write_compile_time_png, write_speedup_png
 from audits.report.rundir import REPORTS_ROOT, update_latest
 
 REPORT_MD = "report.md"
@@ -38,7 +38,10 @@ def write_run_report(
         (RESULTS_CSV, results_csv),
     ):
         atomic_write_text(run_dir / name, without_checkout_paths(render(report), checkout))
-    write_speedup_png(report, run_dir / SPEEDUP_PNG)
-    write_compile_time_png(report, run_dir / COMPILE_TIME_PNG)
+    if optional.plots_available():  # else report.md says why the charts are missing
+        from audits.report.plots import write_compile_time_png, write_speedup_png
+
+        write_speedup_png(report, run_dir / SPEEDUP_PNG)
+        write_compile_time_png(report, run_dir / COMPILE_TIME_PNG)
     update_latest(run_dir, root=root)
     return run_dir / REPORT_MD

@@ -18,7 +18,7 @@ from support.synthetic_reports import (
     target,
 )
 
-from audits.report import atomic
+from audits.report import atomic, optional
 from audits.report.csv_table import results_csv
 from audits.report.document import load_report
 from audits.report.markdown import render_markdown
@@ -164,3 +164,13 @@ def test_pngs_open_with_the_expected_size(tmp_path, speedups):
     assert speedup.shape[:2] == (height, width)
     width, height = figure_size_px(3 + speedups)  # three audit targets and each benchmark's compile
     assert compile_time.shape[:2] == (height, width)
+
+
+def test_without_matplotlib_the_report_says_so_and_draws_nothing(tmp_path, monkeypatch):
+    """A plain install (no matplotlib) writes every other file; report.md says why no chart."""
+    monkeypatch.setattr(optional, "plots_available", lambda: False)
+    run_dir = claim_run_dir(environment(), root=tmp_path)
+    write_run_report(_busy_report(), run_dir, root=tmp_path)
+    assert sorted(p.name for p in run_dir.iterdir()) == ["report.json", "report.md", "results.csv"]
+    text = (run_dir / "report.md").read_text()
+    assert optional.PLOTS_MISSING in text and ".png" not in text

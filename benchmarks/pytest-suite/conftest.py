@@ -1,6 +1,8 @@
-"""pytest-benchmark suite options: ``pytest benchmarks/ [--bench-device D] [--bench-size S]``.
+"""pytest-benchmark suite options: ``pytest benchmarks/pytest-suite/ [--bench-device D]
+[--bench-size S]``.
 
-Left out of the default test run (testpaths is tests/). The suite's clock drains CUDA
+Left out of the default test run (testpaths is tests/), and out of the wheel: this folder's
+name is no module name. The suite's clock drains CUDA
 work before each reading (benchmarks.timers.synchronized_clock), once per block of loops.
 """
 
