@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audits.cli import UsageError
 from audits.results import (
@@ -26,6 +26,9 @@ from audits.results import (
     TargetResult,
     TargetStatus,
 )
+
+if TYPE_CHECKING:
+    from audits.run import RunConfig
 
 # The recorded setting each command-line flag sets (argparse dest -> RunSettings field).
 # Flags not named here (--verbose, --baseline, --update-baseline, --threshold) only act
@@ -150,3 +153,38 @@ def merged_run(plan: ResumePlan, rerun: Sequence[TargetResult], duration_s: floa
         targets=tuple(targets),
         duration_s=plan.recorded.duration_s + duration_s,
     )
+
+
+def resumed_config(config: RunConfig, flags_given: set[str]) -> RunConfig:
+    """The interrupted run's recorded settings, plus the flags that act after the targets ran.
+
+    `flags_given`: the argparse dests of the flags on the command line itself.
+    """
+    assert config.resume is not None
+    recorded = load_interrupted(config.resume).settings
+    given = {
+        # RunConfig names these settings as RunSettings does.
+        SETTING_OF_FLAG[d]: getattr(config, SETTING_OF_FLAG[d])
+        for d in flags_given
+        if d in SETTING_OF_FLAG
+    }
+    check_no_conflict(config.resume, recorded, given, config.out)
+    return replace(
+        config,
+        **{name: getattr(recorded, name) for name in SETTING_OF_FLAG.values()},
+        out=config.resume,
+    )
+
+
+def resume_flags(config: RunConfig) -> tuple[str, ...]:
+    """The flags a resumed run should repeat: those audit.json does not record."""
+    flags: list[str] = []
+    if config.verbose:
+        flags.append("-v")
+    if config.baseline is not None:
+        flags += ["--baseline", config.baseline]
+    if config.update_baseline:
+        flags.append("--update-baseline")
+    if config.baseline is not None and config.threshold != 0.10:
+        flags += ["--threshold", f"{config.threshold:g}"]
+    return tuple(flags)

@@ -264,41 +264,6 @@ def _flags_given(argv: Sequence[str] | None) -> set[str]:
     return set(vars(parser.parse_args(argv)))
 
 
-def _resume_config(config: RunConfig, argv: Sequence[str] | None) -> RunConfig:
-    """The interrupted run's own settings, plus the flags that act after the targets ran."""
-    from audits.resume import SETTING_OF_FLAG, check_no_conflict, load_interrupted
-
-    assert config.resume is not None
-    recorded = load_interrupted(config.resume).settings
-    given = {
-        # RunConfig names these settings as RunSettings does.
-        SETTING_OF_FLAG[d]: getattr(config, SETTING_OF_FLAG[d])
-        for d in _flags_given(argv)
-        if d in SETTING_OF_FLAG
-    }
-    check_no_conflict(config.resume, recorded, given, config.out)
-    return RunConfig(
-        target_globs=recorded.target_globs,
-        user_targets=recorded.user_targets,
-        backend=recorded.backend,
-        device=recorded.device,
-        dtype=recorded.dtype,
-        quick=recorded.quick,
-        bench=recorded.bench,
-        hazards=recorded.hazards,
-        timeout_s=recorded.timeout_s,
-        jobs=recorded.jobs,
-        out=config.resume,
-        fail_on=recorded.fail_on,
-        verbose=config.verbose,
-        baseline=config.baseline,
-        update_baseline=config.update_baseline,
-        threshold=config.threshold,
-        start_method=recorded.start_method,
-        resume=config.resume,
-    )
-
-
 def parse_config(argv: Sequence[str] | None) -> RunConfig:
     args = build_parser().parse_args(argv)
     if args.quick and args.backend not in (None, "aot_eager"):
@@ -324,7 +289,11 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
         start_method=args.start_method,
         resume=args.resume,
     )
-    return _resume_config(config, argv) if config.resume is not None else config
+    if config.resume is None:
+        return config
+    from audits.resume import resumed_config
+
+    return resumed_config(config, _flags_given(argv))
 
 
 def select_jobs(config: RunConfig, start_method: str = "fork") -> list[Job]:
@@ -427,6 +396,7 @@ def main(config: RunConfig) -> int:
         load_interrupted,
         merged_run,
         plan_resume,
+        resume_flags,
     )
     from audits.runner import RunnerSettings, interrupts_caught, preload_compile_stack, run_jobs
 
@@ -530,8 +500,8 @@ def main(config: RunConfig) -> int:
         note = interrupted_note(
             run,
             out,
-            signal_name=_signal_name(interrupt.signum),
-            resume_flags=_after_flags(config),
+            signal_name=None if interrupt.signum is None else signal.Signals(interrupt.signum).name,
+            resume_flags=resume_flags(config),
             baseline_skipped=partial and plan is not None,
         )
         sys.stderr.write(note)
@@ -541,24 +511,6 @@ def main(config: RunConfig) -> int:
     # failure, error, timeout and crash, and only a baseline regression fails the run.
     failed = run.failed_targets if config.fail_on else ()
     return max(EXIT_FAILED if failed else EXIT_OK, published.exit_code)
-
-
-def _signal_name(signum: int | None) -> str | None:
-    return None if signum is None else signal.Signals(signum).name
-
-
-def _after_flags(config: RunConfig) -> tuple[str, ...]:
-    """The flags a resumed run should repeat: those not recorded in audit.json."""
-    flags: list[str] = []
-    if config.verbose:
-        flags.append("-v")
-    if config.baseline is not None:
-        flags += ["--baseline", config.baseline]
-    if config.update_baseline:
-        flags.append("--update-baseline")
-    if config.baseline is not None and config.threshold != 0.10:
-        flags += ["--threshold", f"{config.threshold:g}"]
-    return tuple(flags)
 
 
 class _Terminated(Exception):
