@@ -5,6 +5,9 @@ Pure rendering: takes a RunResult, returns text. Nothing here compiles or prints
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
+
 from tabulate import tabulate
 
 from audits.results import (
@@ -224,6 +227,9 @@ def footer(run: RunResult, out: str) -> str:
     tally = ", ".join(f"{n} {s}" for s, n in counts.items())
     failing = len(run.failed_targets)
     verdict = "OK" if failing == 0 else f"{failing} target(s) fail --fail-on"
+    not_run = sum(t.status is TargetStatus.NOT_RUN for t in run.targets)
+    if not_run:
+        verdict = f"INCOMPLETE ({not_run} not run); so far {verdict}"
     env = run.environment
     return (
         f"{len(run.targets)} targets: {tally}. {verdict}. "
@@ -266,3 +272,31 @@ def render(run: RunResult, out: str, *, verbose: bool = False) -> str:
         parts.append(guards)
     parts.append(footer(run, out))
     return "\n\n".join(parts) + "\n"
+
+
+def interrupted_note(
+    run: RunResult,
+    out: Path,
+    *,
+    signal_name: str | None,
+    resume_flags: tuple[str, ...] = (),
+    baseline_skipped: bool = False,
+) -> str:
+    """What a signal did to the run, and the command that finishes it."""
+    not_run = sum(t.status is TargetStatus.NOT_RUN for t in run.targets)
+    done = len(run.targets) - not_run
+    cause = f"stopped by {signal_name}" if signal_name else "incomplete"
+    if not not_run:
+        return (
+            f"audits.run: {cause} after every target had finished; "
+            f"the report in {out} is complete\n"
+        )
+    command = shlex.join(["python", "-m", "audits.run", "--resume", str(out), *resume_flags])
+    lines = [
+        f"audits.run: {cause}: {done} of {len(run.targets)} targets finished, {not_run} "
+        f"marked not run (any still running were killed). Partial report: {out}",
+        f"audits.run: to finish the run in that folder: {command}",
+    ]
+    if baseline_skipped:
+        lines.append("audits.run: a partial run is neither compared with nor made a baseline")
+    return "\n".join(lines) + "\n"

@@ -2,11 +2,14 @@
 
 Exit codes: 0 when nothing named in --fail-on failed, 1 when something did
 (or a target errored, timed out or crashed, or the run regressed against
---baseline), 2 for bad usage or a missing, corrupt or other-schema baseline.
-With --fail-on none only a baseline regression or bad usage changes the exit code.
+--baseline), 2 for bad usage or a missing, corrupt or other-schema baseline,
+130 after SIGINT (Ctrl-C) and 143 after SIGTERM. With --fail-on none only a
+baseline regression, bad usage or a signal changes the exit code.
 
 Each run writes its report directory (audits.report): audit.json, summary.txt,
 report.md, report.json, results.csv and two PNGs, and points reports/latest at it.
+An interrupted run writes the same files with the unfinished targets marked
+"not run"; `--resume DIR` audits those and rewrites that folder's files.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import gc
+import signal
 import sys
 import tempfile
 import time
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from audits.child import Job
 from audits.cli import UsageError, UsageParser
-from audits.results import FailOn, RunResult, RunSettings
+from audits.results import FailOn, RunResult, RunSettings, TargetStatus
 from audits.start_method import AUTO as AUTO_START
 from audits.start_method import START_METHODS
 
@@ -38,6 +42,7 @@ BACKENDS = ("eager", "aot_eager", "inductor")
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_SIGNAL_BASE = 128  # the shell's convention: 130 after SIGINT, 143 after SIGTERM
 FAIL_ON_NONE = "none"  # --fail-on none: findings are reported, none fails the run
 
 
@@ -60,6 +65,7 @@ class RunConfig:
     update_baseline: bool = False  # write this run's report as the baseline instead of comparing
     threshold: float = 0.10  # relative speedup drop that is a regression (if outside both CIs)
     start_method: str = "auto"  # how children start; auto: fork on a CPU build, else forkserver
+    resume: Path | None = None  # an interrupted run's folder: audit its "not run" targets there
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -91,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Audit torch.compile compatibility of esper's modules (and yours): "
         "fullgraph, graph breaks, recompiles, eager parity, exception parity, compile time. "
         "Exit 0 when nothing in --fail-on failed, 1 when something did or a target "
-        "errored/timed out/crashed, 2 for bad usage.",
+        "errored/timed out/crashed, 2 for bad usage, 130/143 when SIGINT/SIGTERM stopped "
+        "the run (its partial report is kept; see --resume).",
     )
     p.add_argument(
         "--targets",
@@ -181,6 +188,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default reports/<UTC time>-<short sha>[-dirty])",
     )
     p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="finish the interrupted run in DIR: audit only its targets marked 'not run', "
+        "with the settings it recorded (flags that contradict them are refused), and "
+        "rewrite that run's own files. Ctrl-C or SIGTERM stops a run, keeps what "
+        "finished in its folder and exits 130 or 143; a complete run, or a folder that "
+        "is not a run, is refused with exit 2",
+    )
+    p.add_argument(
         "--fail-on",
         default=",".join(f.value for f in FailOn),
         metavar="LIST",
@@ -238,12 +256,20 @@ def _fail_on(text: str) -> tuple[FailOn, ...]:
     return tuple(FailOn(n) for n in dict.fromkeys(names))
 
 
+def _flags_given(argv: Sequence[str] | None) -> set[str]:
+    """The dests of the flags on the command line itself, defaults aside."""
+    parser = build_parser()
+    for action in parser._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))
+
+
 def parse_config(argv: Sequence[str] | None) -> RunConfig:
     args = build_parser().parse_args(argv)
     if args.quick and args.backend not in (None, "aot_eager"):
         raise UsageError(f"--quick runs aot_eager; drop --backend {args.backend} or --quick")
     backend = "aot_eager" if args.quick else (args.backend or "inductor")
-    return RunConfig(
+    config = RunConfig(
         target_globs=tuple(args.targets),
         user_targets=tuple(args.target),
         backend=backend,
@@ -261,7 +287,13 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
         update_baseline=args.update_baseline,
         threshold=args.threshold,
         start_method=args.start_method,
+        resume=args.resume,
     )
+    if config.resume is None:
+        return config
+    from audits.resume import resumed_config
+
+    return resumed_config(config, _flags_given(argv))
 
 
 def select_jobs(config: RunConfig, start_method: str = "fork") -> list[Job]:
@@ -330,7 +362,7 @@ def _baseline_plan(
     from audits.report.rundir import RunDirExistsError
 
     try:
-        check_out_dir(config.out)
+        check_out_dir(None if config.resume else config.out)  # resuming rewrites its own
         return prepare_baseline(
             config.baseline,
             update=config.update_baseline,
@@ -343,25 +375,46 @@ def _baseline_plan(
 
 
 def main(config: RunConfig) -> int:
-    """Audit the configured targets, write audit.json and summary.txt, print the summary."""
+    """Audit the configured targets, write audit.json and summary.txt, print the summary.
+
+    SIGINT and SIGTERM stop the targets still running and the run writes what finished,
+    the rest marked "not run", then exits 128 + the signal's number. With `config.resume`
+    only the targets that run left "not run" are audited, into its folder.
+    """
     import torch
 
     from audits.checks.common import CheckSettings
-    from audits.console import render
+    from audits.console import interrupted_note, render
     from audits.environment import collect_environment, probe_cuda, usable_cpus
     from audits.progress import LineProgress, RichProgress
     from audits.report.atomic import atomic_write_text
     from audits.report.publish import audit_report, publish_report
     from audits.report.rundir import RunDirExistsError, claim_run_dir
-    from audits.runner import RunnerSettings, preload_compile_stack, run_jobs
+    from audits.resume import (
+        ResumePlan,
+        check_same_torch,
+        load_interrupted,
+        merged_run,
+        plan_resume,
+        resume_flags,
+    )
+    from audits.runner import RunnerSettings, interrupts_caught, preload_compile_stack, run_jobs
 
+    resume: ResumePlan | None = None
+    if config.resume is not None:
+        recorded = load_interrupted(config.resume)
+        check_same_torch(config.resume, recorded, torch.__version__)
     start_method = _start_method(config.start_method)
     cuda = probe_cuda(start_method) if config.device != "cpu" else None
     device = _device(config.device, cuda)
     jobs = select_jobs(config, start_method)
+    if config.resume is not None:
+        resume = plan_resume(config.resume, recorded, [j.name for j in jobs])
+        jobs = [jobs[i] for i in resume.positions]
     plan = _baseline_plan(config, device, torch.__version__, cuda.name if cuda else None)
     cpus = usable_cpus()
     parallel = config.jobs or (cpus if device == "cpu" else 1)
+    threads = resume.recorded.settings.threads_per_job if resume else max(1, cpus // parallel)
     settings = RunnerSettings(
         checks=CheckSettings(
             backend=config.backend,
@@ -371,7 +424,7 @@ def main(config: RunConfig) -> int:
         ),
         timeout_s=config.timeout_s,
         jobs=parallel,
-        threads_per_job=max(1, cpus // parallel),
+        threads_per_job=threads,
         start_method=start_method,
     )
     started_at = datetime.now(timezone.utc)
@@ -388,56 +441,104 @@ def main(config: RunConfig) -> int:
             sink = LineProgress()
     elif config.verbose:
         sink = LineProgress()
-    with tempfile.TemporaryDirectory(prefix="audit-") as workdir:
-        if sink is None:
-            results = run_jobs(jobs, settings, Path(workdir))
+    # From the first child to the last file written, a signal is noted, not obeyed at
+    # once: the children are killed and the report of what finished is still written.
+    with interrupts_caught() as interrupt:
+        with tempfile.TemporaryDirectory(prefix="audit-") as workdir:
+            if sink is None:
+                results = run_jobs(jobs, settings, Path(workdir), interrupt=interrupt)
+            else:
+                with sink:
+                    results = run_jobs(jobs, settings, Path(workdir), sink, interrupt)
+        if resume is not None:
+            run = merged_run(resume, results, time.perf_counter() - start)
         else:
-            with sink:
-                results = run_jobs(jobs, settings, Path(workdir), sink)
-    environment = collect_environment(device, started_at, cuda)
-    run = RunResult(
-        environment=environment,
-        settings=RunSettings(
-            backend=config.backend,
-            device=device,
-            dtype=config.dtype,
-            quick=config.quick,
-            bench=config.bench,
-            hazards=config.hazards,
-            timeout_s=config.timeout_s,
-            jobs=parallel,
-            threads_per_job=settings.threads_per_job,
-            start_method=start_method,
-            fail_on=config.fail_on,
-            target_globs=config.target_globs,
-            user_targets=config.user_targets,
-        ),
-        targets=tuple(results),
-        duration_s=time.perf_counter() - start,
-    )
-    cuda_device = (cuda.name, cuda.capability) if device == "cuda" and cuda else None
-    report = audit_report(run, threads=settings.threads_per_job, cuda_device=cuda_device)
-    try:
-        out = claim_run_dir(report.environment, config.out)
-    except RunDirExistsError as exc:  # another run took --out while this one ran
-        raise UsageError(str(exc)) from None
-    path = run.write(out)
-    text = render(run, str(path), verbose=config.verbose)
-    atomic_write_text(out / "summary.txt", text)
-    sys.stdout.write(text)
-    published = publish_report(report, out, plan)
+            run = RunResult(
+                environment=collect_environment(device, started_at, cuda),
+                settings=RunSettings(
+                    backend=config.backend,
+                    device=device,
+                    dtype=config.dtype,
+                    quick=config.quick,
+                    bench=config.bench,
+                    hazards=config.hazards,
+                    timeout_s=config.timeout_s,
+                    jobs=parallel,
+                    threads_per_job=settings.threads_per_job,
+                    start_method=start_method,
+                    fail_on=config.fail_on,
+                    target_globs=config.target_globs,
+                    user_targets=config.user_targets,
+                ),
+                targets=tuple(results),
+                duration_s=time.perf_counter() - start,
+            )
+        partial = any(t.status is TargetStatus.NOT_RUN for t in run.targets)
+        cuda_device = (cuda.name, cuda.capability) if device == "cuda" and cuda else None
+        report = audit_report(run, threads=settings.threads_per_job, cuda_device=cuda_device)
+        if config.resume is not None:
+            out = config.resume
+        else:
+            try:
+                out = claim_run_dir(report.environment, config.out)
+            except RunDirExistsError as exc:  # another run took --out while this one ran
+                raise UsageError(str(exc)) from None
+        path = run.write(out)
+        text = render(run, str(path), verbose=config.verbose)
+        atomic_write_text(out / "summary.txt", text)
+        sys.stdout.write(text)
+        # A partial report is neither a baseline nor comparable with one.
+        published = publish_report(
+            report, out, None if partial else plan, replace=resume is not None
+        )
+    if config.resume is not None:
+        sys.stderr.write(
+            f"audits.run: resumed {out}: audited the {len(jobs)} target(s) it had not run "
+            "and rewrote its files\n"
+        )
+    if interrupt.signum is not None or partial:
+        note = interrupted_note(
+            run,
+            out,
+            signal_name=None if interrupt.signum is None else signal.Signals(interrupt.signum).name,
+            resume_flags=resume_flags(config),
+            baseline_skipped=partial and plan is not None,
+        )
+        sys.stderr.write(note)
+    if interrupt.signum is not None:
+        return EXIT_SIGNAL_BASE + interrupt.signum
     # --fail-on none surveys (another torch release, say): the report records every
     # failure, error, timeout and crash, and only a baseline regression fails the run.
     failed = run.failed_targets if config.fail_on else ()
     return max(EXIT_FAILED if failed else EXIT_OK, published.exit_code)
 
 
+class _Terminated(Exception):
+    """SIGTERM outside the audit itself (while targets are selected, say)."""
+
+
+def _raise_terminated(_signum: int, _frame: object) -> None:
+    raise _Terminated
+
+
 def cli(argv: Sequence[str] | None = None) -> int:
+    # Before the first target starts and after the report is written, a signal has no
+    # partial report to keep: it stops the run at once, with the exit code it implies.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return main(parse_config(argv))
     except UsageError as exc:
         print(f"audits.run: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (KeyboardInterrupt, _Terminated) as exc:
+        signum = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
+        print(
+            f"audits.run: stopped by {signum.name} before any target ran; nothing was written",
+            file=sys.stderr,
+        )
+        return EXIT_SIGNAL_BASE + signum
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

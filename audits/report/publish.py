@@ -109,10 +109,18 @@ def audit_environment(
 
 
 def publish_report(
-    report: RunReport, run_dir: Path, plan: BaselinePlan | None, *, root: Path = REPORTS_ROOT
+    report: RunReport,
+    run_dir: Path,
+    plan: BaselinePlan | None,
+    *,
+    root: Path = REPORTS_ROOT,
+    replace: bool = False,
 ) -> Published:
-    """Write the report into the (claimed) `run_dir`, then update or gate on the baseline."""
-    write_run_report(report, run_dir, root=root)
+    """Write the report into the (claimed) `run_dir`, then update or gate on the baseline.
+
+    `replace`: the run is a resumed one, whose own partial report is rewritten.
+    """
+    write_run_report(report, run_dir, root=root, replace=replace)
     if plan is None:
         return Published(run_dir=run_dir, report=report, exit_code=EXIT_OK)
     if plan.update:

@@ -17,17 +17,23 @@ REPORT_FILES = (REPORT_JSON, REPORT_MD, RESULTS_CSV, SPEEDUP_PNG, COMPILE_TIME_P
 
 
 def write_run_report(
-    report: RunReport, run_dir: Path, *, root: Path = REPORTS_ROOT, checkout: Path | None = None
+    report: RunReport,
+    run_dir: Path,
+    *,
+    root: Path = REPORTS_ROOT,
+    checkout: Path | None = None,
+    replace: bool = False,
 ) -> Path:
     """Write every report file into `run_dir` (from `claim_run_dir`) and point `latest` at it.
 
     report.json goes first, so a rendering bug loses no data. Each file is written
-    atomically; a file that already exists is an error rather than overwritten. Paths
+    atomically; a file that already exists is an error rather than overwritten, unless
+    `replace` (`audits.run --resume` completing that run's own partial report). Paths
     under `checkout` (default: the working directory) are written relative to it, so that
     a report can be committed (reports/matrix/) as it is. Returns the path of report.md.
     """
     clashes = [name for name in REPORT_FILES if (run_dir / name).exists()]
-    if clashes:
+    if clashes and not replace:
         raise FileExistsError(
             f"{run_dir} already holds {', '.join(clashes)}; a run's report is never overwritten"
         )
