@@ -156,8 +156,10 @@ if _flex_attention_available():
         """Residual causal self-attention through FlexAttention where it trains (torch >= 2.5).
 
         FlexAttention trains only on CUDA, with a head dim of at least 16 that is a power
-        of two: torch has no FlexAttention backward on CPU (2.13 raises NotImplementedError
-        for inputs that need a gradient) and its CUDA kernels refuse smaller head dims.
+        of two: torch has no FlexAttention backward on CPU (2.11 and 2.13 raise
+        NotImplementedError for inputs that need a gradient; 2.6 fails in inductor), its
+        CUDA kernels refuse head dims below 16, and 2.6 refuses any that is not a power
+        of two.
         Elsewhere the seed computes the same causal attention with
         scaled_dot_product_attention, so it trains wherever esper runs. `attention_kernel`
         says which kernel it uses; the choice is made at construction and again when the
