@@ -196,23 +196,40 @@ def _seed_inputs(topology: str) -> Inputs:
     return (torch.randn(2, GPT.seq_len, SEED_DIM),)
 
 
-# FlexAttention has no backward on CPU (torch 2.13 refuses inputs that need a
-# gradient), so there its seed is audited forward-only, with frozen parameters.
-FORWARD_ONLY_BLUEPRINTS = frozenset({("transformer", "flex_attention")})
+# Per-blueprint constructor arguments. FlexAttention's CUDA kernels need a head dim of
+# at least 16: one head over SEED_DIM gives exactly that, so on CUDA the audit compiles
+# FlexAttention itself, not the seed's scaled_dot_product_attention fallback.
+BLUEPRINT_KWARGS: dict[tuple[str, str], dict[str, Any]] = {
+    ("transformer", "flex_attention"): {"n_head": 1},
+}
 
 
 def _blueprint(topology: str, name: str) -> nn.Module:
-    seed = BlueprintRegistry.create(topology, name, SEED_DIM)
-    if (topology, name) in FORWARD_ONLY_BLUEPRINTS:
-        seed.requires_grad_(False)
-    return seed
+    return BlueprintRegistry.create(
+        topology, name, SEED_DIM, **BLUEPRINT_KWARGS.get((topology, name), {})
+    )
+
+
+def _flex_kernel_note(kwargs: dict[str, Any]) -> str:
+    """Which kernel the FlexAttention seed of this size uses, per device (`attention_kernel`)."""
+    # Only listed, hence only called, where torch provides FlexAttention.
+    from esper.kasmina.blueprints.transformer import FlexAttentionSeed
+
+    head_dim = SEED_DIM // kwargs["n_head"]
+    by_device = ", ".join(
+        f"{FlexAttentionSeed.kernel_for(device, head_dim).value} on {device}"
+        for device in ("cuda", "cpu")
+    )
+    return f"; head dim {head_dim}: {by_device}"
 
 
 def blueprint_targets() -> list[Target]:
     targets = []
     for topology in ("cnn", "transformer"):
         for spec in BlueprintRegistry.list_for_topology(topology):
-            note = " (forward only)" if (topology, spec.name) in FORWARD_ONLY_BLUEPRINTS else ""
+            kwargs = BLUEPRINT_KWARGS.get((topology, spec.name), {})
+            arguments = "".join(f", {key}={value!r}" for key, value in kwargs.items())
+            note = _flex_kernel_note(kwargs) if spec.name == "flex_attention" else ""
             targets.append(
                 Target(
                     name=f"blueprint/{topology}/{spec.name}",
@@ -220,7 +237,7 @@ def blueprint_targets() -> list[Target]:
                     make_inputs=partial(_seed_inputs, topology),
                     group="blueprint",
                     description=f"BlueprintRegistry.create({topology!r}, {spec.name!r}, "
-                    f"dim={SEED_DIM}){note}",
+                    f"dim={SEED_DIM}{arguments}){note}",
                 )
             )
     return targets

@@ -45,10 +45,12 @@ def blend_with_isolation(
     # math.isnan cannot trace: validate in eager only.
     if not torch.compiler.is_compiling() and math.isnan(alpha):
         raise ValueError("alpha must be a number in [0, 1], got nan")
-    # host + w * (seed - host), not torch.lerp: lerp's Scalar weight (like torch.tensor)
-    # specializes a dynamic float again, and every new alpha recompiles (torch 2.13).
-    clamped = min(max(alpha, 0.0), 1.0)
-    return host_path + (seed_features - host_path) * clamped
+    # The float becomes a 0-d tensor by multiplication and is clamped as a tensor. The
+    # other ways re-specialize a dynamic float under aot_eager and inductor, so that
+    # every new alpha recompiles: min/max of the float (torch 2.11), torch.as_tensor,
+    # torch.full or torch.scalar_tensor of it (2.11 and 2.13), lerp's Scalar weight (2.13).
+    weight = host_path.new_ones(()).mul(alpha).clamp(0.0, 1.0)
+    return host_path + (seed_features - host_path) * weight
 
 
 @dataclass(frozen=True, slots=True)

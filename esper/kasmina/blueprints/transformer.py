@@ -6,6 +6,9 @@ is the identity, so germination does not move the host's output.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from enum import Enum
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -123,18 +126,81 @@ def _flex_attention_available() -> bool:
     return True
 
 
+class AttentionKernel(str, Enum):
+    """The attention implementation a FlexAttentionSeed computes with."""
+
+    FLEX = "flex_attention"
+    SDPA = "sdpa"
+
+
+# FlexAttention's CUDA kernels (Triton's tl.dot) refuse smaller head dims: inductor raises
+# "embedding dimension of the query, key, and value must be at least 16".
+FLEX_MIN_HEAD_DIM = 16
+
+
+def _sdpa_causal(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+
 if _flex_attention_available():
     from torch.nn.attention.flex_attention import flex_attention
 
     def _causal(score, batch, head, q_idx, kv_idx):  # noqa: ANN001 - flex_attention's signature
         return torch.where(q_idx >= kv_idx, score, -float("inf"))
 
+    def _flex_causal(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return flex_attention(q, k, v, score_mod=_causal)
+
     @BlueprintRegistry.register("flex_attention", "transformer", 50000)
     class FlexAttentionSeed(_CausalSelfAttention):
-        """Residual causal self-attention through FlexAttention (torch >= 2.5)."""
+        """Residual causal self-attention through FlexAttention where it trains (torch >= 2.5).
 
-        def __init__(self, dim: int, n_head: int | None = None) -> None:
+        FlexAttention trains only on CUDA, with a head dim of at least 16 that is a power
+        of two: torch has no FlexAttention backward on CPU (2.11 and 2.13 raise
+        NotImplementedError for inputs that need a gradient; 2.6 fails in inductor), its
+        CUDA kernels refuse head dims below 16, and 2.6 refuses any that is not a power
+        of two.
+        Elsewhere the seed computes the same causal attention with
+        scaled_dot_product_attention, so it trains wherever esper runs. `attention_kernel`
+        says which kernel it uses; the choice is made at construction and again when the
+        module moves (`.to(device)`), never per call. `kernel=` fixes the choice instead
+        (e.g. "flex_attention" for inference on CPU, or "sdpa" on CUDA).
+        """
+
+        def __init__(
+            self, dim: int, n_head: int | None = None, kernel: AttentionKernel | str | None = None
+        ) -> None:
             super().__init__(dim, n_head)
+            known = [k.value for k in AttentionKernel]
+            if kernel is not None and kernel not in known:
+                raise ValueError(f"kernel must be one of {known} or None, got {kernel!r}")
+            self.head_dim = dim // self.n_head
+            self._fixed_kernel = None if kernel is None else AttentionKernel(kernel)
+            self._choose_kernel()
+
+        @staticmethod
+        def kernel_for(device: torch.device | str, head_dim: int) -> AttentionKernel:
+            """The kernel a seed with this head dim uses on this device."""
+            device_type = torch.device(device).type
+            power_of_two = head_dim & (head_dim - 1) == 0
+            if device_type == "cuda" and head_dim >= FLEX_MIN_HEAD_DIM and power_of_two:
+                return AttentionKernel.FLEX
+            return AttentionKernel.SDPA
+
+        def _choose_kernel(self) -> None:
+            self.attention_kernel = self._fixed_kernel or self.kernel_for(
+                self.qkv.weight.device, self.head_dim
+            )
+            self._kernel: Callable[..., torch.Tensor] = (
+                _flex_causal if self.attention_kernel is AttentionKernel.FLEX else _sdpa_causal
+            )
+
+        def _apply(self, fn, recurse=True):  # noqa: ANN001 - nn.Module._apply's signature
+            # .to(), .cuda(), .cpu() and dtype casts all end here: choose again for the
+            # device the parameters now live on.
+            super()._apply(fn, recurse)
+            self._choose_kernel()
+            return self
 
         def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-            return flex_attention(q, k, v, score_mod=_causal)
+            return self._kernel(q, k, v)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch._dynamo.testing import CompileCounterWithBackend
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from esper.kasmina.isolation import (
@@ -81,6 +82,34 @@ def test_blend_rejects_nan_float_alpha():
     """A nan alpha is refused with a message naming the allowed range."""
     with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\], got nan"):
         blend_with_isolation(torch.zeros(2), torch.ones(2), float("nan"))
+
+
+class _BlendAtFloatAlpha(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.alpha = 0.3  # a plain Python float, moved between calls like a hand-written ramp
+
+    def forward(self, host, seed):
+        return blend_with_isolation(host, seed, self.alpha)
+
+
+@pytest.mark.parametrize("backend", ["eager", "aot_eager"])
+def test_float_alpha_moving_every_step_compiles_twice(backend):
+    """A float alpha that changes every call costs the first compile and one more, no more."""
+    torch._dynamo.reset()
+    module = _BlendAtFloatAlpha()
+    counter = CompileCounterWithBackend(backend)
+    compiled = torch.compile(module, fullgraph=True, backend=counter)
+    host = torch.randn(4, 16, requires_grad=True)
+    seed = torch.randn(4, 16, requires_grad=True)
+    for alpha in (0.3, 0.1, 0.3, 0.5, 0.7, 0.9, 1.5):
+        module.alpha = alpha
+        out = compiled(host, seed)
+        expected = host.detach() + (seed - host.detach()) * min(alpha, 1.0)
+        torch.testing.assert_close(out, expected, msg=lambda m, a=alpha: f"alpha {a}: {m}")
+        out.sum().backward()
+    torch._dynamo.reset()
+    assert counter.frame_count == 2
 
 
 def test_blend_tensor_alpha_matches_host_dtype():
