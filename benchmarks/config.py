@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from benchmarks.modes import CompileMode, Precision
 
-MIN_DEFAULT_ROUNDS = 20  # the floor for a default run
+MIN_DEFAULT_ROUNDS = 20  # fewer leave the bootstrap CI too wide to call a speedup
 
 
 class CompileTimeScope(enum.Enum):

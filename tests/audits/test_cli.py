@@ -33,7 +33,7 @@ FLAGS = (
 
 
 def test_help_documents_every_flag(capsys):
-    """--help exits 0 and every flag of the issue has its own help text."""
+    """--help exits 0 and every flag has its own help text."""
     with pytest.raises(SystemExit) as exit_info:
         cli(["--help"])
     assert exit_info.value.code == 0

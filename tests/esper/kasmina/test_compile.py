@@ -166,7 +166,7 @@ def test_stage_change_never_reuses_a_stale_graph(topology):
     loss_of(compiled(x)).backward()
     model.seed_slot.state.stage = (
         SeedStage.BLENDING
-    )  # the reference's direct assignment; alpha stays 0
+    )  # the original API's direct assignment; alpha stays 0
     _check_parity(model, compiled, x, True, f"{topology} TRAINING->BLENDING")
 
 
