@@ -86,6 +86,7 @@ def test_an_at_least_goal_reads_the_point_estimate(point, low, high, status, str
     ("point", "low", "high", "status", "straddles"),
     [
         (1.00, 0.98, 1.02, MET, False),  # the CI inside the band
+        (1.00, 0.97, 1.03, MET, False),  # the CI exactly the band: still inside
         (1.02, 1.00, 1.05, MET, True),  # the high bound past 1.03: the point decides
         (1.03, 1.01, 1.05, MET, True),  # on the upper bound of the band
         (1.04, 1.01, 1.07, MISSED, True),  # above the band, the low bound inside it
@@ -121,3 +122,21 @@ def test_an_at_most_goal_reads_the_point_estimate(point, low, high, status, stra
     verdict = _seed_cost_verdict(point, low, high)
     assert verdict.status is status
     assert (STRADDLES in verdict.detail) is straddles
+
+
+def test_each_comparison_goal_reads_its_own_group():
+    """With several groups measured, a goal takes the comparison of its group, in any order."""
+    comparisons = [
+        Comparison(
+            name="dormant-vs-bare",
+            group=group,
+            mode=CompileMode.DEFAULT,
+            description="",
+            estimate=Interval(point=point, low=point - 0.01, high=point + 0.01),
+        )
+        for group, point in (("transformer-small/infer", 1.10), ("cnn-small/infer", 1.00))
+    ]
+    cnn = evaluate_goal(
+        _goal("cpu.cnn-small.infer.dormant-vs-bare"), [], comparisons, environment()
+    )
+    assert cnn.status is MET and cnn.measured.point == 1.00
