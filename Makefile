@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install esper with its test and report extras
 
-test: $(STAMP) ## run the default test suite (CPU, about 10 minutes at most)
+test: $(STAMP) ## run the default test suite (CPU, about 6.5 minutes on 2 cores; README)
 	$(PY) -m pytest
 
-test-fast: $(STAMP) ## the edit-test loop: every test not marked slow (about a minute of CPU)
+test-fast: $(STAMP) ## the edit-test loop: every test not marked slow (README has the time)
 	$(PY) -m pytest -m "not slow"
 
 audit: $(STAMP) ## audit every built-in target and compare against the committed CPU baseline
