@@ -15,7 +15,14 @@ from benchmarks.config import MeasureConfig
 from benchmarks.measure import CandidateMeasurement
 from benchmarks.mfu import dense_peak_flops, matmul_precision, model_flops_utilization
 from benchmarks.modes import CompileMode
-from benchmarks.results import BenchmarkError, BenchmarkResult, Comparison, ErrorPhase, ModeTiming
+from benchmarks.results import (
+    BenchmarkError,
+    BenchmarkResult,
+    Comparison,
+    ErrorPhase,
+    ModeTiming,
+    RoundsRecord,
+)
 from benchmarks.stats import paired_bootstrap, per_round_ratios, speedup_interval, summarize
 
 
@@ -61,6 +68,7 @@ def build_result(
     compiled: CandidateMeasurement,
     config: MeasureConfig,
     device_name: str,
+    rounds: RoundsRecord | None = None,
 ) -> BenchmarkResult:
     """Eager against one compiled candidate; the first error of either becomes the result's."""
     eager_timing, compiled_timing = mode_timing(eager), mode_timing(compiled)
@@ -101,6 +109,7 @@ def build_result(
         mfu_eager=_mfu(flops, eager_timing, device_name, config),
         mfu_compiled=_mfu(flops, compiled_timing, device_name, config),
         error=error,
+        rounds=rounds,
     )
 
 

@@ -30,12 +30,19 @@ from typing import Any
 
 import torch
 
+from benchmarks.clocks import read_clocks
 from benchmarks.config import CompileTimeScope, MeasureConfig
-from benchmarks.interleave import WarmupOutcome, calibrate_iters, run_interleaved, warm_up
+from benchmarks.interleave import (
+    WarmupOutcome,
+    calibrate_iters,
+    round_orders,
+    run_interleaved,
+    warm_up,
+)
 from benchmarks.memory import PeakMemory, measure_peak_memory
 from benchmarks.mfu import count_flops
 from benchmarks.modes import CompileMode
-from benchmarks.results import BenchmarkError, CompileTime, ErrorPhase
+from benchmarks.results import BenchmarkError, CompileTime, ErrorPhase, RoundsRecord
 from benchmarks.settings import reset_compiler_state, scoped_inductor_cache
 from benchmarks.timers import synchronize, timer_for
 
@@ -65,6 +72,14 @@ class CandidateMeasurement:
     memory: PeakMemory | None = None
     flops_per_call: int | None = None
     error: BenchmarkError | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class GroupMeasurement:
+    """Every candidate's measurement, and how the shared rounds ran (None if none ran)."""
+
+    candidates: dict[str, CandidateMeasurement]
+    rounds: RoundsRecord | None = None
 
 
 def _error(phase: ErrorPhase, exc: BaseException) -> BenchmarkError:
@@ -125,7 +140,16 @@ def measure_candidates(
     config: MeasureConfig,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, CandidateMeasurement]:
-    """Run all phases for one group; returns a measurement per candidate, keyed by name.
+    """Run all phases for one group; returns a measurement per candidate, keyed by name."""
+    return measure_group_candidates(candidates, config, progress).candidates
+
+
+def measure_group_candidates(
+    candidates: Sequence[Candidate],
+    config: MeasureConfig,
+    progress: Callable[[str], None] | None = None,
+) -> GroupMeasurement:
+    """Run all phases for one group: each candidate's measurement, and the rounds' record.
 
     ``progress`` receives one line per finished step (for a terminal); it never affects
     what is measured.
@@ -137,6 +161,7 @@ def measure_candidates(
     device = torch.device(config.device)
     timer = timer_for(device)
     found = {c.name: CandidateMeasurement(name=c.name, mode=c.mode) for c in candidates}
+    group = GroupMeasurement(candidates=found)
     cache_root = tempfile.mkdtemp(prefix="bench-inductor-")
     cache_dirs = {
         c.name: os.path.join(cache_root, str(index)) for index, c in enumerate(candidates)
@@ -184,6 +209,7 @@ def measure_candidates(
                     iters=measurement.iters_per_block,
                     min_blocks=min(2, config.warmup_max_blocks),
                     max_blocks=config.warmup_max_blocks,
+                    window=config.warmup_window,
                     tolerance=config.warmup_tolerance,
                 )
             except Exception as exc:
@@ -199,6 +225,9 @@ def measure_candidates(
 
         if steps:
             rounds_started = time.perf_counter()
+            order_seed = config.seed if config.randomize_order else None
+            orders = round_orders(list(steps), config.rounds, seed=order_seed)
+            clock_start = read_clocks(device)
             with _gc_paused():
                 try:
                     per_call = run_interleaved(
@@ -206,11 +235,18 @@ def measure_candidates(
                         timer,
                         rounds=config.rounds,
                         iters={name: found[name].iters_per_block for name in steps},
+                        orders=orders,
                     )
                 except Exception as exc:
                     for name in steps:
                         found[name].error = _error(ErrorPhase.MEASURE, exc)
-                    return found
+                    return group
+            group.rounds = RoundsRecord(
+                order_seed=order_seed,
+                orders=tuple(orders),
+                clock_start=clock_start,
+                clock_end=read_clocks(device),
+            )
             for name, values in per_call.items():
                 found[name].per_call_s = values
             report(f"  {config.rounds} rounds in {time.perf_counter() - rounds_started:.0f} s")
@@ -227,4 +263,4 @@ def measure_candidates(
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
         reset_compiler_state()
-    return found
+    return group

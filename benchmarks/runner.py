@@ -18,7 +18,7 @@ from benchmarks.assemble import build_result, candidate_name, seed_overhead, tim
 from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig
 from benchmarks.environment import collect_environment, load_average
 from benchmarks.goals import evaluate_goals
-from benchmarks.measure import Candidate, measure_candidates
+from benchmarks.measure import Candidate, measure_group_candidates
 from benchmarks.modes import CompileMode
 from benchmarks.results import BenchmarkResult, BenchmarkRun, Comparison
 from benchmarks.settings import scoped_num_threads
@@ -90,7 +90,8 @@ def group_candidates(group: Group, config: MeasureConfig) -> list[Candidate]:
 def measure_group(
     group: Group, config: MeasureConfig, device_name: str, progress: Progress | None = None
 ) -> tuple[list[BenchmarkResult], list[Comparison]]:
-    measurements = measure_candidates(group_candidates(group, config), config, progress)
+    measured = measure_group_candidates(group_candidates(group, config), config, progress)
+    measurements = measured.candidates
     results = []
     for spec in group.specs:
         eager = measurements[candidate_name(spec.variant.value, CompileMode.EAGER)]
@@ -107,6 +108,7 @@ def measure_group(
                     compiled=measurements[candidate_name(spec.variant.value, mode)],
                     config=config,
                     device_name=device_name,
+                    rounds=measured.rounds,
                 )
             )
     comparisons = []

@@ -87,6 +87,32 @@ def goals_table(run: BenchmarkRun) -> str:
     return tabulate([_goal_row(v) for v in run.goals], headers=headers, disable_numparse=True)
 
 
+def _mhz(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} MHz"
+
+
+def _rounds_line(run: BenchmarkRun) -> str:
+    """Order and clocks of the first group's rounds (every group records its own in JSON)."""
+    record = next((r.rounds for r in run.results if r.rounds is not None), None)
+    if record is None:
+        return ""
+    order = (
+        "a rotating order"
+        if record.order_seed is None
+        else f"a random order per round (seed {record.order_seed})"
+    )
+    start, end = record.clock_start, record.clock_end
+    line = (
+        f"\nRounds in {order}; CPU clock mean {_mhz(start.cpu_mhz_mean)} at start, "
+        f"{_mhz(end.cpu_mhz_mean)} at end ({start.cpu_source})"
+    )
+    if start.gpu_sm_mhz is not None or end.gpu_sm_mhz is not None:
+        line += f"; GPU SM {_mhz(start.gpu_sm_mhz)} / {_mhz(end.gpu_sm_mhz)}"
+    else:
+        line += f"; GPU SM clock {start.gpu_source}"
+    return line
+
+
 def render(run: BenchmarkRun) -> str:
     env, measure = run.environment, run.config.measure
     header = (
@@ -106,6 +132,7 @@ def render(run: BenchmarkRun) -> str:
                 "\nWARNING: other jobs shared the CPUs during this run; eager steps with many "
                 "small parallel regions suffer most, so ratios carry the neighbours' load"
             )
+    header += _rounds_line(run)
     parts = [header, "", results_table(run)]
     if run.comparisons:
         parts += [
