@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from benchmarks.config import MeasureConfig
+from benchmarks.levers import WorkloadOptions
 from benchmarks.measure import CandidateMeasurement
 from benchmarks.mfu import dense_peak_flops, matmul_precision, model_flops_utilization
 from benchmarks.modes import CompileMode
@@ -69,6 +70,8 @@ def build_result(
     config: MeasureConfig,
     device_name: str,
     rounds: RoundsRecord | None = None,
+    setting: str | None = None,
+    options: WorkloadOptions | None = None,
 ) -> BenchmarkResult:
     """Eager against one compiled candidate; the first error of either becomes the result's."""
     eager_timing, compiled_timing = mode_timing(eager), mode_timing(compiled)
@@ -110,6 +113,10 @@ def build_result(
         mfu_compiled=_mfu(flops, compiled_timing, device_name, config),
         error=error,
         rounds=rounds,
+        setting=setting,
+        options=options or config.options,
+        attention_eager=eager.attention_kernel,
+        attention_compiled=compiled.attention_kernel,
     )
 
 

@@ -11,6 +11,8 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
+from benchmarks.ladders import Ladder, Rung
+from benchmarks.levers import WorkloadOptions
 from benchmarks.modes import CompileMode, Precision
 
 MIN_DEFAULT_ROUNDS = 20  # the floor for a default run
@@ -54,7 +56,11 @@ class MeasureConfig:
     threads: int | None = None  # torch intra-op threads; None keeps the process's setting
     confidence: float = 0.95
     resamples: int = 2000  # bootstrap resamples
-    seed: int = 0  # bootstrap RNG seed and model initialisation seed
+    seed: int = 0  # bootstrap RNG seed, model initialisation seed and round-order seed
+    options: WorkloadOptions = WorkloadOptions()  # levers applied to every candidate
+    # A ladder replaces `modes`: each rung is one compiled setting measured against eager.
+    ladder: Ladder | None = None
+    rungs: tuple[Rung, ...] = ()
 
     def __post_init__(self) -> None:
         if self.device not in ("cpu", "cuda"):
@@ -83,6 +89,14 @@ class MeasureConfig:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
         if self.resamples < 1:
             raise ValueError(f"resamples must be >= 1, got {self.resamples}")
+        reason = self.options.not_applicable(self.device)
+        if reason is not None:
+            raise ValueError(reason)
+        if (self.ladder is None) != (not self.rungs):
+            raise ValueError(f"a ladder needs rungs and rungs a ladder, got {self.ladder}")
+        labels = [rung.label for rung in self.rungs]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"rung labels repeat: {labels}")
 
 
 def quick(config: MeasureConfig) -> MeasureConfig:

@@ -9,7 +9,8 @@ are measured together so their rounds interleave. The phases, in order:
    (warm). Each candidate keeps its directory, so phase 2 recompiles from a warm cache.
 2. build every candidate afresh, time its first call, pick calls per block, warm up.
 3. interleaved rounds (benchmarks.interleave).
-4. peak memory of a few calls, and FLOPs of one eager call, per candidate.
+4. peak memory of a few calls, FLOPs of one eager call, and the SDPA kernel one call ran
+   (benchmarks.attention), per candidate.
 
 A candidate that raises is recorded with its error and left out of the later phases; the
 others go on.
@@ -30,6 +31,7 @@ from typing import Any
 
 import torch
 
+from benchmarks.attention import attention_kernel
 from benchmarks.clocks import read_clocks
 from benchmarks.config import CompileTimeScope, MeasureConfig
 from benchmarks.interleave import (
@@ -55,7 +57,11 @@ class Candidate:
     mode: CompileMode
     build: Callable[[], Step]  # builds model, inputs and optimizer; compiling happens on first call
     count_flops: bool = False  # count FLOPs on this candidate's step (an eager one)
+    # Builds the step whose FLOPs are counted, when not this candidate's own: a padded
+    # vocabulary must not raise the count (the yardstick is the unpadded model).
+    flops_build: Callable[[], Step] | None = None
     measure_compile_time: bool = True  # cold and warm cache first calls (compiled modes only)
+    detect_attention: bool = False  # record which SDPA kernel one call runs
 
 
 @dataclass(slots=True, kw_only=True)
@@ -71,6 +77,7 @@ class CandidateMeasurement:
     compile_time: CompileTime | None = None
     memory: PeakMemory | None = None
     flops_per_call: int | None = None
+    attention_kernel: str | None = None
     error: BenchmarkError | None = None
 
 
@@ -256,8 +263,12 @@ def measure_group_candidates(
             try:
                 if config.memory:
                     found[name].memory = measure_peak_memory(step, device)
-                if config.flops and by_name[name].count_flops:
-                    found[name].flops_per_call = count_flops(step)
+                candidate = by_name[name]
+                if config.flops and candidate.count_flops:
+                    counted = step if candidate.flops_build is None else candidate.flops_build()
+                    found[name].flops_per_call = count_flops(counted)
+                if candidate.detect_attention:
+                    found[name].attention_kernel = attention_kernel(step)
             except Exception as exc:
                 found[name].error = _error(ErrorPhase.MEASURE, exc)
     finally:

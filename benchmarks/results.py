@@ -18,6 +18,7 @@ from typing import Any
 from benchmarks.clocks import ClockReading
 from benchmarks.config import RunConfig
 from benchmarks.environment import EnvironmentRecord
+from benchmarks.levers import WorkloadOptions
 from benchmarks.memory import PeakMemory
 from benchmarks.modes import CompileMode, Precision
 from benchmarks.stats import Interval, Summary
@@ -114,6 +115,11 @@ class BenchmarkResult:
     mfu_compiled: float | None
     error: BenchmarkError | None = None
     rounds: RoundsRecord | None = None  # order and clocks of the group's rounds
+    setting: str | None = None  # the ladder rung of the compiled side, if a ladder ran
+    options: WorkloadOptions = WorkloadOptions()  # the compiled side's levers
+    # The SDPA kernel one call ran (benchmarks.attention), for transformer workloads.
+    attention_eager: str | None = None
+    attention_compiled: str | None = None
 
     def __post_init__(self) -> None:
         if self.items_per_call < 1:

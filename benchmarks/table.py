@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from benchmarks.ladder_table import ladder_table
 from benchmarks.results import BenchmarkResult, BenchmarkRun, Comparison, GoalVerdict
 
 _MIB = 1024 * 1024
@@ -16,10 +17,15 @@ def _rate(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _setting(result: BenchmarkResult) -> str:
+    """The mode, or the ladder rung when a ladder ran (several rungs share a mode)."""
+    return result.setting or result.mode.value
+
+
 def _result_row(result: BenchmarkResult) -> list[str]:
     if result.error is not None or result.eager is None or result.compiled is None:
         message = result.error.message if result.error else "no timing"
-        return [result.name, result.mode.value, "-", "-", "ERROR", message[:60], "-", "-", "-"]
+        return [result.name, _setting(result), "-", "-", "ERROR", message[:60], "-", "-", "-"]
     speedup = result.speedup
     ci = "-" if speedup is None else f"{speedup.low:.2f}-{speedup.high:.2f}"
     compile_time = result.compile_time
@@ -34,7 +40,7 @@ def _result_row(result: BenchmarkResult) -> list[str]:
     steady = "yes" if result.eager.steady and result.compiled.steady else "no"
     return [
         result.name,
-        result.mode.value,
+        _setting(result),
         _rate(result.eager.throughput(result.items_per_call)),
         _rate(result.compiled.throughput(result.items_per_call)),
         "-" if speedup is None else f"{speedup.point:.2f}x",
@@ -134,6 +140,8 @@ def render(run: BenchmarkRun) -> str:
             )
     header += _rounds_line(run)
     parts = [header, "", results_table(run)]
+    if run.config.measure.ladder is not None:
+        parts += ["", f"Ladder ({run.config.measure.ladder.value}):", ladder_table(run)]
     if run.comparisons:
         parts += [
             "",
