@@ -15,7 +15,13 @@ from pathlib import Path
 
 from audits.report.publish import check_out_dir, publish_benchmarks
 from audits.report.rundir import RunDirExistsError
-from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig, quick
+from benchmarks.config import (
+    DEFAULT_ROUNDS,
+    CompileTimeScope,
+    MeasureConfig,
+    RunConfig,
+    quick,
+)
 from benchmarks.ladders import Ladder, build_ladder
 from benchmarks.levers import OptimizerStep, SdpaKernel, WorkloadOptions
 from benchmarks.modes import CompileMode, Precision
@@ -85,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rounds",
         type=_positive_int,
-        default=20,
-        help="interleaved eager/compiled rounds (default: 20)",
+        default=DEFAULT_ROUNDS,
+        help=f"interleaved rounds, each candidate once per round in a seeded random order "
+        f"(default: {DEFAULT_ROUNDS})",
     )
     parser.add_argument(
         "--quick",
