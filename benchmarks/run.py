@@ -7,6 +7,7 @@ prints the table with speedups, CIs and goal verdicts. Bad usage exits 2 with on
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import sys
 import tempfile
@@ -159,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
         "time; rungs that cannot run on the device are reported as not applicable",
     )
     parser.add_argument(
+        "--rungs",
+        nargs="+",
+        metavar="GLOB",
+        default=[],
+        help="with --ladder: measure only the rungs whose labels match, e.g. 'baseline' "
+        "'+pad-vocab' (a cumulative rung still carries the levers above it), so one "
+        "ladder can be measured over several short device runs (default: every rung)",
+    )
+    parser.add_argument(
         "--threads",
         type=_positive_int,
         default=None,
@@ -216,6 +226,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         )
         ladder = Ladder(args.ladder) if args.ladder is not None else None
         rungs = () if ladder is None else build_ladder(ladder, options, modes[0], device)
+        if args.rungs:
+            if ladder is None:
+                raise ValueError("--rungs selects rungs of a --ladder; no --ladder was given")
+            rungs = tuple(
+                r for r in rungs if any(fnmatch.fnmatchcase(r.label, g) for g in args.rungs)
+            )
+            if not rungs:
+                labels = [r.label for r in build_ladder(ladder, options, modes[0], device)]
+                raise ValueError(f"--rungs {args.rungs} match no rung; rungs are {labels}")
         measure = MeasureConfig(
             device=device,
             precision=Precision.parse(args.dtype),

@@ -123,6 +123,25 @@ def test_a_tiny_ablation_measures_every_cpu_rung_and_reports_the_others(tmp_path
     ]
     assert all(r.ok and r.attention_compiled == "flash (cpu)" for r in run.results)
     assert len({r.flops_per_call for r in run.results}) == 1  # the pinned yardstick
+    # The report layer tells rungs of one mode apart (compare would merge them otherwise).
+    from audits.report.speedups import speedup_key
+
+    assert len({speedup_key(r) for r in run.results}) == len(run.results)
+    assert "+fused-optimizer" in (out / "report.md").read_text()
     table = render(run)
     assert "TF32 is a CUDA tensor-core mode: not applicable on cpu" in table
     assert "reduce-overhead is CUDA graphs: not applicable on cpu" in table
+
+
+def test_rungs_select_part_of_a_ladder_and_a_bad_glob_names_the_rungs(capsys):
+    """--rungs keeps the matching rungs (with the levers above them); no match exits 2."""
+    args = build_parser().parse_args(
+        ["--device", "cpu", "--ladder", "ablation", "--rungs", "+pure-bf16", "baseline"]
+    )
+    rungs = config_from_args(args).measure.rungs
+    assert [r.label for r in rungs] == ["baseline", "+pure-bf16"]
+    assert rungs[1].options.optimizer is OptimizerStep.COMPILED
+    with pytest.raises(SystemExit) as exit_info:
+        cli(["--device", "cpu", "--ladder", "ablation", "--rungs", "nothing*"])
+    assert exit_info.value.code == 2
+    assert "+fused-optimizer" in capsys.readouterr().err
