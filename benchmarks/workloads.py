@@ -221,8 +221,12 @@ class StepBuilder:
         choice = self.levers.optimizer
         optimizer = make_optimizer(parameters, choice)
         if choice is OptimizerStep.COMPILED and self.mode.compiled:
-            # torch's recipe for a compiled optimizer: the step in its own compiled function.
-            return torch.compile(optimizer.step, backend=self.config.backend, fullgraph=False)
+            # torch's recipe for a compiled optimizer: the step in its own compiled function,
+            # in the candidate's mode, so that under reduce-overhead it is graphed as well.
+            kwargs: dict[str, Any] = {"backend": self.config.backend, "fullgraph": False}
+            if self.config.backend == "inductor":
+                kwargs["mode"] = self.mode.value
+            return torch.compile(optimizer.step, **kwargs)
         return optimizer.step
 
     def _inference(self, model: nn.Module, inputs: torch.Tensor, device: torch.device) -> Step:

@@ -208,3 +208,22 @@ def test_a_frozen_inductor_compile_leaves_the_global_config_alone():
     with torch.no_grad():
         torch.testing.assert_close(compiled(x), module(x))
     assert (inductor_config.freezing, inductor_config.cpp.weight_prepack) == before
+
+
+def test_the_compiled_optimizer_step_compiles_in_the_candidates_mode(monkeypatch):
+    """Under reduce-overhead the optimizer step is compiled in that mode (CUDA graphs too)."""
+    seen = {}
+
+    def fake_compile(fn, **kwargs):
+        seen.update(kwargs)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    config = dataclasses.replace(CHEAP, backend="inductor")
+    StepBuilder(
+        spec=_spec(),
+        mode=CompileMode.REDUCE_OVERHEAD,
+        config=config,
+        options=WorkloadOptions(optimizer=OptimizerStep.COMPILED),
+    )._optimizer_step([torch.nn.Parameter(torch.ones(2))])
+    assert seen["mode"] == "reduce-overhead"
