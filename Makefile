@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test audit audit-quick bench lint clean
+.PHONY: setup test test-fast audit audit-quick bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ setup: $(STAMP) ## create .venv and install esper with its test and report extra
 
 test: $(STAMP) ## run the default test suite (CPU, about 10 minutes at most)
 	$(PY) -m pytest
+
+test-fast: $(STAMP) ## the edit-test loop: every test not marked slow (about a minute of CPU)
+	$(PY) -m pytest -m "not slow"
 
 audit: $(STAMP) ## audit every built-in target and compare against the committed CPU baseline
 	$(PY) -m audits.run --baseline auto

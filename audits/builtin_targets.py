@@ -7,7 +7,7 @@ and every target pays its compile time on a 2-core CPU.
 Hosts, stages and lifecycles are compiled through esper's
 `compile_with_validation`, the entry point esper documents for users. The
 guard group compiles TransformerHost both ways (plain torch.compile too) and
-with both guards of the reference (ValueError and assert), side by side; it is
+with both guards of the original package (ValueError and assert), side by side; it is
 informational: the run reports what torch does there and never fails on it.
 """
 
@@ -459,7 +459,7 @@ def lifecycle_targets() -> list[Target]:
 
 # ----------------------------------------------------------------- the two guards
 class AssertGuardTransformerHost(TransformerHost):
-    """TransformerHost with the reference's original guard: an assert, not a ValueError."""
+    """TransformerHost with the original package's guard: an assert, not a ValueError."""
 
     def validate_input(self, idx: torch.Tensor) -> None:
         T = idx.shape[1]

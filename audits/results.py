@@ -2,7 +2,7 @@
 
 Every check returns one of the frozen result types below; a `TargetResult`
 gathers them for one target and a `RunResult` gathers the targets with the
-environment they ran in. The report layer (issue 5) only reads these types:
+environment they ran in. The report layer only reads these types:
 it loads `audit.json` with `RunResult.load(path)`.
 
 Bump `SCHEMA_VERSION` when a field changes meaning or disappears; adding an

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command for a lent GPU (issue 9): the CUDA tests, the audit and the hazards on
+# One command for a lent GPU: the CUDA tests, the audit and the hazards on
 # CUDA, and the gpt2-small benchmarks, in under 6 minutes on an H100/H200. It uses the
 # machine's own torch, run from the source tree (PYTHONPATH=.): no pip install, no
 # download. Each step has its own time budget; a step that fails or runs out is

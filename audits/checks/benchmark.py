@@ -1,4 +1,4 @@
-"""Benchmarks of a target: does compiling pay? (issue 4, measured by the benchmarks package)
+"""Benchmarks of a target: does compiling pay? (measured by the benchmarks package)
 
 Run in the target's own subprocess after the checks, for targets that ask for it
 (the built-in hosts). The measurement is the benchmarks package's: eager and
@@ -24,7 +24,8 @@ from benchmarks.config import CompileTimeScope
 from benchmarks.modes import Precision
 from benchmarks.results import to_jsonable
 
-# 20 rounds is the issue's minimum; short blocks keep a host target to seconds.
+# 20 rounds: fewer give bootstrap CIs too wide to call a speedup; short blocks keep a host
+# target to seconds.
 AUDIT_ROUNDS = 20
 AUDIT_BLOCK_S = 0.02
 

@@ -33,7 +33,7 @@ FLAGS = (
 
 
 def test_help_documents_every_flag(capsys):
-    """--help exits 0 and every flag of the issue has its own help text."""
+    """--help exits 0 and every flag has its own help text."""
     with pytest.raises(SystemExit) as exit_info:
         cli(["--help"])
     assert exit_info.value.code == 0
@@ -137,6 +137,7 @@ def _audit(tmp_path: Path, *argv: str) -> tuple[subprocess.CompletedProcess, Pat
     return done, out
 
 
+@pytest.mark.slow
 def test_detected_hazards_and_a_clean_user_target_exit_0(tmp_path):
     """Hazards flagged as expected and a clean module: exit 0, JSON and summary written, quiet."""
     done, out = _audit(
@@ -164,6 +165,7 @@ def test_detected_hazards_and_a_clean_user_target_exit_0(tmp_path):
     assert "detected" in summary and "GB0059" in summary  # print's break code, with its hint
 
 
+@pytest.mark.slow
 def test_a_recompiling_target_exits_1_unless_fail_on_leaves_recompiles_out(tmp_path):
     """Exit 1 when a check named in --fail-on fails; 0 when it is not named, or with none."""
     failing, _ = _audit(tmp_path, "--target", "cli_user_modules:recompiling")
@@ -181,6 +183,7 @@ def test_a_recompiling_target_exits_1_unless_fail_on_leaves_recompiles_out(tmp_p
     assert RunResult.load(out).settings.fail_on == ()
 
 
+@pytest.mark.slow
 def test_fail_on_none_exits_0_even_for_an_errored_target(tmp_path):
     """An errored target exits 1 by default; --fail-on none records it and exits 0."""
     failing, _ = _audit(tmp_path, "--target", "cli_user_modules:broken")

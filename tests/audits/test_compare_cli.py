@@ -88,6 +88,7 @@ def test_bad_threshold_is_usage_error(runs, capsys):
     assert caught.value.code == 2 and "got 10.0" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs(runs):
     """`python -m audits.compare --help` documents the flag, as a subprocess."""
     done = subprocess.run(

@@ -82,6 +82,34 @@ def test_fewer_recompiles_is_not_a_regression():
     assert not compare_reports(base, new).regressed
 
 
+def _limit_hit(hit: bool, silent: bool = False):
+    """The same compile counts each time: only the limit flag differs."""
+    return dataclasses.replace(recompiles(2, budget=4), limit_hit=hit, silent_fallback=silent)
+
+
+@pytest.mark.parametrize("silent", [False, True])
+def test_hitting_the_recompile_limit_anew_is_a_regression(silent):
+    """Same compile counts, but the limit is now hit: a recompile regression naming the limit."""
+    base = report(target("t", recompiles=_limit_hit(False)))
+    new = report(target("t", recompiles=_limit_hit(True, silent)))
+    result = compare_reports(base, new)
+    assert _kinds(result) == [("t", RegressionKind.RECOMPILES)]
+    detail = result.regressions[0].detail
+    assert "recompile_limit 8 now hit" in detail
+    assert ("frames now run eagerly" in detail) is silent
+
+
+def test_a_recompile_limit_already_hit_in_the_baseline_is_not_new():
+    """A limit hit on both sides is a known state, not a regression; nor is no longer hitting it."""
+    hit, clear = _limit_hit(True), _limit_hit(False)
+    assert not compare_reports(
+        report(target("t", recompiles=hit)), report(target("t", recompiles=hit))
+    ).regressed
+    assert not compare_reports(
+        report(target("t", recompiles=hit)), report(target("t", recompiles=clear))
+    ).regressed
+
+
 def test_parity_and_exception_parity_regressions_are_flagged():
     """A parity mode or a bad-input case that matched eager and no longer does is a regression."""
     base = report(target("t"))

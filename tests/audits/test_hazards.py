@@ -62,7 +62,7 @@ CLEAN_SAMPLE = (
     "blueprint/cnn/conv_light",
     "blueprint/transformer/lora",
     "stage/cnn/training",
-    "stage/transformer/blending-0.3",
+    pytest.param("stage/transformer/blending-0.3", marks=pytest.mark.slow),
 )
 
 
@@ -75,6 +75,7 @@ def test_clean_esper_target_raises_no_false_alarm(name):
     assert result.status is TargetStatus.PASSED
 
 
+@pytest.mark.slow
 def test_lifecycle_compiles_once_per_stage_and_never_during_the_alpha_ramp():
     """The lifecycle scenario: each stage change compiles at most once, alpha steps never."""
     result = audit_target(BUILTINS["lifecycle/transformer"], CheckSettings(backend="eager"))
@@ -86,6 +87,7 @@ def test_lifecycle_compiles_once_per_stage_and_never_during_the_alpha_ramp():
     assert recompiles.status is CheckStatus.PASSED
 
 
+@pytest.mark.slow
 def test_guard_comparison_measures_both_paths_of_both_guards():
     """Each guard variant reports its normal path and its error path as torch ran them."""
     guards = [t for name, t in BUILTINS.items() if name.startswith("guard/")]

@@ -160,6 +160,7 @@ def _assert_partial(out: Path, stderr: str) -> None:
     assert f"--resume {out}" in stderr and "1 of 2 targets finished" in stderr
 
 
+@pytest.mark.slow  # real subprocesses and signals: seconds each
 def test_ctrl_c_keeps_the_finished_target_and_resume_runs_only_the_rest(tmp_path):
     """SIGINT: exit 130, partial report, no process left; --resume audits only the not-run."""
     process, out, stderr = _interrupt(
@@ -191,6 +192,7 @@ def test_ctrl_c_keeps_the_finished_target_and_resume_runs_only_the_rest(tmp_path
     assert "not run" not in (out / "report.md").read_text()
 
 
+@pytest.mark.slow  # real subprocesses and signals: seconds each
 @pytest.mark.parametrize("start_method", ["fork", "forkserver"])
 def test_sigterm_exits_143_with_a_partial_report_and_no_orphans(tmp_path, start_method):
     """SIGTERM to the parent alone: exit 143, partial report, every child and grandchild gone."""

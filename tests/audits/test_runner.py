@@ -4,6 +4,7 @@ import os
 import signal
 import time
 
+import pytest
 import torch
 
 from audits.checks.common import CheckSettings
@@ -49,6 +50,7 @@ def _job(name: str, load) -> Job:
     return Job(name=name, group="test", load=load)
 
 
+@pytest.mark.slow  # real subprocesses and signals: seconds each
 def test_crash_timeout_and_error_are_recorded_and_the_run_goes_on(tmp_path):
     """abort -> crashed, SIGSEGV -> crashed, sleep past --timeout -> timeout, others still run."""
     jobs = [

@@ -58,6 +58,7 @@ def test_forkserver_children_do_not_inherit_the_parents_state(tmp_path):
     assert served.status is TargetStatus.PASSED, served.error
 
 
+@pytest.mark.slow  # real subprocesses and signals: seconds each
 def test_forkserver_children_crash_and_time_out_alone(tmp_path):
     """Under a forkserver too: SIGSEGV -> crashed, a hang -> timeout, the clean target passes."""
     jobs = [

@@ -15,6 +15,7 @@ def _run_cli(*args):
     )
 
 
+@pytest.mark.slow
 def test_help_documents_every_flag():
     """--help exits 0 and every option has help text."""
     completed = _run_cli("--help")

@@ -87,6 +87,7 @@ def test_tf32_on_cpu_is_a_usage_error(capsys):
     assert "not applicable on cpu" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_tiny_ablation_measures_every_cpu_rung_and_reports_the_others(tmp_path, capsys):
     """Each applicable rung yields a result; the table names the rest as not applicable."""
     out = tmp_path / "run"

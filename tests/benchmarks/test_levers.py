@@ -193,6 +193,7 @@ def test_freezing_goes_to_torch_compile_options_merged_with_the_mode(monkeypatch
         WorkloadOptions(weight_prepack=False)
 
 
+@pytest.mark.slow
 def test_a_frozen_inductor_compile_leaves_the_global_config_alone():
     """Freezing applies to this module's compile only: inductor's config is unchanged."""
     import torch._inductor.config as inductor_config

@@ -36,6 +36,7 @@ def tiny_run():
     return run_benchmarks(config)
 
 
+@pytest.mark.slow
 def test_every_tiny_workload_yields_a_complete_result(tiny_run):
     """2 topologies x 2 tasks x 5 variants, each with timings, a speedup, memory and FLOPs."""
     assert len(tiny_run.results) == 2 * len(SpecTask) * len(HOST_VARIANTS)
@@ -48,6 +49,7 @@ def test_every_tiny_workload_yields_a_complete_result(tiny_run):
         assert result.mfu_compiled is None  # no dense peak for a CPU
 
 
+@pytest.mark.slow
 def test_tiny_run_compares_slots_and_seeds_in_every_group(tiny_run):
     """Each group has dormant-vs-bare per mode; training groups add the seed overhead."""
     names = {(c.group, c.mode, c.name) for c in tiny_run.comparisons}
@@ -59,6 +61,7 @@ def test_tiny_run_compares_slots_and_seeds_in_every_group(tiny_run):
         assert (f"{family}/train", CompileMode.DEFAULT, "seed-training-overhead") in names
 
 
+@pytest.mark.slow
 def test_tiny_run_round_trips_and_its_cpu_goals_are_not_measured(tiny_run):
     """The JSON reads back equal; goals name the small sizes, which a tiny run lacks."""
     assert run_from_json(run_to_json(tiny_run)) == tiny_run
@@ -121,6 +124,7 @@ def test_benchmark_module_takes_exactly_one_compiled_mode():
         benchmark_module(lambda: torch.nn.Linear(2, 2), torch.randn(1, 2), config)
 
 
+@pytest.mark.slow
 def test_each_result_records_its_group_order_and_clocks(tiny_run):
     """Every result carries the seeded per-round order of its group's candidates and clocks."""
     for result in tiny_run.results:

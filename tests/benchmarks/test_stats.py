@@ -113,3 +113,44 @@ def test_speedup_ignores_units_and_tracks_the_factor(samples, scale, factor):
     interval = speedup_interval(eager, eager / factor, resamples=50)
     assert interval.low == pytest.approx(factor, rel=1e-9)
     assert interval.high == pytest.approx(factor, rel=1e-9)
+
+
+def _estimates_in_turn(point: float, estimates: list[float]):
+    """A statistic that returns `point` on its first call, then each of `estimates` in turn.
+
+    paired_bootstrap calls it once on the data and then once per resample, so the bootstrap
+    distribution is exactly `estimates`, whatever rounds the generator draws.
+    """
+    values = iter([point, *estimates])
+    return lambda _series: next(values)
+
+
+def test_the_default_interval_is_the_central_95_percent_of_the_estimates():
+    """Estimates 0..1999: the default CI is their 2.5th-97.5th percentiles, not 5th-95th."""
+    statistic = _estimates_in_turn(1000.0, [float(i) for i in range(2000)])
+    interval = paired_bootstrap({"a": [1.0, 2.0, 3.0]}, statistic)
+    assert interval.confidence == 0.95
+    # Linear interpolation between order statistics: 0.025 * 1999 and 0.975 * 1999.
+    assert (interval.low, interval.point, interval.high) == pytest.approx(
+        (49.975, 1000.0, 1949.025)
+    )
+
+
+def test_a_90_percent_interval_cuts_5_percent_from_each_tail():
+    """The same estimates at confidence 0.90 give the 5th and 95th percentiles."""
+    statistic = _estimates_in_turn(1000.0, [float(i) for i in range(2000)])
+    interval = paired_bootstrap({"a": [1.0, 2.0, 3.0]}, statistic, confidence=0.90)
+    assert (interval.low, interval.high) == pytest.approx((99.95, 1899.05))
+    assert interval.confidence == 0.90
+
+
+def test_speedup_interval_defaults_to_95_percent():
+    """On noisy rounds, where 90 % and 95 % bounds differ, the default is the 95 % interval."""
+    rng = np.random.default_rng(11)
+    eager = 0.010 + rng.normal(0.0, 0.001, size=30)
+    compiled = 0.005 + rng.normal(0.0, 0.001, size=30)
+    default = speedup_interval(eager, compiled)
+    at_90 = speedup_interval(eager, compiled, confidence=0.90)
+    assert default == speedup_interval(eager, compiled, confidence=0.95)
+    assert default.low < at_90.low and at_90.high < default.high
+    assert default.confidence == 0.95

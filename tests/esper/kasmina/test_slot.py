@@ -22,7 +22,7 @@ def _trained_seed_slot(channels=8, topology_host=None):
 
 
 def test_reference_snippet_runs_unchanged():
-    """The reference's direct state assignment takes effect and gives the STE."""
+    """The original API's direct state assignment takes effect and gives the STE."""
     slot = SeedSlot("test", channels=32, device="cpu")
     slot.germinate("norm", "seed-1", host_module=CNNHost())
     slot.state.stage = SeedStage.TRAINING
