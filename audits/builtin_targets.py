@@ -22,7 +22,15 @@ import torch
 from torch import nn
 
 from audits.results import Mode
-from audits.targets import BadInput, CompileFn, Inputs, ScenarioStep, Target, torch_compile
+from audits.targets import (
+    BadInput,
+    BenchmarkSize,
+    CompileFn,
+    Inputs,
+    ScenarioStep,
+    Target,
+    torch_compile,
+)
 from esper.kasmina import (
     BlueprintRegistry,
     CNNHost,
@@ -118,6 +126,61 @@ HOST_BAD_INPUTS: dict[str, tuple[BadInput, ...]] = {
         ),
     ),
 }
+
+
+# On a GPU the audit's hosts above are launch-bound: a few thousand FLOPs per kernel, so
+# eager and compiled both wait on launches and measured 1.00x on an H200 (issue 11). The
+# host benchmarks there use these sizes instead: wide enough that the matmuls and convs,
+# not the launches, set the time, and still seconds per target.
+CNN_GPU = CNNConfig(n_blocks=4, base_channels=64, batch=256, side=32)
+GPT_GPU = TransformerConfig(
+    vocab_size=8192, n_embd=768, n_head=12, n_layer=2, block_size=512, batch=8, seq_len=512
+)
+
+
+def _gpu_cnn_host() -> CNNHost:
+    return CNNHost(
+        num_classes=CNN_GPU.num_classes,
+        n_blocks=CNN_GPU.n_blocks,
+        base_channels=CNN_GPU.base_channels,
+    )
+
+
+def _gpu_transformer_host() -> TransformerHost:
+    return TransformerHost(
+        vocab_size=GPT_GPU.vocab_size,
+        n_embd=GPT_GPU.n_embd,
+        n_head=GPT_GPU.n_head,
+        n_layer=GPT_GPU.n_layer,
+        block_size=GPT_GPU.block_size,
+        dropout=GPT_GPU.dropout,
+    )
+
+
+def host_benchmark_size(topology: str, device: str) -> BenchmarkSize:
+    """The audit's size on CPU (compiling there already pays at it); a GPU size on CUDA."""
+    if torch.device(device).type != "cuda":
+        return BenchmarkSize(
+            label="audit size",
+            build=HOSTS[topology],
+            make_inputs=HOST_INPUTS[topology],
+            launch_bound=False,
+        )
+    if topology == "cnn":
+        shape = (CNN_GPU.batch, 3, CNN_GPU.side, CNN_GPU.side)
+        return BenchmarkSize(
+            label=f"GPU size: {CNN_GPU.base_channels}-channel base, batch {CNN_GPU.batch}",
+            build=_gpu_cnn_host,
+            make_inputs=lambda: (torch.randn(shape),),
+            launch_bound=False,
+        )
+    tokens = (GPT_GPU.batch, GPT_GPU.seq_len)
+    return BenchmarkSize(
+        label=f"GPU size: {GPT_GPU.n_embd} wide, {GPT_GPU.batch} x {GPT_GPU.seq_len} tokens",
+        build=_gpu_transformer_host,
+        make_inputs=lambda: (torch.randint(0, GPT_GPU.vocab_size, tokens),),
+        launch_bound=False,
+    )
 
 
 # ----------------------------------------------------------------- isolation
@@ -286,6 +349,7 @@ def host_targets() -> list[Target]:
             Target(
                 name=f"host/{topology}",
                 benchmark=True,
+                benchmark_size=partial(host_benchmark_size, topology),
                 build=HOSTS[topology],
                 group="host",
                 description=f"{HOST_NAMES[topology]} with no slot",

@@ -75,6 +75,18 @@ class ScenarioStep:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BenchmarkSize:
+    """What a target's eager-vs-compiled benchmark measures on one device."""
+
+    label: str  # shown beside the speedup, e.g. "audit size" or "GPU size: 768 wide"
+    build: Callable[[], nn.Module]  # a fresh module; called under the target's seed
+    make_inputs: Callable[[], Inputs]
+    # True: kernel launches, not the work, set the time on this device, so a speedup of
+    # about 1x says nothing about compiling; None: not known.
+    launch_bound: bool | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     name: str  # unique, "/"-separated, matched by --targets globs
     build: Callable[[], nn.Module]  # a fresh module; called under torch.manual_seed(seed)
@@ -87,6 +99,9 @@ class Target:
     group: str = "user"
     description: str = ""
     benchmark: bool = False  # also measure eager vs compiled throughput (unless --no-bench)
+    # The size to benchmark on a device ("cpu", "cuda"); None: this target's own module and
+    # inputs. The audit's sizes are launch-bound on a GPU (1.00x on an H200, issue 11).
+    benchmark_size: Callable[[str], BenchmarkSize] | None = None
     compile: CompileFn = torch_compile
     # Checks expected to fail (hazards only); a clean target leaves this empty.
     expected_flags: tuple[CheckName, ...] = ()

@@ -17,7 +17,7 @@ from torch.utils._pytree import tree_flatten, tree_map
 from benchmarks.assemble import build_result
 from benchmarks.config import MeasureConfig
 from benchmarks.environment import cpu_model
-from benchmarks.measure import Candidate, measure_candidates
+from benchmarks.measure import Candidate, measure_group_candidates
 from benchmarks.modes import CompileMode, autocast_context, compile_module, make_runner
 from benchmarks.results import BenchmarkResult
 from benchmarks.runner import default_threads
@@ -148,7 +148,8 @@ def benchmark_module(
         for m in (CompileMode.EAGER, mode)
     ]
     with scoped_num_threads(config.threads or default_threads()):
-        measurements = measure_candidates(candidates, config)
+        measured = measure_group_candidates(candidates, config)
+        measurements = measured.candidates
         device_name = torch.cuda.get_device_name() if config.device == "cuda" else cpu_model()
     return build_result(
         name=label,
@@ -161,4 +162,5 @@ def benchmark_module(
         compiled=measurements[mode.value],
         config=config,
         device_name=device_name,
+        rounds=measured.rounds,
     )

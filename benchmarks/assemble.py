@@ -12,10 +12,18 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from benchmarks.config import MeasureConfig
+from benchmarks.levers import WorkloadOptions
 from benchmarks.measure import CandidateMeasurement
 from benchmarks.mfu import dense_peak_flops, matmul_precision, model_flops_utilization
 from benchmarks.modes import CompileMode
-from benchmarks.results import BenchmarkError, BenchmarkResult, Comparison, ErrorPhase, ModeTiming
+from benchmarks.results import (
+    BenchmarkError,
+    BenchmarkResult,
+    Comparison,
+    ErrorPhase,
+    ModeTiming,
+    RoundsRecord,
+)
 from benchmarks.stats import paired_bootstrap, per_round_ratios, speedup_interval, summarize
 
 
@@ -61,6 +69,9 @@ def build_result(
     compiled: CandidateMeasurement,
     config: MeasureConfig,
     device_name: str,
+    rounds: RoundsRecord | None = None,
+    setting: str | None = None,
+    options: WorkloadOptions | None = None,
 ) -> BenchmarkResult:
     """Eager against one compiled candidate; the first error of either becomes the result's."""
     eager_timing, compiled_timing = mode_timing(eager), mode_timing(compiled)
@@ -101,6 +112,11 @@ def build_result(
         mfu_eager=_mfu(flops, eager_timing, device_name, config),
         mfu_compiled=_mfu(flops, compiled_timing, device_name, config),
         error=error,
+        rounds=rounds,
+        setting=setting,
+        options=options or config.options,
+        attention_eager=eager.attention_kernel,
+        attention_compiled=compiled.attention_kernel,
     )
 
 

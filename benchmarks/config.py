@@ -11,9 +11,15 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 
+from benchmarks.ladders import Ladder, Rung
+from benchmarks.levers import WorkloadOptions
 from benchmarks.modes import CompileMode, Precision
 
 MIN_DEFAULT_ROUNDS = 20  # fewer leave the bootstrap CI too wide to call a speedup
+# 10 rounds let order and clock drift pass for an effect (issue 11: eager measured 9 %
+# faster *with* dormant slots on an H200); 30 paired rounds narrow the bootstrap CI of a
+# median ratio to a few percent where the machine is quiet, at seconds per small group.
+DEFAULT_ROUNDS = 30
 
 
 class CompileTimeScope(enum.Enum):
@@ -31,10 +37,17 @@ class MeasureConfig:
         "inductor"  # tests use "eager"/"aot_eager"; speed only means something on inductor
     )
     fullgraph: bool = False  # the audit checks breaks; here a break should cost speed, not the run
-    rounds: int = MIN_DEFAULT_ROUNDS  # interleaved rounds; every candidate runs one block per round
+    rounds: int = DEFAULT_ROUNDS  # interleaved rounds; every candidate runs one block per round
     min_block_s: float = 0.05  # calls per block grow until a block lasts this long
-    warmup_max_blocks: int = 6  # warm-up stops here even if block times still move
-    warmup_tolerance: float = 0.05  # "steady": the last 3 blocks within 5 % of their fastest
+    # Warm-up runs blocks until the median of the last `warmup_window` blocks moves by at
+    # most `warmup_tolerance` from the window before it (clocks and caches settled), and
+    # gives up after `warmup_max_blocks`, recording that it never settled.
+    warmup_max_blocks: int = 20
+    warmup_window: int = 3
+    warmup_tolerance: float = 0.02
+    # Each round runs the candidates in a fresh random order drawn from `seed`, recorded in
+    # the result; False keeps the plain rotation (AB, BA, ...).
+    randomize_order: bool = True
     # First call with a cold and a warm inductor cache: for the bare host only (each cold
     # compile of a training step costs 15-40 s on 2 cores), for every variant, or not at all.
     compile_time: CompileTimeScope = CompileTimeScope.BARE
@@ -43,7 +56,11 @@ class MeasureConfig:
     threads: int | None = None  # torch intra-op threads; None keeps the process's setting
     confidence: float = 0.95
     resamples: int = 2000  # bootstrap resamples
-    seed: int = 0  # bootstrap RNG seed and model initialisation seed
+    seed: int = 0  # bootstrap RNG seed, model initialisation seed and round-order seed
+    options: WorkloadOptions = WorkloadOptions()  # levers applied to every candidate
+    # A ladder replaces `modes`: each rung is one compiled setting measured against eager.
+    ladder: Ladder | None = None
+    rungs: tuple[Rung, ...] = ()
 
     def __post_init__(self) -> None:
         if self.device not in ("cpu", "cuda"):
@@ -62,6 +79,8 @@ class MeasureConfig:
             raise ValueError(f"min_block_s must be >= 0, got {self.min_block_s}")
         if self.warmup_max_blocks < 1:
             raise ValueError(f"warmup_max_blocks must be >= 1, got {self.warmup_max_blocks}")
+        if self.warmup_window < 1:
+            raise ValueError(f"warmup_window must be >= 1, got {self.warmup_window}")
         if self.warmup_tolerance <= 0:
             raise ValueError(f"warmup_tolerance must be > 0, got {self.warmup_tolerance}")
         if self.threads is not None and self.threads < 1:
@@ -70,6 +89,14 @@ class MeasureConfig:
             raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
         if self.resamples < 1:
             raise ValueError(f"resamples must be >= 1, got {self.resamples}")
+        reason = self.options.not_applicable(self.device)
+        if reason is not None:
+            raise ValueError(reason)
+        if (self.ladder is None) != (not self.rungs):
+            raise ValueError(f"a ladder needs rungs and rungs a ladder, got {self.ladder}")
+        labels = [rung.label for rung in self.rungs]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"rung labels repeat: {labels}")
 
 
 def quick(config: MeasureConfig) -> MeasureConfig:
@@ -78,7 +105,9 @@ def quick(config: MeasureConfig) -> MeasureConfig:
         config,
         rounds=min(config.rounds, 5),
         min_block_s=min(config.min_block_s, 0.02),
-        warmup_max_blocks=min(config.warmup_max_blocks, 3),
+        warmup_max_blocks=min(config.warmup_max_blocks, 4),
+        warmup_window=1,  # block against block: settles in 2-4 blocks
+        warmup_tolerance=max(config.warmup_tolerance, 0.05),
         compile_time=CompileTimeScope.NONE,
         memory=False,
         resamples=min(config.resamples, 500),

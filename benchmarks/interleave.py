@@ -2,11 +2,14 @@
 
 A shared machine drifts (other jobs, frequency scaling, thermal state). Timing eager for a
 minute and then compiled for a minute would fold that drift into the speedup. Running one
-block of each candidate per round, and rotating who goes first, puts both under the same
-conditions; the per-round pairs then feed the paired bootstrap in :mod:`benchmarks.stats`.
+block of each candidate per round, in an order drawn afresh (and seeded) for each round,
+puts all of them under the same conditions: a fixed or merely rotating order can line up
+with a periodic disturbance, or let one candidate always inherit another's cache state.
+The per-round pairs then feed the paired bootstrap in :mod:`benchmarks.stats`.
 
 Phases are kept apart, as nanoGPT's bench does: calibration (how many calls make a block
-long enough to time), warm-up (until block times stop falling), then the timed rounds.
+long enough to time), warm-up (until the median block time stops moving), then the timed
+rounds.
 """
 
 from __future__ import annotations
@@ -15,16 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from benchmarks.timers import Timer
 
 Step = Callable[[], Any]
 
 
-def round_orders(names: Sequence[str], rounds: int) -> list[tuple[str, ...]]:
-    """The order of candidates in each round: a rotation by the round index.
+def round_orders(
+    names: Sequence[str], rounds: int, *, seed: int | None = None
+) -> list[tuple[str, ...]]:
+    """The order of candidates in each round.
 
-    Over ``len(names)`` consecutive rounds every candidate runs in every position once, so
-    no candidate always benefits from (or pays for) running right after another.
+    With ``seed``, each round is an independent random permutation drawn from a generator
+    seeded with it, so a run's order is random but can be replayed. Without, a rotation by
+    the round index: over ``len(names)`` rounds every candidate takes every position once.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
@@ -33,7 +41,12 @@ def round_orders(names: Sequence[str], rounds: int) -> list[tuple[str, ...]]:
     if len(set(names)) != len(names):
         raise ValueError(f"candidate names must be unique, got {list(names)}")
     n = len(names)
-    return [tuple(names[(start + offset) % n] for offset in range(n)) for start in range(rounds)]
+    if seed is None:
+        return [
+            tuple(names[(start + offset) % n] for offset in range(n)) for start in range(rounds)
+        ]
+    rng = np.random.default_rng(seed)
+    return [tuple(names[int(i)] for i in rng.permutation(n)) for _ in range(rounds)]
 
 
 def calibrate_iters(fn: Step, timer: Timer, *, min_block_s: float, max_iters: int = 10_000) -> int:
@@ -54,11 +67,27 @@ def calibrate_iters(fn: Step, timer: Timer, *, min_block_s: float, max_iters: in
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WarmupOutcome:
-    """How warm-up ended: blocks run, and whether the last ones agreed within tolerance."""
+    """How warm-up ended: blocks run, whether the median settled, and how far it last moved."""
 
     blocks: int
     steady: bool
     last_block_s: float
+    # |median(last window) / median(window before) - 1| when warm-up ended; None when fewer
+    # than two windows ran (then steady is False: nothing was compared).
+    drift: float | None = None
+
+
+def median_drift(times: Sequence[float], window: int) -> float | None:
+    """Relative move of the median of the last ``window`` times from the window before."""
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    if len(times) < 2 * window:
+        return None
+    previous = float(np.median(times[-2 * window : -window]))
+    recent = float(np.median(times[-window:]))
+    if previous <= 0:
+        return None
+    return abs(recent / previous - 1.0)
 
 
 def warm_up(
@@ -67,29 +96,35 @@ def warm_up(
     *,
     iters: int,
     min_blocks: int = 2,
-    max_blocks: int = 10,
+    max_blocks: int = 20,
     window: int = 3,
-    tolerance: float = 0.05,
+    tolerance: float = 0.02,
 ) -> WarmupOutcome:
-    """Run blocks until the last ``window`` block times lie within ``tolerance`` of their minimum.
+    """Run blocks until the median of the last ``window`` blocks moves by at most
+    ``tolerance`` from the median of the ``window`` blocks before it.
 
-    Warm-up absorbs allocator growth, autotuning, lazy initialisation and the first
-    compiled call's leftovers. It stops after ``max_blocks`` even if not steady; the
-    outcome says so and the result records it rather than hiding it.
+    Warm-up absorbs allocator growth, autotuning, lazy initialisation, the first compiled
+    call's leftovers and a clock that is still ramping. A median of a window, rather than
+    the spread of single blocks, lets one preempted block pass without resetting the wait,
+    while a steady trend (clocks settling) keeps it going. It stops after ``max_blocks``
+    even if not settled; the outcome says so and the result records it.
     """
     if not 1 <= min_blocks <= max_blocks:
         raise ValueError(f"need 1 <= min_blocks <= max_blocks, got {min_blocks}, {max_blocks}")
     if window < 1:
         raise ValueError(f"window must be >= 1, got {window}")
+    if tolerance <= 0:
+        raise ValueError(f"tolerance must be > 0, got {tolerance}")
     times: list[float] = []
+    drift: float | None = None
     for _ in range(max_blocks):
         times.append(timer.time_block(fn, iters))
-        if len(times) >= max(min_blocks, window):
-            recent = times[-window:]
-            fastest = min(recent)
-            if fastest > 0 and max(recent) <= fastest * (1.0 + tolerance):
-                return WarmupOutcome(blocks=len(times), steady=True, last_block_s=times[-1])
-    return WarmupOutcome(blocks=len(times), steady=False, last_block_s=times[-1])
+        drift = median_drift(times, window)
+        if len(times) >= min_blocks and drift is not None and drift <= tolerance:
+            return WarmupOutcome(
+                blocks=len(times), steady=True, last_block_s=times[-1], drift=drift
+            )
+    return WarmupOutcome(blocks=len(times), steady=False, last_block_s=times[-1], drift=drift)
 
 
 def run_interleaved(
@@ -99,18 +134,23 @@ def run_interleaved(
     rounds: int,
     iters: Mapping[str, int],
     before_round: Callable[[int], None] | None = None,
+    orders: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, list[float]]:
     """Per-call seconds of each candidate, one value per round, rounds interleaved.
 
     Returns ``{name: [round_0, round_1, ...]}``; each value is one block's time divided by
     that candidate's ``iters``, so candidates with different block sizes compare directly.
+    ``orders`` gives each round's order (see :func:`round_orders`); by default a rotation.
     """
     names = list(candidates)
     missing = [name for name in names if name not in iters]
     if missing:
         raise ValueError(f"no iteration count for candidates {missing}")
+    plan = [tuple(o) for o in orders] if orders is not None else round_orders(names, rounds)
+    if len(plan) != rounds or any(sorted(order) != sorted(names) for order in plan):
+        raise ValueError(f"orders must give {rounds} rounds, each a permutation of {names}")
     per_call: dict[str, list[float]] = {name: [] for name in names}
-    for index, order in enumerate(round_orders(names, rounds)):
+    for index, order in enumerate(plan):
         if before_round is not None:
             before_round(index)
         for name in order:

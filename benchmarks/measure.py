@@ -9,7 +9,8 @@ are measured together so their rounds interleave. The phases, in order:
    (warm). Each candidate keeps its directory, so phase 2 recompiles from a warm cache.
 2. build every candidate afresh, time its first call, pick calls per block, warm up.
 3. interleaved rounds (benchmarks.interleave).
-4. peak memory of a few calls, and FLOPs of one eager call, per candidate.
+4. peak memory of a few calls, FLOPs of one eager call, and the SDPA kernel one call ran
+   (benchmarks.attention), per candidate.
 
 A candidate that raises is recorded with its error and left out of the later phases; the
 others go on.
@@ -30,12 +31,20 @@ from typing import Any
 
 import torch
 
+from benchmarks.attention import attention_kernel
+from benchmarks.clocks import read_clocks
 from benchmarks.config import CompileTimeScope, MeasureConfig
-from benchmarks.interleave import WarmupOutcome, calibrate_iters, run_interleaved, warm_up
+from benchmarks.interleave import (
+    WarmupOutcome,
+    calibrate_iters,
+    round_orders,
+    run_interleaved,
+    warm_up,
+)
 from benchmarks.memory import PeakMemory, measure_peak_memory
 from benchmarks.mfu import count_flops
 from benchmarks.modes import CompileMode
-from benchmarks.results import BenchmarkError, CompileTime, ErrorPhase
+from benchmarks.results import BenchmarkError, CompileTime, ErrorPhase, RoundsRecord
 from benchmarks.settings import reset_compiler_state, scoped_inductor_cache
 from benchmarks.timers import synchronize, timer_for
 
@@ -48,7 +57,11 @@ class Candidate:
     mode: CompileMode
     build: Callable[[], Step]  # builds model, inputs and optimizer; compiling happens on first call
     count_flops: bool = False  # count FLOPs on this candidate's step (an eager one)
+    # Builds the step whose FLOPs are counted, when not this candidate's own: a padded
+    # vocabulary must not raise the count (the yardstick is the unpadded model).
+    flops_build: Callable[[], Step] | None = None
     measure_compile_time: bool = True  # cold and warm cache first calls (compiled modes only)
+    detect_attention: bool = False  # record which SDPA kernel one call runs
 
 
 @dataclass(slots=True, kw_only=True)
@@ -64,7 +77,16 @@ class CandidateMeasurement:
     compile_time: CompileTime | None = None
     memory: PeakMemory | None = None
     flops_per_call: int | None = None
+    attention_kernel: str | None = None
     error: BenchmarkError | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class GroupMeasurement:
+    """Every candidate's measurement, and how the shared rounds ran (None if none ran)."""
+
+    candidates: dict[str, CandidateMeasurement]
+    rounds: RoundsRecord | None = None
 
 
 def _error(phase: ErrorPhase, exc: BaseException) -> BenchmarkError:
@@ -125,7 +147,16 @@ def measure_candidates(
     config: MeasureConfig,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, CandidateMeasurement]:
-    """Run all phases for one group; returns a measurement per candidate, keyed by name.
+    """Run all phases for one group; returns a measurement per candidate, keyed by name."""
+    return measure_group_candidates(candidates, config, progress).candidates
+
+
+def measure_group_candidates(
+    candidates: Sequence[Candidate],
+    config: MeasureConfig,
+    progress: Callable[[str], None] | None = None,
+) -> GroupMeasurement:
+    """Run all phases for one group: each candidate's measurement, and the rounds' record.
 
     ``progress`` receives one line per finished step (for a terminal); it never affects
     what is measured.
@@ -137,6 +168,7 @@ def measure_candidates(
     device = torch.device(config.device)
     timer = timer_for(device)
     found = {c.name: CandidateMeasurement(name=c.name, mode=c.mode) for c in candidates}
+    group = GroupMeasurement(candidates=found)
     cache_root = tempfile.mkdtemp(prefix="bench-inductor-")
     cache_dirs = {
         c.name: os.path.join(cache_root, str(index)) for index, c in enumerate(candidates)
@@ -184,6 +216,7 @@ def measure_candidates(
                     iters=measurement.iters_per_block,
                     min_blocks=min(2, config.warmup_max_blocks),
                     max_blocks=config.warmup_max_blocks,
+                    window=config.warmup_window,
                     tolerance=config.warmup_tolerance,
                 )
             except Exception as exc:
@@ -199,6 +232,9 @@ def measure_candidates(
 
         if steps:
             rounds_started = time.perf_counter()
+            order_seed = config.seed if config.randomize_order else None
+            orders = round_orders(list(steps), config.rounds, seed=order_seed)
+            clock_start = read_clocks(device)
             with _gc_paused():
                 try:
                     per_call = run_interleaved(
@@ -206,11 +242,18 @@ def measure_candidates(
                         timer,
                         rounds=config.rounds,
                         iters={name: found[name].iters_per_block for name in steps},
+                        orders=orders,
                     )
                 except Exception as exc:
                     for name in steps:
                         found[name].error = _error(ErrorPhase.MEASURE, exc)
-                    return found
+                    return group
+            group.rounds = RoundsRecord(
+                order_seed=order_seed,
+                orders=tuple(orders),
+                clock_start=clock_start,
+                clock_end=read_clocks(device),
+            )
             for name, values in per_call.items():
                 found[name].per_call_s = values
             report(f"  {config.rounds} rounds in {time.perf_counter() - rounds_started:.0f} s")
@@ -220,11 +263,15 @@ def measure_candidates(
             try:
                 if config.memory:
                     found[name].memory = measure_peak_memory(step, device)
-                if config.flops and by_name[name].count_flops:
-                    found[name].flops_per_call = count_flops(step)
+                candidate = by_name[name]
+                if config.flops and candidate.count_flops:
+                    counted = step if candidate.flops_build is None else candidate.flops_build()
+                    found[name].flops_per_call = count_flops(counted)
+                if candidate.detect_attention:
+                    found[name].attention_kernel = attention_kernel(step)
             except Exception as exc:
                 found[name].error = _error(ErrorPhase.MEASURE, exc)
     finally:
         shutil.rmtree(cache_root, ignore_errors=True)
         reset_compiler_state()
-    return found
+    return group

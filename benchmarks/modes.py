@@ -12,7 +12,7 @@ import contextlib
 import enum
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import torch
@@ -24,6 +24,7 @@ class CompileMode(enum.Enum):
     DEFAULT = "default"
     REDUCE_OVERHEAD = "reduce-overhead"
     MAX_AUTOTUNE = "max-autotune"
+    MAX_AUTOTUNE_NO_CUDAGRAPHS = "max-autotune-no-cudagraphs"
 
     @property
     def compiled(self) -> bool:
@@ -80,8 +81,14 @@ def compile_module(
     *,
     backend: str = "inductor",
     fullgraph: bool = False,
+    inductor_options: Mapping[str, Any] | None = None,
 ) -> torch.nn.Module:
     """The module itself for eager; otherwise torch.compile(module) in ``mode``.
+
+    ``inductor_options`` (freezing, say) go to torch.compile's ``options``, which torch
+    applies as a config patch around this module's compilations only, so the process-wide
+    inductor config is never changed. torch refuses ``mode`` and ``options`` together, so
+    the mode's own options are merged underneath.
 
     Several compiled copies of the same class share dynamo's per-code-object cache, so
     one copy's guards are checked on another's calls and all of them count against one
@@ -90,10 +97,17 @@ def compile_module(
     if not mode.compiled:
         return module
     kwargs: dict[str, Any] = {"backend": backend, "fullgraph": fullgraph}
-    if backend == "inductor":
+    if backend != "inductor" and (mode is not CompileMode.DEFAULT or inductor_options):
+        raise ValueError(
+            f"mode {mode.value!r} with options {dict(inductor_options or {})} needs the "
+            f"inductor backend, got backend={backend!r}"
+        )
+    if backend == "inductor" and inductor_options:
+        from torch._inductor import list_mode_options
+
+        kwargs["options"] = {**list_mode_options(mode.value), **inductor_options}
+    elif backend == "inductor":
         kwargs["mode"] = mode.value
-    elif mode is not CompileMode.DEFAULT:
-        raise ValueError(f"mode {mode.value!r} needs the inductor backend, got backend={backend!r}")
     if _compile_accepts_isolate_recompiles():
         kwargs["isolate_recompiles"] = True
     return torch.compile(module, **kwargs)  # type: ignore[return-value]

@@ -15,8 +15,10 @@ import typing
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.clocks import ClockReading
 from benchmarks.config import RunConfig
 from benchmarks.environment import EnvironmentRecord
+from benchmarks.levers import WorkloadOptions
 from benchmarks.memory import PeakMemory
 from benchmarks.modes import CompileMode, Precision
 from benchmarks.stats import Interval, Summary
@@ -47,6 +49,23 @@ class ModeTiming:
     def throughput(self, items_per_call: int) -> float:
         """Items per second at the median call time."""
         return items_per_call / self.summary.median
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RoundsRecord:
+    """How a group's rounds ran: the order of candidates in each round and the clocks.
+
+    The same record is attached to every result of the group, since the rounds are shared.
+    """
+
+    order_seed: int | None  # the generator seed of the orders; None for the plain rotation
+    orders: tuple[tuple[str, ...], ...]  # candidate names, one tuple per round, in run order
+    clock_start: ClockReading  # just before the first timed round
+    clock_end: ClockReading  # just after the last
+
+    def __post_init__(self) -> None:
+        if not self.orders:
+            raise ValueError("a rounds record needs at least one round")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +114,12 @@ class BenchmarkResult:
     mfu_eager: float | None
     mfu_compiled: float | None
     error: BenchmarkError | None = None
+    rounds: RoundsRecord | None = None  # order and clocks of the group's rounds
+    setting: str | None = None  # the ladder rung of the compiled side, if a ladder ran
+    options: WorkloadOptions = WorkloadOptions()  # the compiled side's levers
+    # The SDPA kernel one call ran (benchmarks.attention), for transformer workloads.
+    attention_eager: str | None = None
+    attention_compiled: str | None = None
 
     def __post_init__(self) -> None:
         if self.items_per_call < 1:

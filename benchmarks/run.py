@@ -7,6 +7,7 @@ prints the table with speedups, CIs and goal verdicts. Bad usage exits 2 with on
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import sys
 import tempfile
@@ -15,7 +16,15 @@ from pathlib import Path
 
 from audits.report.publish import check_out_dir, publish_benchmarks
 from audits.report.rundir import RunDirExistsError
-from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig, quick
+from benchmarks.config import (
+    DEFAULT_ROUNDS,
+    CompileTimeScope,
+    MeasureConfig,
+    RunConfig,
+    quick,
+)
+from benchmarks.ladders import Ladder, build_ladder
+from benchmarks.levers import OptimizerStep, SdpaKernel, WorkloadOptions
 from benchmarks.modes import CompileMode, Precision
 from benchmarks.results import run_to_json
 from benchmarks.runner import resolve_device, run_benchmarks
@@ -83,8 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rounds",
         type=_positive_int,
-        default=20,
-        help="interleaved eager/compiled rounds (default: 20)",
+        default=DEFAULT_ROUNDS,
+        help=f"interleaved rounds, each candidate once per round in a seeded random order "
+        f"(default: {DEFAULT_ROUNDS})",
     )
     parser.add_argument(
         "--quick",
@@ -98,6 +108,65 @@ def build_parser() -> argparse.ArgumentParser:
         default=CompileTimeScope.BARE.value,
         help="which compiled workloads get a cold- and a warm-cache compile timing "
         "(default: bare; 'all' adds a cold compile per seed variant)",
+    )
+    parser.add_argument(
+        "--pad-vocab",
+        action="store_true",
+        help="lever: round the transformer vocabulary up to a multiple of 64 "
+        "(FLOPs are still counted on the unpadded vocabulary)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=[step.value for step in OptimizerStep],
+        default=OptimizerStep.FOREACH.value,
+        help="lever: AdamW step as torch's default (foreach), fused=True, or compiled "
+        "(compiled candidates only; eager keeps the default) (default: foreach)",
+    )
+    parser.add_argument(
+        "--tf32",
+        action="store_true",
+        help="lever: fp32 matmuls on TF32 tensor cores, set around each step (CUDA only)",
+    )
+    parser.add_argument(
+        "--pure-bf16",
+        action="store_true",
+        help="lever: parameters stored in bf16 (combine with --dtype bf16 for autocast too)",
+    )
+    parser.add_argument(
+        "--sdpa-kernel",
+        choices=[kernel.value for kernel in SdpaKernel],
+        default=SdpaKernel.AUTO.value,
+        help="lever: allow only this scaled_dot_product_attention backend "
+        "(flash, efficient, cudnn: CUDA only); the kernel that ran is recorded either way "
+        "(default: auto)",
+    )
+    parser.add_argument(
+        "--freezing",
+        action="store_true",
+        help="inductor option: freezing (weights as constants; inference graphs only), "
+        "scoped to each compiled module",
+    )
+    parser.add_argument(
+        "--no-weight-prepack",
+        action="store_true",
+        help="with --freezing: keep inductor from prepacking weights for oneDNN on CPU",
+    )
+    parser.add_argument(
+        "--ladder",
+        choices=[ladder.value for ladder in Ladder],
+        default=None,
+        help="instead of --mode: 'ablation' adds the levers one at a time to the first "
+        "--mode; 'cpu-options' tries freezing, weight prepacking and max-autotune one at a "
+        "time; rungs that cannot run on the device are reported as not applicable",
+    )
+    parser.add_argument(
+        "--rungs",
+        nargs="+",
+        metavar="GLOB",
+        default=[],
+        help="with --ladder: measure only the rungs whose labels match, e.g. 'baseline' "
+        "'+pad-vocab' (a cumulative rung still carries the levers above it), so one "
+        "ladder can be measured over several short device runs (default: every rung)",
     )
     parser.add_argument(
         "--threads",
@@ -146,6 +215,26 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                 f"--backend {args.backend} supports only --mode default, "
                 f"got {[m.value for m in modes]}"
             )
+        options = WorkloadOptions(
+            pad_vocab=args.pad_vocab,
+            optimizer=OptimizerStep(args.optimizer),
+            tf32=args.tf32,
+            pure_bf16=args.pure_bf16,
+            sdpa=SdpaKernel(args.sdpa_kernel),
+            freezing=args.freezing,
+            weight_prepack=not args.no_weight_prepack,
+        )
+        ladder = Ladder(args.ladder) if args.ladder is not None else None
+        rungs = () if ladder is None else build_ladder(ladder, options, modes[0], device)
+        if args.rungs:
+            if ladder is None:
+                raise ValueError("--rungs selects rungs of a --ladder; no --ladder was given")
+            rungs = tuple(
+                r for r in rungs if any(fnmatch.fnmatchcase(r.label, g) for g in args.rungs)
+            )
+            if not rungs:
+                labels = [r.label for r in build_ladder(ladder, options, modes[0], device)]
+                raise ValueError(f"--rungs {args.rungs} match no rung; rungs are {labels}")
         measure = MeasureConfig(
             device=device,
             precision=Precision.parse(args.dtype),
@@ -154,6 +243,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             rounds=args.rounds,
             threads=args.threads,
             compile_time=CompileTimeScope(args.compile_time),
+            options=options,
+            ladder=ladder,
+            rungs=rungs,
         )
         if args.quick:
             measure = quick(measure)

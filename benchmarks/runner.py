@@ -7,6 +7,7 @@ Nothing here prints; progress goes to an optional callback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,7 +19,8 @@ from benchmarks.assemble import build_result, candidate_name, seed_overhead, tim
 from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig
 from benchmarks.environment import collect_environment, load_average
 from benchmarks.goals import evaluate_goals
-from benchmarks.measure import Candidate, measure_candidates
+from benchmarks.levers import WorkloadOptions
+from benchmarks.measure import Candidate, measure_group_candidates
 from benchmarks.modes import CompileMode
 from benchmarks.results import BenchmarkResult, BenchmarkRun, Comparison
 from benchmarks.settings import scoped_num_threads
@@ -26,6 +28,7 @@ from benchmarks.specs import (
     DEFAULT_SIZES_CPU,
     DEFAULT_SIZES_CUDA,
     Task,
+    Topology,
     Variant,
     WorkloadSpec,
     select_specs,
@@ -69,19 +72,55 @@ def _wants_compile_time(variant: Variant, config: MeasureConfig) -> bool:
     return config.compile_time is CompileTimeScope.BARE and variant is Variant.BARE
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Side:
+    """One compiled setting every spec of a group is measured in: a mode, or a ladder rung."""
+
+    key: str  # the candidate name's suffix: the mode's value, or "rung:<label>"
+    mode: CompileMode
+    options: WorkloadOptions
+    setting: str | None  # the rung's label; None for a plain mode
+
+
+def compiled_sides(config: MeasureConfig) -> list[Side]:
+    """The config's modes, or, when a ladder runs, its rungs that apply to the device."""
+    if config.ladder is None:
+        return [
+            Side(key=mode.value, mode=mode, options=config.options, setting=None)
+            for mode in config.modes
+        ]
+    return [
+        Side(key=f"rung:{rung.label}", mode=rung.mode, options=rung.options, setting=rung.label)
+        for rung in config.rungs
+        if rung.not_applicable is None
+    ]
+
+
 def group_candidates(group: Group, config: MeasureConfig) -> list[Candidate]:
     from benchmarks.workloads import StepBuilder  # esper is imported only when measuring
 
+    eager = Side(
+        key=CompileMode.EAGER.value, mode=CompileMode.EAGER, options=config.options, setting=None
+    )
+    unpadded = dataclasses.replace(config.options, pad_vocab=False)
     candidates = []
     for spec in group.with_seed_alone():
-        for mode in (CompileMode.EAGER, *config.modes):
+        for side in (eager, *compiled_sides(config)):
+            compiled = side.mode.compiled
             candidates.append(
                 Candidate(
-                    name=candidate_name(spec.variant.value, mode),
-                    mode=mode,
-                    build=StepBuilder(spec=spec, mode=mode, config=config),
-                    count_flops=not mode.compiled,
+                    name=f"{spec.variant.value}:{side.key}",
+                    mode=side.mode,
+                    build=StepBuilder(
+                        spec=spec, mode=side.mode, config=config, options=side.options
+                    ),
+                    count_flops=not compiled,
+                    flops_build=StepBuilder(
+                        spec=spec, mode=CompileMode.EAGER, config=config, options=unpadded
+                    ),
                     measure_compile_time=_wants_compile_time(spec.variant, config),
+                    detect_attention=spec.topology is Topology.TRANSFORMER
+                    and spec.variant is not Variant.SEED_ALONE,
                 )
             )
     return candidates
@@ -90,11 +129,12 @@ def group_candidates(group: Group, config: MeasureConfig) -> list[Candidate]:
 def measure_group(
     group: Group, config: MeasureConfig, device_name: str, progress: Progress | None = None
 ) -> tuple[list[BenchmarkResult], list[Comparison]]:
-    measurements = measure_candidates(group_candidates(group, config), config, progress)
+    measured = measure_group_candidates(group_candidates(group, config), config, progress)
+    measurements = measured.candidates
     results = []
     for spec in group.specs:
         eager = measurements[candidate_name(spec.variant.value, CompileMode.EAGER)]
-        for mode in config.modes:
+        for side in compiled_sides(config):
             results.append(
                 build_result(
                     name=spec.name,
@@ -104,13 +144,17 @@ def measure_group(
                     unit=spec.unit,
                     items_per_call=spec.config.items_per_call,
                     eager=eager,
-                    compiled=measurements[candidate_name(spec.variant.value, mode)],
+                    compiled=measurements[f"{spec.variant.value}:{side.key}"],
                     config=config,
                     device_name=device_name,
+                    rounds=measured.rounds,
+                    setting=side.setting,
+                    options=side.options,
                 )
             )
     comparisons = []
-    for mode in (CompileMode.EAGER, *config.modes):
+    # Slot and seed costs are read under plain modes; a ladder's rungs are not modes.
+    for mode in (CompileMode.EAGER, *(config.modes if config.ladder is None else ())):
         pairs = [("dormant", "bare")] + [
             (variant.value, "dormant")
             for variant in (Variant.SEED_TRAINING, Variant.SEED_BLENDING, Variant.SEED_FOSSILIZED)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
+from benchmarks.ladder_table import ladder_table
 from benchmarks.results import BenchmarkResult, BenchmarkRun, Comparison, GoalVerdict
 
 _MIB = 1024 * 1024
@@ -16,10 +17,15 @@ def _rate(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def _setting(result: BenchmarkResult) -> str:
+    """The mode, or the ladder rung when a ladder ran (several rungs share a mode)."""
+    return result.setting or result.mode.value
+
+
 def _result_row(result: BenchmarkResult) -> list[str]:
     if result.error is not None or result.eager is None or result.compiled is None:
         message = result.error.message if result.error else "no timing"
-        return [result.name, result.mode.value, "-", "-", "ERROR", message[:60], "-", "-", "-"]
+        return [result.name, _setting(result), "-", "-", "ERROR", message[:60], "-", "-", "-"]
     speedup = result.speedup
     ci = "-" if speedup is None else f"{speedup.low:.2f}-{speedup.high:.2f}"
     compile_time = result.compile_time
@@ -34,7 +40,7 @@ def _result_row(result: BenchmarkResult) -> list[str]:
     steady = "yes" if result.eager.steady and result.compiled.steady else "no"
     return [
         result.name,
-        result.mode.value,
+        _setting(result),
         _rate(result.eager.throughput(result.items_per_call)),
         _rate(result.compiled.throughput(result.items_per_call)),
         "-" if speedup is None else f"{speedup.point:.2f}x",
@@ -87,6 +93,32 @@ def goals_table(run: BenchmarkRun) -> str:
     return tabulate([_goal_row(v) for v in run.goals], headers=headers, disable_numparse=True)
 
 
+def _mhz(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f} MHz"
+
+
+def _rounds_line(run: BenchmarkRun) -> str:
+    """Order and clocks of the first group's rounds (every group records its own in JSON)."""
+    record = next((r.rounds for r in run.results if r.rounds is not None), None)
+    if record is None:
+        return ""
+    order = (
+        "a rotating order"
+        if record.order_seed is None
+        else f"a random order per round (seed {record.order_seed})"
+    )
+    start, end = record.clock_start, record.clock_end
+    line = (
+        f"\nRounds in {order}; CPU clock mean {_mhz(start.cpu_mhz_mean)} at start, "
+        f"{_mhz(end.cpu_mhz_mean)} at end ({start.cpu_source})"
+    )
+    if start.gpu_sm_mhz is not None or end.gpu_sm_mhz is not None:
+        line += f"; GPU SM {_mhz(start.gpu_sm_mhz)} / {_mhz(end.gpu_sm_mhz)}"
+    else:
+        line += f"; GPU SM clock {start.gpu_source}"
+    return line
+
+
 def render(run: BenchmarkRun) -> str:
     env, measure = run.environment, run.config.measure
     header = (
@@ -106,7 +138,10 @@ def render(run: BenchmarkRun) -> str:
                 "\nWARNING: other jobs shared the CPUs during this run; eager steps with many "
                 "small parallel regions suffer most, so ratios carry the neighbours' load"
             )
+    header += _rounds_line(run)
     parts = [header, "", results_table(run)]
+    if run.config.measure.ladder is not None:
+        parts += ["", f"Ladder ({run.config.measure.ladder.value}):", ladder_table(run)]
     if run.comparisons:
         parts += [
             "",

@@ -6,7 +6,9 @@ starts from the same weights; the compiled steps compile on their first call.
 
 What is compiled: the module's forward (with the loss, for a training step). The
 optimizer step runs eagerly in both modes, as in nanoGPT's train.py, so the comparison is
-the one a user makes when wrapping a model in torch.compile.
+the one a user makes when wrapping a model in torch.compile; the optimizer lever
+(benchmarks.levers) can fuse it or compile it too. An eager candidate asked for a compiled
+optimizer runs torch's default step: eager has no compiler to put it in.
 """
 
 from __future__ import annotations
@@ -20,6 +22,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from benchmarks.config import MeasureConfig
+from benchmarks.levers import (
+    OptimizerStep,
+    SdpaKernel,
+    WorkloadOptions,
+    make_optimizer,
+    padded_vocab,
+    scoped_levers,
+)
 from benchmarks.modes import CompileMode, autocast_context, compile_module, make_runner
 from benchmarks.specs import CnnSize, Task, Topology, TransformerSize, Variant, WorkloadSpec
 from esper.kasmina.blueprints import BlueprintRegistry
@@ -37,14 +47,16 @@ SEED_STAGE_AND_ALPHA: dict[Variant, tuple[SeedStage, float]] = {
 }
 
 
-def _make_host(spec: WorkloadSpec) -> CNNHost | TransformerHost:
+def _make_host(spec: WorkloadSpec, pad_vocab: bool = False) -> CNNHost | TransformerHost:
     size = spec.config
     if isinstance(size, CnnSize):
         return CNNHost(
             num_classes=size.num_classes, n_blocks=size.n_blocks, base_channels=size.base_channels
         )
+    # Padding widens the embedding and the tied head; tokens are still drawn from the
+    # unpadded vocabulary (make_inputs), so the extra rows are never a target.
     return TransformerHost(
-        vocab_size=size.vocab_size,
+        vocab_size=padded_vocab(size.vocab_size) if pad_vocab else size.vocab_size,
         n_embd=size.n_embd,
         n_head=size.n_head,
         n_layer=size.n_layer,
@@ -53,7 +65,9 @@ def _make_host(spec: WorkloadSpec) -> CNNHost | TransformerHost:
     )
 
 
-def build_host_model(spec: WorkloadSpec, device: torch.device) -> nn.Module:
+def build_host_model(
+    spec: WorkloadSpec, device: torch.device, options: WorkloadOptions | None = None
+) -> nn.Module:
     """The host in the spec's variant, on ``device``.
 
     Every variant but the bare one has a SeedSlot at each injection point; the seed
@@ -62,9 +76,10 @@ def build_host_model(spec: WorkloadSpec, device: torch.device) -> nn.Module:
     """
     if spec.variant is Variant.SEED_ALONE:
         raise ValueError("seed-alone has no host; StepBuilder builds the seed on its own")
-    host = _make_host(spec)
+    options = options or WorkloadOptions()
+    host = _make_host(spec, pad_vocab=options.pad_vocab)
     if spec.variant is Variant.BARE:
-        return host.to(device)
+        return _to_storage(host.to(device), options)
     model = MorphogeneticModel(host, device=device)
     for point, channels in host.injection_points.items():
         if point != model.slot_id:
@@ -80,7 +95,19 @@ def build_host_model(spec: WorkloadSpec, device: torch.device) -> nn.Module:
             seed_id="bench-seed",
             host_module=host,
         )
-    return model.to(device)
+    return _to_storage(model.to(device), options)
+
+
+def _to_storage(module: nn.Module, options: WorkloadOptions) -> nn.Module:
+    """Pure bf16: parameters and buffers stored in bf16 (autocast, if on, still applies)."""
+    return module.to(torch.bfloat16) if options.pure_bf16 else module
+
+
+def _input_dtype(tensor: torch.Tensor, options: WorkloadOptions) -> torch.Tensor:
+    """Float inputs follow bf16 weights; token ids stay integers."""
+    if options.pure_bf16 and tensor.is_floating_point():
+        return tensor.to(torch.bfloat16)
+    return tensor
 
 
 def make_inputs(
@@ -150,22 +177,57 @@ class StepBuilder:
     spec: WorkloadSpec
     mode: CompileMode
     config: MeasureConfig
+    options: WorkloadOptions | None = None  # None: the run's options (config.options)
+
+    @property
+    def levers(self) -> WorkloadOptions:
+        return self.options if self.options is not None else self.config.options
 
     def __call__(self) -> Step:
         device = torch.device(self.config.device)
         torch.manual_seed(self.config.seed)
         if self.spec.variant is Variant.SEED_ALONE:
-            return self._seed_alone(device)
-        model = build_host_model(self.spec, device)
+            return self._with_levers(self._seed_alone(device), device)
+        model = build_host_model(self.spec, device, self.levers)
         inputs, targets = make_inputs(self.spec, device, self.config.seed)
+        inputs = _input_dtype(inputs, self.levers)
         if self.spec.task is Task.INFERENCE:
-            return self._inference(model, inputs, device)
-        return self._train_step(model, inputs, targets, device)
+            return self._with_levers(self._inference(model, inputs, device), device)
+        return self._with_levers(self._train_step(model, inputs, targets, device), device)
+
+    def _with_levers(self, step: Step, device: torch.device) -> Step:
+        """The step inside the levers' scoped settings, when a lever needs any."""
+        levers = self.levers
+        if not (levers.tf32 and device.type == "cuda") and levers.sdpa is SdpaKernel.AUTO:
+            return step
+
+        def step_with_levers() -> Any:
+            with scoped_levers(levers, device):
+                return step()
+
+        return step_with_levers
 
     def _compile(self, module: nn.Module) -> nn.Module:
         return compile_module(
-            module, self.mode, backend=self.config.backend, fullgraph=self.config.fullgraph
+            module,
+            self.mode,
+            backend=self.config.backend,
+            fullgraph=self.config.fullgraph,
+            inductor_options=self.levers.inductor_options() if self.mode.compiled else None,
         )
+
+    def _optimizer_step(self, parameters: list[nn.Parameter]) -> Callable[[], Any]:
+        """optimizer.step, fused or compiled as the lever asks (compiled only when self is)."""
+        choice = self.levers.optimizer
+        optimizer = make_optimizer(parameters, choice)
+        if choice is OptimizerStep.COMPILED and self.mode.compiled:
+            # torch's recipe for a compiled optimizer: the step in its own compiled function,
+            # in the candidate's mode, so that under reduce-overhead it is graphed as well.
+            kwargs: dict[str, Any] = {"backend": self.config.backend, "fullgraph": False}
+            if self.config.backend == "inductor":
+                kwargs["mode"] = self.mode.value
+            return torch.compile(optimizer.step, **kwargs)
+        return optimizer.step
 
     def _inference(self, model: nn.Module, inputs: torch.Tensor, device: torch.device) -> Step:
         model.eval()
@@ -183,15 +245,17 @@ class StepBuilder:
     ) -> Step:
         model.train()
         loss_fn = self._compile(LossHead(model, self.spec.topology))
-        optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+        parameters = list(model.parameters())
+        optimizer_step = self._optimizer_step(parameters)
         precision = self.config.precision
 
         def train_step() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
+            for parameter in parameters:  # zero_grad(set_to_none=True), whatever the optimizer
+                parameter.grad = None
             with autocast_context(precision, device):
                 loss = loss_fn(inputs, targets)
             loss.backward()
-            optimizer.step()
+            optimizer_step()
             return loss.detach()
 
         # A training loop keeps the loss (to log it), so reduce-overhead must clone it.
@@ -199,13 +263,17 @@ class StepBuilder:
 
     def _seed_alone(self, device: torch.device) -> Step:
         size = self.spec.config
-        seed = BlueprintRegistry.create(
-            self.spec.topology.value, size.blueprint, _channels(size)
-        ).to(device)
+        seed = _to_storage(
+            BlueprintRegistry.create(self.spec.topology.value, size.blueprint, _channels(size)).to(
+                device
+            ),
+            self.levers,
+        )
         generator = torch.Generator().manual_seed(self.config.seed)
         features = torch.randn(seed_feature_shape(self.spec, device), generator=generator).to(
             device
         )
+        features = _input_dtype(features, self.levers)
         precision = self.config.precision
         if self.spec.task is Task.INFERENCE:
             seed.eval()

@@ -4,6 +4,11 @@ Run in the target's own subprocess after the checks, for targets that ask for it
 (the built-in hosts). The measurement is the benchmarks package's: eager and
 compiled interleaved in rounds, speedup with a bootstrap CI. The audit already
 times the first compile, so the benchmark's cold/warm compile phase is skipped.
+
+The size measured is the target's own unless it names one per device
+(`Target.benchmark_size`): the audit's tiny hosts are launch-bound on a GPU, so a
+speedup there would measure launches. The size's label goes into the result's name,
+and a size that is launch-bound on the device says so there.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ from typing import Any
 
 import torch
 
-from audits.checks.common import CheckSettings, target_inputs
-from audits.targets import Target
+from audits.checks.common import CheckSettings, prepare_inputs
+from audits.targets import BenchmarkSize, Target
 from benchmarks import MeasureConfig, Task, benchmark_module
 from benchmarks.config import CompileTimeScope
 from benchmarks.modes import Precision
@@ -23,6 +28,27 @@ from benchmarks.results import to_jsonable
 # target to seconds.
 AUDIT_ROUNDS = 20
 AUDIT_BLOCK_S = 0.02
+AUDIT_SIZE = "audit size"  # the label of a target's own module and inputs
+
+
+def benchmark_size(target: Target, device: str) -> BenchmarkSize:
+    """The target's size for ``device``, or its own module and inputs (launch-bound unknown)."""
+    if target.benchmark_size is not None:
+        return target.benchmark_size(device)
+    return BenchmarkSize(
+        label=AUDIT_SIZE, build=target.build, make_inputs=target.make_inputs, launch_bound=None
+    )
+
+
+def benchmark_name(target: Target, size: BenchmarkSize, device: str) -> str:
+    """The target's name, plus the size when it is not the audit's or is launch-bound.
+
+    The audit size keeps the plain name so that baselines and comparisons still match.
+    """
+    if size.label == AUDIT_SIZE and not size.launch_bound:
+        return target.name
+    note = f"; launch-bound on {device}" if size.launch_bound else ""
+    return f"{target.name} ({size.label}{note})"
 
 
 def benchmark_target(target: Target, settings: CheckSettings) -> tuple[dict[str, Any], ...]:
@@ -38,10 +64,20 @@ def benchmark_target(target: Target, settings: CheckSettings) -> tuple[dict[str,
         flops=False,
         threads=torch.get_num_threads(),  # the runner's share of the cores for this job
     )
-    inputs = target_inputs(target, settings)
+    size = benchmark_size(target, str(settings.device))
+
+    def fresh_module() -> torch.nn.Module:
+        torch.manual_seed(target.seed)
+        return size.build()
+
+    def fresh_inputs() -> tuple[Any, ...]:
+        torch.manual_seed(target.seed + 1)  # as Target.fresh_inputs seeds them
+        made = size.make_inputs()
+        return tuple(made) if isinstance(made, (tuple, list)) else (made,)
+
+    inputs = prepare_inputs(fresh_inputs, settings)
+    name = benchmark_name(target, size, str(settings.device))
     return tuple(
-        to_jsonable(
-            benchmark_module(target.fresh_module, inputs, config, task=task, name=target.name)
-        )
+        to_jsonable(benchmark_module(fresh_module, inputs, config, task=task, name=name))
         for task in (Task.INFERENCE, Task.TRAIN_STEP)
     )

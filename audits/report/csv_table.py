@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from audits.report.document import RunReport
-from audits.report.speedups import report_benchmarks
+from audits.report.speedups import compiled_setting, report_benchmarks
 from audits.results import CheckStatus, TargetResult
 
 COLUMNS = (
@@ -91,7 +91,7 @@ def results_rows(report: RunReport) -> list[Row]:
     for r in report_benchmarks(report).results:
         base = {
             "source": "benchmark",
-            "target": f"{r.name}:{r.task}:{r.mode.value}:{r.precision.value}",
+            "target": f"{r.name}:{r.task}:{compiled_setting(r)}:{r.precision.value}",
             "group": r.group,
             "status": "error" if r.error else "ok",
         }

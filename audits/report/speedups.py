@@ -22,13 +22,26 @@ class ReportBenchmarks:
     unreadable: tuple[str, ...] = ()  # "<target>: <why>" for audit results that did not decode
 
 
+def compiled_setting(result: BenchmarkResult) -> str:
+    """The mode, with the ladder rung when a ladder ran: several rungs share one mode."""
+    if result.setting is None:
+        return result.mode.value
+    return f"{result.mode.value}: {result.setting}"
+
+
 def speedup_key(result: BenchmarkResult) -> SpeedupKey:
     """What must match for two results to be the same measurement in two runs."""
-    return (result.name, result.task, result.mode.value, result.precision.value, result.backend)
+    return (
+        result.name,
+        result.task,
+        compiled_setting(result),
+        result.precision.value,
+        result.backend,
+    )
 
 
 def speedup_label(result: BenchmarkResult) -> str:
-    return f"{result.name} [{result.task}, {result.mode.value}, {result.precision.value}]"
+    return f"{result.name} [{result.task}, {compiled_setting(result)}, {result.precision.value}]"
 
 
 def report_benchmarks(report: RunReport) -> ReportBenchmarks:

@@ -75,3 +75,12 @@ def test_list_prints_the_selected_workloads(capsys):
         "cnn-small/train/seed-blending",
         "cnn-small/train/seed-fossilized",
     ]
+
+
+def test_the_cli_default_is_the_config_default_rounds():
+    """--rounds defaults to MeasureConfig's 30, not a number of its own."""
+    from benchmarks.config import DEFAULT_ROUNDS, MeasureConfig
+    from benchmarks.run import config_from_args
+
+    args = build_parser().parse_args(["--device", "cpu"])
+    assert config_from_args(args).measure.rounds == DEFAULT_ROUNDS == MeasureConfig().rounds

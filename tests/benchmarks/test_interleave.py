@@ -2,7 +2,13 @@
 
 import pytest
 
-from benchmarks.interleave import calibrate_iters, round_orders, run_interleaved, warm_up
+from benchmarks.interleave import (
+    calibrate_iters,
+    median_drift,
+    round_orders,
+    run_interleaved,
+    warm_up,
+)
 
 
 class ScriptedTimer:
@@ -84,17 +90,59 @@ def test_calibration_doubles_until_a_block_is_long_enough():
     assert timer.blocks == [1, 2, 4, 8]
 
 
-def test_warm_up_stops_once_the_last_blocks_agree():
-    """Falling block times then a plateau: warm-up ends on the third plateau block."""
-    timer = ScriptedTimer(seconds=[5.0, 2.0, 1.0, 1.01, 1.02, 9.0])
-    outcome = warm_up(lambda: None, timer, iters=1, max_blocks=6)
+def test_seeded_orders_are_random_permutations_and_replayable():
+    """A seed draws a fresh permutation per round; the same seed replays the same plan."""
+    names = ["a", "b", "c", "d"]
+    orders = round_orders(names, 40, seed=7)
+    assert all(sorted(order) == names for order in orders)
+    assert orders == round_orders(names, 40, seed=7)
+    assert orders != round_orders(names, 40, seed=8)
+    assert len(set(orders)) > 4  # not a rotation, which has only len(names) distinct orders
+    firsts = {order[0] for order in orders}
+    assert firsts == set(names)
+
+
+def test_run_interleaved_follows_the_given_orders_and_refuses_bad_ones():
+    """Calls happen in the planned order; a plan that is not a permutation is refused."""
+    calls = []
+    steps = {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}
+    timer = ScriptedTimer(per_call=1.0)
+    run_interleaved(steps, timer, rounds=2, iters={"a": 1, "b": 1}, orders=[("b", "a"), ("b", "a")])
+    assert calls == ["b", "a", "b", "a"]
+    with pytest.raises(ValueError, match="permutation"):
+        run_interleaved(steps, timer, rounds=1, iters={"a": 1, "b": 1}, orders=[("a", "a")])
+    with pytest.raises(ValueError, match="2 rounds"):
+        run_interleaved(steps, timer, rounds=2, iters={"a": 1, "b": 1}, orders=[("a", "b")])
+
+
+def test_median_drift_compares_the_last_window_with_the_one_before():
+    """Medians 1.0 then 1.1: a 10 % move; fewer than two windows: None."""
+    assert median_drift([1.0, 9.0, 1.0, 1.1, 1.1, 0.2], window=3) == pytest.approx(0.1)
+    assert median_drift([1.0, 1.0], window=3) is None
+
+
+def test_warm_up_stops_once_the_median_settles():
+    """Falling times then a plateau: stops when two windows' medians agree within 2 %."""
+    timer = ScriptedTimer(seconds=[5.0, 2.0, 1.0, 1.01, 1.0, 1.0, 9.0])
+    outcome = warm_up(lambda: None, timer, iters=1, window=2, max_blocks=7)
     assert outcome.steady
-    assert outcome.blocks == 5
+    # after 5 blocks the windows [2.0, 1.0] and [1.01, 1.0] differ; after 6,
+    # [1.0, 1.01] and [1.0, 1.0] agree within 2 %
+    assert outcome.blocks == 6
+    assert outcome.drift == pytest.approx(1 - 1.0 / 1.005)
 
 
-def test_warm_up_reports_when_it_never_became_steady():
-    """Times that keep moving end at max_blocks with steady=False, not silently."""
-    timer = ScriptedTimer(seconds=[1.0, 2.0, 1.0, 2.0])
-    outcome = warm_up(lambda: None, timer, iters=1, max_blocks=4)
+def test_warm_up_is_not_fooled_by_one_outlier_block():
+    """A single slow block in a settled window leaves the median, so warm-up still ends."""
+    timer = ScriptedTimer(seconds=[1.0, 1.0, 1.0, 1.0, 5.0, 1.0])
+    outcome = warm_up(lambda: None, timer, iters=1, window=3, max_blocks=6)
+    assert outcome.steady and outcome.blocks == 6
+
+
+def test_warm_up_keeps_going_while_the_clock_ramps_and_reports_it():
+    """Times falling 5 % per block never settle at 2 %: max_blocks, steady False, drift kept."""
+    timer = ScriptedTimer(seconds=[0.95**i for i in range(8)])
+    outcome = warm_up(lambda: None, timer, iters=1, window=2, max_blocks=8)
     assert not outcome.steady
-    assert outcome.blocks == 4
+    assert outcome.blocks == 8
+    assert outcome.drift == pytest.approx(1 - 0.95**2)

@@ -12,13 +12,16 @@ from support.synthetic_reports import benchmark, environment, target, with_audit
 
 from audits import jsoncodec as audit_codec
 from audits.results import TargetResult
+from benchmarks.clocks import ClockReading
 from benchmarks.config import MeasureConfig, RunConfig
+from benchmarks.levers import OptimizerStep, SdpaKernel, WorkloadOptions
 from benchmarks.memory import PeakMemory
 from benchmarks.modes import CompileMode
 from benchmarks.results import (
     BenchmarkResult,
     BenchmarkRun,
     ModeTiming,
+    RoundsRecord,
     from_jsonable,
     run_from_json,
     run_to_json,
@@ -58,8 +61,29 @@ def benchmark_results(floats=ANY_FLOAT):
         )
         return draw(timing)
 
+    def workload_options(frozen):
+        # weight_prepack=False is refused without freezing
+        return st.builds(
+            WorkloadOptions,
+            pad_vocab=st.booleans(),
+            optimizer=st.sampled_from(OptimizerStep),
+            tf32=st.booleans(),
+            pure_bf16=st.booleans(),
+            sdpa=st.sampled_from(SdpaKernel),
+            freezing=st.just(frozen),
+            weight_prepack=st.booleans() if frozen else st.just(True),
+        )
+
     bytes_count = st.integers(min_value=0)
     overrides = {
+        (BenchmarkResult, "options"): st.booleans().flatmap(workload_options),
+        # A reading is a positive frequency (NaN passes the check and must round-trip too).
+        (ClockReading, "cpu_mhz"): st.lists(floats.filter(lambda v: not v <= 0), max_size=3).map(
+            tuple
+        ),
+        (RoundsRecord, "orders"): st.lists(
+            st.lists(st.text(max_size=4), max_size=3).map(tuple), min_size=1, max_size=3
+        ).map(tuple),
         float: floats,
         Interval: intervals(),
         (PeakMemory, "peak_bytes"): bytes_count,

@@ -122,3 +122,15 @@ def test_benchmark_module_takes_exactly_one_compiled_mode():
     config = dataclasses.replace(CHEAP, modes=(CompileMode.DEFAULT, CompileMode.MAX_AUTOTUNE))
     with pytest.raises(ValueError, match="one compiled mode"):
         benchmark_module(lambda: torch.nn.Linear(2, 2), torch.randn(1, 2), config)
+
+
+@pytest.mark.slow
+def test_each_result_records_its_group_order_and_clocks(tiny_run):
+    """Every result carries the seeded per-round order of its group's candidates and clocks."""
+    for result in tiny_run.results:
+        record = result.rounds
+        assert record is not None and record.order_seed == CHEAP.seed
+        assert len(record.orders) == CHEAP.rounds
+        assert f"{result.variant}:eager" in record.orders[0]
+        assert record.clock_start.gpu_source == "not measured on cpu"
+        assert record.clock_end.time_s >= record.clock_start.time_s

@@ -1,0 +1,111 @@
+"""Ladders: several compiled settings of one workload, measured against eager in one group.
+
+Two ladders exist. The *ablation* adds the levers of issue 11 one at a time, each row
+keeping the ones before it, so a row's gain over the row above is that lever's. The *CPU
+inference options* ladder tries inductor's options for CPU one at a time against plain
+default mode. A rung that cannot run on the device is kept with the reason, so the
+report shows it as not applicable instead of dropping it; a cumulative ladder does not
+carry an inapplicable lever into the rungs after it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from benchmarks.levers import OptimizerStep, WorkloadOptions
+from benchmarks.modes import CompileMode
+
+
+class Ladder(enum.Enum):
+    ABLATION = "ablation"
+    CPU_OPTIONS = "cpu-options"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rung:
+    label: str  # unique within the ladder; the result's `setting`
+    mode: CompileMode
+    options: WorkloadOptions
+    not_applicable: str | None = None  # why this rung was not measured on the device
+
+    def __post_init__(self) -> None:
+        if not self.mode.compiled:
+            raise ValueError(f"rung {self.label!r}: eager is every ladder's baseline already")
+
+
+def _mode_reason(mode: CompileMode, device: str) -> str | None:
+    if mode.needs_cuda and device != "cuda":
+        return f"{mode.value} is CUDA graphs: not applicable on {device}"
+    return None
+
+
+Change = Callable[[WorkloadOptions], WorkloadOptions]
+
+# The levers in the order they are added; each is (label, mode, change to the options).
+ABLATION_STEPS: tuple[tuple[str, CompileMode | None, Change], ...] = (
+    ("+pad-vocab", None, lambda o: dataclasses.replace(o, pad_vocab=True)),
+    ("+fused-optimizer", None, lambda o: dataclasses.replace(o, optimizer=OptimizerStep.FUSED)),
+    (
+        "+compiled-optimizer (for fused)",
+        None,
+        lambda o: dataclasses.replace(o, optimizer=OptimizerStep.COMPILED),
+    ),
+    ("+tf32", None, lambda o: dataclasses.replace(o, tf32=True)),
+    ("+pure-bf16", None, lambda o: dataclasses.replace(o, pure_bf16=True)),
+    ("+whole step under CUDA graphs", CompileMode.REDUCE_OVERHEAD, lambda o: o),
+)
+
+
+def ablation_ladder(base: WorkloadOptions, mode: CompileMode, device: str) -> tuple[Rung, ...]:
+    """The baseline in ``mode``, then each lever added to what the rungs above kept."""
+    rungs = [Rung(label="baseline", mode=mode, options=base, not_applicable=None)]
+    current, current_mode = base, mode
+    for label, step_mode, change in ABLATION_STEPS:
+        options, rung_mode = change(current), step_mode or current_mode
+        reason = options.not_applicable(device) or _mode_reason(rung_mode, device)
+        if label.startswith("+whole step") and options.optimizer is not OptimizerStep.COMPILED:
+            reason = reason or "the whole step is graphed only with the optimizer compiled"
+        rungs.append(Rung(label=label, mode=rung_mode, options=options, not_applicable=reason))
+        if reason is None:
+            current, current_mode = options, rung_mode
+    return tuple(rungs)
+
+
+def cpu_options_ladder(base: WorkloadOptions, device: str) -> tuple[Rung, ...]:
+    """Default mode, then each inductor option for CPU inference on its own."""
+    frozen = dataclasses.replace(base, freezing=True, weight_prepack=True)
+    rungs = (
+        Rung(label="default", mode=CompileMode.DEFAULT, options=base),
+        Rung(label="freezing (prepacked weights)", mode=CompileMode.DEFAULT, options=frozen),
+        Rung(
+            label="freezing, no weight prepack",
+            mode=CompileMode.DEFAULT,
+            options=dataclasses.replace(frozen, weight_prepack=False),
+        ),
+        Rung(label="max-autotune", mode=CompileMode.MAX_AUTOTUNE, options=base),
+        Rung(
+            label="max-autotune-no-cudagraphs",
+            mode=CompileMode.MAX_AUTOTUNE_NO_CUDAGRAPHS,
+            options=base,
+        ),
+        Rung(
+            label="max-autotune-no-cudagraphs + freezing",
+            mode=CompileMode.MAX_AUTOTUNE_NO_CUDAGRAPHS,
+            options=frozen,
+        ),
+    )
+    return tuple(
+        dataclasses.replace(rung, not_applicable=rung.options.not_applicable(device))
+        for rung in rungs
+    )
+
+
+def build_ladder(
+    ladder: Ladder, base: WorkloadOptions, mode: CompileMode, device: str
+) -> tuple[Rung, ...]:
+    if ladder is Ladder.ABLATION:
+        return ablation_ladder(base, mode, device)
+    return cpu_options_ladder(base, device)
