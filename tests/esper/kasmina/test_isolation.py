@@ -217,3 +217,23 @@ def test_monitor_uses_foreach_norm_and_no_item_per_tensor(monkeypatch):
     assert any("_foreach_norm" in n for n in names)
     assert not any("_local_scalar_dense" in n for n in names)  # no .item()/float(tensor)
     assert calls["tolist"] == 1
+
+
+@pytest.mark.parametrize(
+    ("temperature", "step", "expected"),
+    [
+        # The documented curve: a logistic over -6..+6 logits (times temperature), rescaled
+        # to run exactly from start to end. Values worked out by hand from that definition.
+        (1.0, 1, 0.0451766597),
+        (1.0, 2, 0.5),
+        (1.0, 3, 0.9548233403),
+        (2.0, 1, 0.0024665093),
+        (0.5, 1, 0.1491464521),
+    ],
+)
+def test_alpha_schedule_is_the_documented_sigmoid(temperature, step, expected):
+    """Not just any monotone ramp: the rescaled logistic, at quarter and half points."""
+    ramp = AlphaSchedule(total_steps=4, temperature=temperature)
+    assert ramp(step) == pytest.approx(expected, abs=1e-9)
+    half_ramp = AlphaSchedule(total_steps=4, start=0.2, end=0.6, temperature=temperature)
+    assert half_ramp(step) == pytest.approx(0.2 + 0.4 * expected, abs=1e-9)
