@@ -209,10 +209,12 @@ def test_speedup_rule_needs_threshold_and_both_cis(
     [
         (environment(device_kind="cuda"), "device kind cpu vs cuda"),
         (environment(torch_version="2.14.0"), "torch 2.13.0 vs 2.14.0"),
+        (environment(cpu="Other CPU"), "device Test CPU vs Other CPU"),
     ],
 )
 def test_incomparable_environments_compare_compile_status_only(new_env, reason):
-    """Another device kind or torch: timings are skipped and said so, compile status still gates."""
+    """Another device kind, processor or torch: timings are skipped and said so, compile
+    status still gates."""
     base = report(target("t"), speedups=(benchmark(point=2.0, low=1.95, high=2.05),))
     new = report(
         target("t", breaks=breaks(graph_break())),

@@ -41,14 +41,15 @@ def environment(
     torch_version: str = "2.13.0",
     dirty: bool = False,
     time_utc: str = "2026-03-01T14:15:03Z",
+    cpu: str = "Test CPU",
 ) -> EnvironmentRecord:
     return EnvironmentRecord(
         torch_version=torch_version,
         python_version="3.11.7",
         platform="Linux-x86_64",
         device_kind=device_kind,
-        device_name="Test CPU" if device_kind == "cpu" else "NVIDIA H100",
-        cpu_model="Test CPU",
+        device_name=cpu if device_kind == "cpu" else "NVIDIA H100",
+        cpu_model=cpu,
         cpu_count=2,
         threads=2,
         interop_threads=1,
