@@ -77,20 +77,22 @@ def compile_validated(module: nn.Module, *, backend: Any, fullgraph: bool) -> Ca
 
 
 # ----------------------------------------------------------------- hosts
-def _cnn_host() -> CNNHost:
+def _cnn_host(size: CNNConfig = CNN) -> CNNHost:
     return CNNHost(
-        num_classes=CNN.num_classes, n_blocks=CNN.n_blocks, base_channels=CNN.base_channels
+        num_classes=size.num_classes, n_blocks=size.n_blocks, base_channels=size.base_channels
     )
 
 
-def _transformer_host(cls: type[TransformerHost] = TransformerHost) -> TransformerHost:
+def _transformer_host(
+    cls: type[TransformerHost] = TransformerHost, size: TransformerConfig = GPT
+) -> TransformerHost:
     return cls(
-        vocab_size=GPT.vocab_size,
-        n_embd=GPT.n_embd,
-        n_head=GPT.n_head,
-        n_layer=GPT.n_layer,
-        block_size=GPT.block_size,
-        dropout=GPT.dropout,
+        vocab_size=size.vocab_size,
+        n_embd=size.n_embd,
+        n_head=size.n_head,
+        n_layer=size.n_layer,
+        block_size=size.block_size,
+        dropout=size.dropout,
     )
 
 
@@ -129,7 +131,7 @@ HOST_BAD_INPUTS: dict[str, tuple[BadInput, ...]] = {
 
 
 # On a GPU the audit's hosts above are launch-bound: a few thousand FLOPs per kernel, so
-# eager and compiled both wait on launches and measured 1.00x on an H200 (issue 11). The
+# eager and compiled both wait on launches and measured 1.00x on an H200 (torch 2.11). The
 # host benchmarks there use these sizes instead: wide enough that the matmuls and convs,
 # not the launches, set the time, and still seconds per target.
 CNN_GPU = CNNConfig(n_blocks=4, base_channels=64, batch=256, side=32)
@@ -138,23 +140,8 @@ GPT_GPU = TransformerConfig(
 )
 
 
-def _gpu_cnn_host() -> CNNHost:
-    return CNNHost(
-        num_classes=CNN_GPU.num_classes,
-        n_blocks=CNN_GPU.n_blocks,
-        base_channels=CNN_GPU.base_channels,
-    )
-
-
-def _gpu_transformer_host() -> TransformerHost:
-    return TransformerHost(
-        vocab_size=GPT_GPU.vocab_size,
-        n_embd=GPT_GPU.n_embd,
-        n_head=GPT_GPU.n_head,
-        n_layer=GPT_GPU.n_layer,
-        block_size=GPT_GPU.block_size,
-        dropout=GPT_GPU.dropout,
-    )
+_gpu_cnn_host = partial(_cnn_host, CNN_GPU)
+_gpu_transformer_host = partial(_transformer_host, TransformerHost, GPT_GPU)
 
 
 def host_benchmark_size(topology: str, device: str) -> BenchmarkSize:
