@@ -1,6 +1,6 @@
 """The torch.compile compatibility audit: `python -m audits.run`.
 
 Data flows one way: targets (what to audit) -> checks -> typed results
-(audits.results) -> console summary and JSON. esper is imported only by
-audits.builtin_targets.
+(reporting.schema.audit) -> the run's report (reporting). esper is imported only by
+the files that declare targets (audits.builtin_targets, audits.hazards).
 """

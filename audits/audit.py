@@ -35,18 +35,19 @@ from audits.checks.fullgraph import first_call, fullgraph_result
 from audits.checks.parity import check_parity, describe_mismatch
 from audits.checks.recompiles import replay
 from audits.graph_breaks import break_from_exception, first_line
-from audits.results import (
+from audits.targets import Target
+from audits.torch_compat import dynamo_config_name, recompile_limit_errors
+from reporting.schema.audit import (
     CheckName,
     CheckStatus,
     DeviceFault,
     ErrorInfo,
     FullgraphResult,
-    Mode,
     TargetResult,
     TargetStatus,
 )
-from audits.targets import Target
-from audits.torch_compat import dynamo_config_name, recompile_limit_errors
+from reporting.schema.benchmark import BenchmarkResult
+from reporting.schema.vocabulary import Task
 
 
 @contextlib.contextmanager
@@ -164,7 +165,7 @@ def _run_compiled_checks(
     progress.enter(first)
     module = prepare_module(target, settings)
     clone_module(module)(*make_inputs())  # the example must run in eager, or the target is wrong
-    backward = target.modes[0] is Mode.TRAIN
+    backward = target.modes[0] is Task.TRAIN
     compiled = target.compile(module, backend=settings.backend, fullgraph=True)
     mark = len(compile_log().ids)
     called = first_call(compiled, make_inputs(), backward=backward)
@@ -252,7 +253,7 @@ def audit_target_part(
         if is_device_fault(exc):
             fault = fault_from(exc, progress.check or CheckName.FULLGRAPH, EXAMPLE_INPUTS)
     found = progress.results
-    measured: tuple[dict[str, Any], ...] = ()
+    measured: tuple[BenchmarkResult, ...] = ()
     if error is None and fault is None and settings.bench and target.benchmark:
         measured = benchmark_target(target, settings)  # failures land in each result's error
     result = TargetResult(

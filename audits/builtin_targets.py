@@ -21,7 +21,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from audits.results import Mode
 from audits.targets import (
     BadInput,
     BenchmarkSize,
@@ -42,6 +41,7 @@ from esper.kasmina import (
 )
 from esper.kasmina.staging import DRIVEN_COUNTERFACTUAL, PERMISSIVE_GATES, drive_to_stage
 from esper.leyline import SeedStage
+from reporting.schema.vocabulary import Task
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -477,7 +477,7 @@ def guard_targets() -> list[Target]:
                 ),
             ),
             compile=compile_fn,
-            modes=(Mode.TRAIN, Mode.EVAL),
+            modes=(Task.TRAIN, Task.INFER),
             group="guard",
             informational=True,
             description=f"TransformerHost, T > block_size guarded by {raises.__name__}, "

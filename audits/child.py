@@ -21,9 +21,11 @@ from pathlib import Path
 
 from audits.audit import AuditPart, audit_target_part
 from audits.checks.common import CheckSettings
-from audits.jsoncodec import to_jsonable
-from audits.results import CheckName, ErrorInfo, TargetResult, TargetStatus
 from audits.targets import Target
+from foundation.codec import to_jsonable
+from foundation.files import atomic_write_text
+from foundation.processes import add_forkserver_preload
+from reporting.schema.audit import CheckName, ErrorInfo, TargetResult, TargetStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,6 +80,8 @@ COMPILE_STACK = (
     "torch._inductor.scheduler",
     "torch._inductor.select_algorithm",
 )
+# A forkserver (on CUDA builds) imports these and this module once for all children.
+add_forkserver_preload(*COMPILE_STACK, __name__)
 
 
 def preload_compile_stack() -> None:
@@ -164,6 +168,5 @@ def placeholder(
 
 def write_part(workdir: Path, index: int, part: AuditPart) -> None:
     skip = None if part.rerun_skip is None else sorted(c.value for c in part.rerun_skip)
-    tmp = workdir / f"{index}.json.tmp"
-    tmp.write_text(json.dumps({"result": to_jsonable(part.result), "rerun_skip": skip}))
-    tmp.rename(workdir / f"{index}.json")
+    document = {"result": to_jsonable(part.result), "rerun_skip": skip}
+    atomic_write_text(workdir / f"{index}.json", json.dumps(document, allow_nan=False))

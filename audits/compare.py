@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from audits.report.baseline import EXIT_BAD_BASELINE, gate, load_baseline
-from audits.report.document import ReportFormatError, load_report
-from audits.report.regressions import DEFAULT_THRESHOLD
+from reporting.baseline import EXIT_BAD_BASELINE, gate, load_baseline
+from reporting.regressions import DEFAULT_THRESHOLD
+from reporting.schema.report import ReportFormatError, load_report
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

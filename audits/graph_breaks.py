@@ -28,7 +28,7 @@ from types import TracebackType
 
 import torch
 
-from audits.results import GraphBreakInfo, SourceLocation
+from reporting.schema.audit import GraphBreakInfo, SourceLocation
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
 _STDLIB_DIRS = tuple(

@@ -3,7 +3,7 @@
 Each REPORT is the report.json (or run directory) of `python -m audits.run` under one
 torch release; the tox envs py311-torch{25,29,213,214} write them to
 reports/matrix/<env>/. The merged version x target matrix goes to DIR/matrix.md and
-DIR/matrix.csv (audits.report.version_matrix and matrix_tables say what is in them).
+DIR/matrix.csv (reporting.version_matrix and matrix_tables say what is in them).
 
 Exit 0 when the matrix is written; 2 for bad usage or reports that cannot be merged
 (missing, corrupt or of another schema, without an audit, two of one torch release, or
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from audits.cli import UsageError, UsageParser
+from foundation.cli import UsageError, UsageParser
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_OUT = Path("reports/matrix")
@@ -68,10 +68,10 @@ def parse_config(argv: Sequence[str] | None) -> MatrixConfig:
 
 
 def main(config: MatrixConfig) -> int:
-    from audits.report.atomic import atomic_write_text
-    from audits.report.document import ReportFormatError, load_report
-    from audits.report.matrix_tables import MATRIX_CSV, MATRIX_MD, matrix_csv, matrix_markdown
-    from audits.report.version_matrix import MatrixInputError, build_matrix
+    from foundation.files import atomic_write_text
+    from reporting.matrix_tables import MATRIX_CSV, MATRIX_MD, matrix_csv, matrix_markdown
+    from reporting.schema.report import ReportFormatError, load_report
+    from reporting.version_matrix import MatrixInputError, build_matrix
 
     try:
         loaded = [(str(path), load_report(path)) for path in config.reports]

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from audits.child import Job
-from audits.results import TargetResult
+from reporting.schema.audit import TargetResult
 
 if TYPE_CHECKING:
     from rich.table import Table

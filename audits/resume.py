@@ -1,36 +1,26 @@
 """`--resume DIR`: finish an interrupted run in its own folder.
 
-An interrupted run (audits.interrupts) leaves a complete-looking run folder whose
-audit.json marks the targets it did not finish as "not run". Resuming reads that
-file, audits only those targets with the settings the run recorded, and rewrites
-the folder's files with the merged results: the one case where a run's files are
-replaced. Anything that would make the merged report mix two different audits (a
-folder that is not a run, another schema, a finished run, another torch, flags that
-contradict the recorded ones) is refused before a target runs, with nothing changed.
+An interrupted run leaves a complete-looking run folder whose report.json marks the
+targets it did not finish as "not run". Resuming reads that report, audits only those
+targets with the settings the run recorded, and rewrites the folder's files with the
+merged results: the one case where a run's files are replaced. Anything that would make
+the merged report mix two different audits (a folder that is not a run, another schema,
+a finished run, another torch, flags that contradict the recorded ones) is refused
+before a target runs, with nothing changed.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from audits.cli import UsageError
-from audits.results import (
-    RESULT_FILENAME,
-    SCHEMA_VERSION,
-    RunResult,
-    RunSettings,
-    TargetResult,
-    TargetStatus,
-)
+from foundation.cli import UsageError
+from reporting.schema.audit import AuditConfig, AuditRun, TargetResult, TargetStatus
+from reporting.schema.report import REPORT_JSON, ReportFormatError, RunReport, load_report
 
-if TYPE_CHECKING:
-    from audits.run import RunConfig
-
-# The recorded setting each command-line flag sets (argparse dest -> RunSettings field).
+# The recorded setting each command-line flag sets (argparse dest -> AuditConfig field).
 # Flags not named here (--verbose, --baseline, --update-baseline, --threshold) only act
 # after the targets ran, so a resumed run may use its own.
 SETTING_OF_FLAG = {
@@ -49,17 +39,19 @@ SETTING_OF_FLAG = {
 }
 # Settings whose "auto" the recorded run already resolved; giving auto again is no conflict.
 _RESOLVED_AUTO = frozenset({"device", "start_method"})
+# Recorded settings no flag sets, restored with the others.
+_RECORDED_ONLY = ("threads_per_job",)
 
 
 def check_no_conflict(
-    directory: Path, recorded: RunSettings, given: Mapping[str, Any], out: Path | None
+    directory: Path, recorded: AuditConfig, given: Mapping[str, Any], out: str | None
 ) -> None:
     """Refuse flags given with --resume that contradict what the run recorded.
 
     `given` maps each recorded setting that a flag on the command line set to the value
     it resolved to. Repeating a recorded value is accepted.
     """
-    if out is not None and out.resolve() != directory.resolve():
+    if out is not None and Path(out).resolve() != directory.resolve():
         raise UsageError(f"--resume {directory} writes into that folder; drop --out {out}")
     for name, wanted in given.items():
         have = getattr(recorded, name)
@@ -76,46 +68,35 @@ def check_no_conflict(
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return "(" + ", ".join(getattr(v, "value", str(v)) for v in value) + ")"
-    return repr(value)
+    return repr(getattr(value, "value", value))
 
 
-def load_interrupted(directory: Path) -> RunResult:
+def load_interrupted(directory: Path) -> RunReport:
     """The partial run recorded in `directory`; UsageError naming the folder otherwise."""
     if not directory.is_dir():
         raise UsageError(f"--resume {directory}: not a directory")
-    path = directory / RESULT_FILENAME
-    if not path.is_file():
-        raise UsageError(f"--resume {directory}: not an audit run folder (no {RESULT_FILENAME})")
+    if not (directory / REPORT_JSON).is_file():
+        raise UsageError(f"--resume {directory}: not an audit run folder (no {REPORT_JSON})")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        report = load_report(directory)
+    except ReportFormatError as exc:
+        raise UsageError(f"--resume {exc}") from None
+    if report.audit is None:
+        raise UsageError(f"--resume {directory}: holds a benchmark run, not an audit")
+    if not not_run_positions(report.audit):
         raise UsageError(
-            f"--resume {directory}: {RESULT_FILENAME} cannot be read ({exc})"
-        ) from None
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        raise UsageError(
-            f"--resume {directory}: {RESULT_FILENAME} has schema version {version!r}; "
-            f"this audits.run resumes version {SCHEMA_VERSION} only"
-        )
-    try:
-        run = RunResult.from_dict(data)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise UsageError(f"--resume {directory}: {RESULT_FILENAME} is malformed ({exc})") from None
-    if not not_run_positions(run):
-        raise UsageError(
-            f"--resume {directory}: the run is complete ({len(run.targets)} targets, "
+            f"--resume {directory}: the run is complete ({len(report.audit.targets)} targets, "
             "none marked not run); nothing to resume"
         )
-    return run
+    return report
 
 
-def not_run_positions(run: RunResult) -> tuple[int, ...]:
+def not_run_positions(run: AuditRun) -> tuple[int, ...]:
     return tuple(i for i, t in enumerate(run.targets) if t.status is TargetStatus.NOT_RUN)
 
 
-def check_same_torch(directory: Path, run: RunResult, torch_version: str) -> None:
-    recorded = run.environment.torch_version
+def check_same_torch(directory: Path, report: RunReport, torch_version: str) -> None:
+    recorded = report.environment.torch_version
     if recorded != torch_version:
         raise UsageError(
             f"--resume {directory}: the run used torch {recorded} and this is torch "
@@ -127,11 +108,11 @@ def check_same_torch(directory: Path, run: RunResult, torch_version: str) -> Non
 class ResumePlan:
     """Which of the selected jobs run again: those the interrupted run did not finish."""
 
-    recorded: RunResult
+    recorded: AuditRun
     positions: tuple[int, ...]  # indices into recorded.targets (and the selected jobs)
 
 
-def plan_resume(directory: Path, recorded: RunResult, job_names: Sequence[str]) -> ResumePlan:
+def plan_resume(directory: Path, recorded: AuditRun, job_names: Sequence[str]) -> ResumePlan:
     """Match the recorded targets with the jobs selected anew; refuse if they differ."""
     names = [t.name for t in recorded.targets]
     if names != list(job_names):
@@ -143,7 +124,7 @@ def plan_resume(directory: Path, recorded: RunResult, job_names: Sequence[str]) 
     return ResumePlan(recorded=recorded, positions=not_run_positions(recorded))
 
 
-def merged_run(plan: ResumePlan, rerun: Sequence[TargetResult], duration_s: float) -> RunResult:
+def merged_run(plan: ResumePlan, rerun: Sequence[TargetResult], duration_s: float) -> AuditRun:
     """The recorded run with each not-run target replaced by its new result."""
     targets = list(plan.recorded.targets)
     for position, result in zip(plan.positions, rerun, strict=True):
@@ -155,29 +136,27 @@ def merged_run(plan: ResumePlan, rerun: Sequence[TargetResult], duration_s: floa
     )
 
 
-def resumed_config(config: RunConfig, flags_given: set[str]) -> RunConfig:
+def resumed_config(config: AuditConfig, flags_given: set[str]) -> AuditConfig:
     """The interrupted run's recorded settings, plus the flags that act after the targets ran.
 
     `flags_given`: the argparse dests of the flags on the command line itself.
     """
     assert config.resume is not None
-    recorded = load_interrupted(config.resume).settings
+    recorded = load_interrupted(Path(config.resume)).audit.config  # type: ignore[union-attr]
     given = {
-        # RunConfig names these settings as RunSettings does.
         SETTING_OF_FLAG[d]: getattr(config, SETTING_OF_FLAG[d])
         for d in flags_given
         if d in SETTING_OF_FLAG
     }
-    check_no_conflict(config.resume, recorded, given, config.out)
+    check_no_conflict(Path(config.resume), recorded, given, config.out)
+    restored = (*SETTING_OF_FLAG.values(), *_RECORDED_ONLY)
     return replace(
-        config,
-        **{name: getattr(recorded, name) for name in SETTING_OF_FLAG.values()},
-        out=config.resume,
+        config, **{name: getattr(recorded, name) for name in restored}, out=config.resume
     )
 
 
-def resume_flags(config: RunConfig) -> tuple[str, ...]:
-    """The flags a resumed run should repeat: those audit.json does not record."""
+def resume_flags(config: AuditConfig) -> tuple[str, ...]:
+    """The flags a resumed run should repeat: those that act after the targets ran."""
     flags: list[str] = []
     if config.verbose:
         flags.append("-v")

@@ -6,8 +6,9 @@ Exit codes: 0 when nothing named in --fail-on failed, 1 when something did
 130 after SIGINT (Ctrl-C) and 143 after SIGTERM. With --fail-on none only a
 baseline regression, bad usage or a signal changes the exit code.
 
-Each run writes its report directory (audits.report): audit.json, summary.txt,
-report.md, report.json, results.csv and two PNGs, and points reports/latest at it.
+Each run writes its report directory (reporting): report.json, the one record, and
+its renders summary.txt, report.md, results.csv and two PNGs; reports/latest points
+at it.
 An interrupted run writes the same files with the unfinished targets marked
 "not run"; `--resume DIR` audits those and rewrites that folder's files.
 """
@@ -22,73 +23,26 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audits.child import Job
-from audits.cli import UsageError, UsageParser
-from audits.results import FailOn, RunResult, RunSettings, TargetStatus
-from audits.start_method import AUTO as AUTO_START
-from audits.start_method import START_METHODS
+from foundation.cli import UsageError, UsageParser
+from foundation.devices import DEVICES
+from foundation.processes import AUTO as AUTO_START
+from foundation.processes import START_METHODS
+from reporting.schema.audit import BACKENDS, AuditConfig, AuditRun, FailOn, TargetStatus
+from reporting.schema.vocabulary import Precision
 
 if TYPE_CHECKING:
-    from audits.environment import CudaDevice
-    from audits.report.publish import BaselinePlan
+    from reporting.publish import BaselinePlan
 
-BACKENDS = ("eager", "aot_eager", "inductor")
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_SIGNAL_BASE = 128  # the shell's convention: 130 after SIGINT, 143 after SIGTERM
 FAIL_ON_NONE = "none"  # --fail-on none: findings are reported, none fails the run
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunConfig:
-    target_globs: tuple[str, ...] = ()  # built-in (and hazard) names to keep; empty keeps all
-    user_targets: tuple[str, ...] = ()  # package.module:factory specs
-    backend: str = "inductor"
-    device: str = "auto"
-    dtype: str = "fp32"
-    quick: bool = False
-    bench: bool = True  # eager-vs-compiled throughput of the host targets
-    hazards: bool = False
-    timeout_s: float = 300.0
-    jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda
-    out: Path | None = None  # None: reports/<UTC time>-<short sha>[-dirty]
-    fail_on: tuple[FailOn, ...] = tuple(FailOn)  # empty: --fail-on none
-    verbose: bool = False
-    baseline: str | None = None  # FILE, or "auto": reports/baseline/<device>-torch<version>.json
-    update_baseline: bool = False  # write this run's report as the baseline instead of comparing
-    threshold: float = 0.10  # relative speedup drop that is a regression (if outside both CIs)
-    start_method: str = "auto"  # how children start; auto: fork on a CPU build, else forkserver
-    resume: Path | None = None  # an interrupted run's folder: audit its "not run" targets there
-
-    def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise UsageError(
-                f"--backend {self.backend!r}: valid backends are {', '.join(BACKENDS)}"
-            )
-        if self.device not in DEVICES:
-            raise UsageError(f"--device {self.device!r}: valid devices are {', '.join(DEVICES)}")
-        if self.dtype not in DTYPES:
-            raise UsageError(f"--dtype {self.dtype!r}: valid dtypes are {', '.join(DTYPES)}")
-        if not self.timeout_s > 0:
-            raise UsageError(f"--timeout {self.timeout_s!r}: must be a number of seconds > 0")
-        if self.jobs is not None and self.jobs < 1:
-            raise UsageError(f"--jobs {self.jobs!r}: must be an integer >= 1")
-        if self.start_method not in (AUTO_START, *START_METHODS):
-            raise UsageError(
-                f"--start-method {self.start_method!r}: valid methods are "
-                f"{', '.join((AUTO_START, *START_METHODS))}"
-            )
-        if not 0.0 < self.threshold < 1.0:
-            raise UsageError(
-                f"--threshold {self.threshold!r}: must be a fraction in (0, 1), e.g. 0.10"
-            )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--dtype",
-        choices=tuple(DTYPES),
+        choices=tuple(p.value for p in Precision),
         default="fp32",
         help="floating-point dtype of modules and inputs; parity tolerances follow it "
         "(default fp32)",
@@ -184,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="DIR",
-        help="run directory for audit.json, summary.txt and the report; must be new or empty "
+        help="run directory for report.json and its renders; must be new or empty "
         "(default reports/<UTC time>-<short sha>[-dirty])",
     )
     p.add_argument(
@@ -264,30 +218,30 @@ def _flags_given(argv: Sequence[str] | None) -> set[str]:
     return set(vars(parser.parse_args(argv)))
 
 
-def parse_config(argv: Sequence[str] | None) -> RunConfig:
+def parse_config(argv: Sequence[str] | None) -> AuditConfig:
     args = build_parser().parse_args(argv)
     if args.quick and args.backend not in (None, "aot_eager"):
         raise UsageError(f"--quick runs aot_eager; drop --backend {args.backend} or --quick")
     backend = "aot_eager" if args.quick else (args.backend or "inductor")
-    config = RunConfig(
+    config = AuditConfig(
         target_globs=tuple(args.targets),
         user_targets=tuple(args.target),
         backend=backend,
         device=args.device,
-        dtype=args.dtype,
+        dtype=Precision(args.dtype),
         quick=args.quick,
         bench=not (args.quick or args.no_bench),
         hazards=args.hazards,
         timeout_s=args.timeout,
         jobs=args.jobs,
-        out=args.out,
+        out=None if args.out is None else str(args.out),
         fail_on=_fail_on(args.fail_on),
         verbose=args.verbose,
         baseline=args.baseline,
         update_baseline=args.update_baseline,
         threshold=args.threshold,
         start_method=args.start_method,
-        resume=args.resume,
+        resume=None if args.resume is None else str(args.resume),
     )
     if config.resume is None:
         return config
@@ -296,7 +250,7 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
     return resumed_config(config, _flags_given(argv))
 
 
-def select_jobs(config: RunConfig, start_method: str = "fork") -> list[Job]:
+def select_jobs(config: AuditConfig, start_method: str = "fork") -> list[Job]:
     """Built-in, hazard and user targets named by the config, or UsageError."""
     from audits.catalog import BUILTIN, HAZARD, catalog_target
     from audits.runner import error_in_child, job_for_target
@@ -336,7 +290,7 @@ def select_jobs(config: RunConfig, start_method: str = "fork") -> list[Job]:
 
 
 def _start_method(requested: str) -> str:
-    from audits.start_method import choose_start_method, torch_has_gpu_support
+    from foundation.processes import choose_start_method, torch_has_gpu_support
 
     try:
         return choose_start_method(requested, gpu_build=torch_has_gpu_support())
@@ -344,25 +298,18 @@ def _start_method(requested: str) -> str:
         raise UsageError(str(exc)) from None
 
 
-def _device(requested: str, cuda: CudaDevice | None) -> str:
-    if requested == "cuda" and cuda is None:
-        raise UsageError("--device cuda: CUDA is not available here; valid devices: auto, cpu")
-    if requested == "auto":
-        return "cuda" if cuda is not None else "cpu"
-    return requested
-
-
 def _baseline_plan(
-    config: RunConfig, device: str, torch_version: str, device_name: str | None = None
+    config: AuditConfig, device: str, torch_version: str, device_name: str | None = None
 ) -> BaselinePlan | None:
     """Read the baseline before any target runs: a bad one costs a line, not an audit."""
-    from audits.report.baseline import baseline_device
-    from audits.report.document import ReportFormatError
-    from audits.report.publish import check_out_dir, prepare_baseline
-    from audits.report.rundir import RunDirExistsError
+    from reporting.baseline import baseline_device
+    from reporting.publish import check_out_dir, prepare_baseline
+    from reporting.rundir import RunDirExistsError
+    from reporting.schema.report import ReportFormatError
 
     try:
-        check_out_dir(None if config.resume else config.out)  # resuming rewrites its own
+        out = None if config.resume or config.out is None else Path(config.out)
+        check_out_dir(out)  # resuming rewrites its own folder
         return prepare_baseline(
             config.baseline,
             update=config.update_baseline,
@@ -374,8 +321,8 @@ def _baseline_plan(
         raise UsageError(str(exc)) from None
 
 
-def main(config: RunConfig) -> int:
-    """Audit the configured targets, write audit.json and summary.txt, print the summary.
+def main(config: AuditConfig) -> int:
+    """Audit the configured targets, write the run's report, print its summary.
 
     SIGINT and SIGTERM stop the targets still running and the run writes what finished,
     the rest marked "not run", then exits 128 + the signal's number. With `config.resume`
@@ -384,12 +331,7 @@ def main(config: RunConfig) -> int:
     import torch
 
     from audits.checks.common import CheckSettings
-    from audits.console import interrupted_note, render
-    from audits.environment import collect_environment, probe_cuda, usable_cpus
     from audits.progress import LineProgress, RichProgress
-    from audits.report.atomic import atomic_write_text
-    from audits.report.publish import audit_report, publish_report
-    from audits.report.rundir import RunDirExistsError, claim_run_dir
     from audits.resume import (
         ResumePlan,
         check_same_torch,
@@ -399,28 +341,36 @@ def main(config: RunConfig) -> int:
         resume_flags,
     )
     from audits.runner import RunnerSettings, interrupts_caught, preload_compile_stack, run_jobs
+    from foundation.devices import probe_cuda, resolve_device, usable_cpus
+    from foundation.environment import collect_environment
+    from reporting.console import interrupted_note
+    from reporting.publish import publish_report
+    from reporting.rundir import RunDirExistsError, claim_run_dir
+    from reporting.schema.report import RunReport
 
     resume: ResumePlan | None = None
     if config.resume is not None:
-        recorded = load_interrupted(config.resume)
-        check_same_torch(config.resume, recorded, torch.__version__)
+        recorded = load_interrupted(Path(config.resume))
+        check_same_torch(Path(config.resume), recorded, torch.__version__)
     start_method = _start_method(config.start_method)
     cuda = probe_cuda(start_method) if config.device != "cpu" else None
-    device = _device(config.device, cuda)
+    device = resolve_device(config.device, cuda)
     jobs = select_jobs(config, start_method)
     if config.resume is not None:
-        resume = plan_resume(config.resume, recorded, [j.name for j in jobs])
+        assert recorded.audit is not None  # load_interrupted refuses a report without one
+        resume = plan_resume(Path(config.resume), recorded.audit, [j.name for j in jobs])
         jobs = [jobs[i] for i in resume.positions]
     plan = _baseline_plan(config, device, torch.__version__, cuda.name if cuda else None)
     cpus = usable_cpus()
     parallel = config.jobs or (cpus if device == "cpu" else 1)
-    threads = resume.recorded.settings.threads_per_job if resume else max(1, cpus // parallel)
+    threads = config.threads_per_job or max(1, cpus // parallel)
+    # The record the report keeps: what was asked, with every "auto" resolved.
+    config = replace(
+        config, device=device, jobs=parallel, threads_per_job=threads, start_method=start_method
+    )
     settings = RunnerSettings(
         checks=CheckSettings(
-            backend=config.backend,
-            device=device,
-            dtype=getattr(torch, DTYPES[config.dtype]),
-            bench=config.bench,
+            backend=config.backend, device=device, dtype=config.dtype.dtype, bench=config.bench
         ),
         timeout_s=config.timeout_s,
         jobs=parallel,
@@ -452,57 +402,44 @@ def main(config: RunConfig) -> int:
                     results = run_jobs(jobs, settings, Path(workdir), sink, interrupt)
         if resume is not None:
             run = merged_run(resume, results, time.perf_counter() - start)
+            environment = recorded.environment
         else:
-            run = RunResult(
-                environment=collect_environment(device, started_at, cuda),
-                settings=RunSettings(
-                    backend=config.backend,
-                    device=device,
-                    dtype=config.dtype,
-                    quick=config.quick,
-                    bench=config.bench,
-                    hazards=config.hazards,
-                    timeout_s=config.timeout_s,
-                    jobs=parallel,
-                    threads_per_job=settings.threads_per_job,
-                    start_method=start_method,
-                    fail_on=config.fail_on,
-                    target_globs=config.target_globs,
-                    user_targets=config.user_targets,
-                ),
-                targets=tuple(results),
-                duration_s=time.perf_counter() - start,
+            run = AuditRun(
+                config=config, targets=tuple(results), duration_s=time.perf_counter() - start
             )
-        partial = any(t.status is TargetStatus.NOT_RUN for t in run.targets)
-        cuda_device = (cuda.name, cuda.capability) if device == "cuda" and cuda else None
-        report = audit_report(run, threads=settings.threads_per_job, cuda_device=cuda_device)
+            # Collected after the children finished, stamped with the run's start; the
+            # CUDA device is the one the child probe saw (this process never asks CUDA).
+            environment = collect_environment(device, cuda, started_at=started_at, threads=threads)
+        partial_run = any(t.status is TargetStatus.NOT_RUN for t in run.targets)
+        report = RunReport(environment=environment, audit=run)
         if config.resume is not None:
-            out = config.resume
+            out = Path(config.resume)
         else:
             try:
-                out = claim_run_dir(report.environment, config.out)
+                out = claim_run_dir(environment, None if config.out is None else Path(config.out))
             except RunDirExistsError as exc:  # another run took --out while this one ran
                 raise UsageError(str(exc)) from None
-        path = run.write(out)
-        text = render(run, str(path), verbose=config.verbose)
-        atomic_write_text(out / "summary.txt", text)
-        sys.stdout.write(text)
         # A partial report is neither a baseline nor comparable with one.
         published = publish_report(
-            report, out, None if partial else plan, replace=resume is not None
+            report,
+            out,
+            None if partial_run else plan,
+            replace=resume is not None,
+            verbose=config.verbose,
         )
+        sys.stdout.write(published.summary)
     if config.resume is not None:
         sys.stderr.write(
             f"audits.run: resumed {out}: audited the {len(jobs)} target(s) it had not run "
             "and rewrote its files\n"
         )
-    if interrupt.signum is not None or partial:
+    if interrupt.signum is not None or partial_run:
         note = interrupted_note(
             run,
             out,
             signal_name=None if interrupt.signum is None else signal.Signals(interrupt.signum).name,
             resume_flags=resume_flags(config),
-            baseline_skipped=partial and plan is not None,
+            baseline_skipped=partial_run and plan is not None,
         )
         sys.stderr.write(note)
     if interrupt.signum is not None:

@@ -37,10 +37,10 @@ from audits.child import (
     placeholder,
     preload_compile_stack,
 )
-from audits.jsoncodec import from_jsonable
-from audits.results import CheckName, ErrorInfo, TargetResult, TargetStatus
-from audits.start_method import call_in_child, process_context
 from audits.targets import Target
+from foundation.codec import from_jsonable
+from foundation.processes import call_in_child, process_context
+from reporting.schema.audit import CheckName, ErrorInfo, TargetResult, TargetStatus
 
 __all__ = [
     "Interrupt",

@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from audits.results import CheckName, Mode
+from reporting.schema.audit import CheckName
+from reporting.schema.vocabulary import Task
 
 Inputs = tuple[Any, ...]
 
@@ -91,7 +92,7 @@ class Target:
     name: str  # unique, "/"-separated, matched by --targets globs
     build: Callable[[], nn.Module]  # a fresh module; called under torch.manual_seed(seed)
     make_inputs: Callable[[], Inputs]  # fresh example inputs; same seeding
-    modes: tuple[Mode, ...] = (Mode.TRAIN, Mode.EVAL)
+    modes: tuple[Task, ...] = (Task.TRAIN, Task.INFER)
     bad_inputs: tuple[BadInput, ...] = ()
     recompile_budget: int = 1  # compilations allowed over the whole replay
     scenario: tuple[ScenarioStep, ...] = ()  # empty: call steady_calls times with the same inputs

@@ -5,8 +5,8 @@ any module the same way, and is what the audit calls for its host targets.
 """
 
 from benchmarks.api import benchmark_module
-from benchmarks.config import MeasureConfig
-from benchmarks.results import BenchmarkResult
-from benchmarks.specs import Task
+from reporting.schema.benchmark import BenchmarkResult
+from reporting.schema.benchmark_settings import MeasureConfig
+from reporting.schema.vocabulary import Task
 
 __all__ = ["BenchmarkResult", "MeasureConfig", "Task", "benchmark_module"]

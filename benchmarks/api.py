@@ -15,14 +15,14 @@ import torch.nn as nn
 from torch.utils._pytree import tree_flatten, tree_map
 
 from benchmarks.assemble import build_result
-from benchmarks.config import MeasureConfig
-from benchmarks.environment import cpu_model
 from benchmarks.measure import Candidate, measure_group_candidates
-from benchmarks.modes import CompileMode, autocast_context, compile_module, make_runner
-from benchmarks.results import BenchmarkResult
-from benchmarks.runner import default_threads
-from benchmarks.settings import scoped_num_threads
-from benchmarks.specs import Task
+from benchmarks.modes import autocast_context, compile_module, make_runner
+from foundation.devices import usable_cpus
+from foundation.environment import cpu_model
+from foundation.scoped import scoped_num_threads
+from reporting.schema.benchmark import BenchmarkResult
+from reporting.schema.benchmark_settings import MeasureConfig
+from reporting.schema.vocabulary import CompileMode, Task
 
 Step = Callable[[], Any]
 
@@ -75,7 +75,7 @@ def _builder(
         module = module_factory().to(device)
         inputs = tree_map(lambda v: v.to(device) if isinstance(v, torch.Tensor) else v, args)
         precision = config.precision
-        if task is Task.INFERENCE:
+        if task is Task.INFER:
             module.eval()
             forward = compile_module(
                 module, mode, backend=config.backend, fullgraph=config.fullgraph
@@ -115,7 +115,7 @@ def benchmark_module(
     example_inputs: Any,
     config: MeasureConfig | None = None,
     *,
-    task: Task = Task.INFERENCE,
+    task: Task = Task.INFER,
     name: str | None = None,
     items_per_call: int | None = None,
 ) -> BenchmarkResult:
@@ -147,14 +147,14 @@ def benchmark_module(
         )
         for m in (CompileMode.EAGER, mode)
     ]
-    with scoped_num_threads(config.threads or default_threads()):
+    with scoped_num_threads(config.threads or usable_cpus()):
         measured = measure_group_candidates(candidates, config)
         measurements = measured.candidates
         device_name = torch.cuda.get_device_name() if config.device == "cuda" else cpu_model()
     return build_result(
         name=label,
         group=label,
-        task=task.value,
+        task=task,
         variant=None,
         unit="samples/s",
         items_per_call=items,

@@ -11,12 +11,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from benchmarks.config import MeasureConfig
-from benchmarks.levers import WorkloadOptions
 from benchmarks.measure import CandidateMeasurement
 from benchmarks.mfu import dense_peak_flops, matmul_precision, model_flops_utilization
-from benchmarks.modes import CompileMode
-from benchmarks.results import (
+from benchmarks.stats import paired_bootstrap, per_round_ratios, speedup_interval, summarize
+from reporting.schema.benchmark import (
     BenchmarkError,
     BenchmarkResult,
     Comparison,
@@ -24,7 +22,8 @@ from benchmarks.results import (
     ModeTiming,
     RoundsRecord,
 )
-from benchmarks.stats import paired_bootstrap, per_round_ratios, speedup_interval, summarize
+from reporting.schema.benchmark_settings import MeasureConfig, WorkloadOptions
+from reporting.schema.vocabulary import CompileMode, Task
 
 
 def candidate_name(variant: str, mode: CompileMode) -> str:
@@ -61,7 +60,7 @@ def build_result(
     *,
     name: str,
     group: str,
-    task: str,
+    task: Task,
     variant: str | None,
     unit: str,
     items_per_call: int,

@@ -11,30 +11,12 @@ from __future__ import annotations
 import glob
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
+from reporting.schema.measures import ClockReading
+
 NOT_AVAILABLE = "not available"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ClockReading:
-    """One reading: the CPU cores' current MHz and, on CUDA, the SM clock."""
-
-    time_s: float  # time.perf_counter() at the reading, to place it among the rounds
-    cpu_mhz: tuple[float, ...]  # per logical CPU, as the kernel reports it; empty if unreadable
-    cpu_source: str  # where cpu_mhz came from, or "not available"
-    gpu_sm_mhz: float | None  # None on CPU, or when no means of reading it exists
-    gpu_source: str  # "torch.cuda.clock_rate", "not measured on cpu", or why not
-
-    def __post_init__(self) -> None:
-        if any(mhz <= 0 for mhz in self.cpu_mhz):
-            raise ValueError(f"clock readings must be positive, got {self.cpu_mhz}")
-
-    @property
-    def cpu_mhz_mean(self) -> float | None:
-        return sum(self.cpu_mhz) / len(self.cpu_mhz) if self.cpu_mhz else None
 
 
 def _read_sysfs_mhz(pattern: str) -> tuple[float, ...]:

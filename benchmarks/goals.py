@@ -12,11 +12,11 @@ import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from benchmarks.environment import EnvironmentRecord
-from benchmarks.hardware import HardwareClass, hardware_class
-from benchmarks.modes import CompileMode, Precision
-from benchmarks.results import BenchmarkResult, Comparison, GoalStatus, GoalVerdict
-from benchmarks.stats import Interval
+from foundation.environment import EnvironmentRecord
+from foundation.hardware import HardwareClass, hardware_class
+from reporting.schema.benchmark import BenchmarkResult, Comparison, GoalStatus, GoalVerdict
+from reporting.schema.measures import Interval
+from reporting.schema.vocabulary import CompileMode, Precision
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,7 +58,7 @@ class Metric(enum.Enum):
 
 
 class Hardware(enum.Enum):
-    """Where a goal is judged: the CPU, or any GPU part of a class (benchmarks.hardware)."""
+    """Where a goal is judged: the CPU, or any GPU part of a class (foundation.hardware)."""
 
     CPU = "cpu"
     HOPPER = "hopper"  # H100 SXM/PCIe/NVL, H200, GH200: one goal for all

@@ -11,29 +11,10 @@ carry an inapplicable lever into the rungs after it.
 from __future__ import annotations
 
 import dataclasses
-import enum
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from benchmarks.levers import OptimizerStep, WorkloadOptions
-from benchmarks.modes import CompileMode
-
-
-class Ladder(enum.Enum):
-    ABLATION = "ablation"
-    CPU_OPTIONS = "cpu-options"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rung:
-    label: str  # unique within the ladder; the result's `setting`
-    mode: CompileMode
-    options: WorkloadOptions
-    not_applicable: str | None = None  # why this rung was not measured on the device
-
-    def __post_init__(self) -> None:
-        if not self.mode.compiled:
-            raise ValueError(f"rung {self.label!r}: eager is every ladder's baseline already")
+from reporting.schema.benchmark_settings import Ladder, OptimizerStep, Rung, WorkloadOptions
+from reporting.schema.vocabulary import CompileMode
 
 
 def _mode_reason(mode: CompileMode, device: str) -> str | None:

@@ -33,7 +33,6 @@ import torch
 
 from benchmarks.attention import attention_kernel
 from benchmarks.clocks import read_clocks
-from benchmarks.config import CompileTimeScope, MeasureConfig
 from benchmarks.interleave import (
     WarmupOutcome,
     calibrate_iters,
@@ -41,12 +40,14 @@ from benchmarks.interleave import (
     run_interleaved,
     warm_up,
 )
-from benchmarks.memory import PeakMemory, measure_peak_memory
+from benchmarks.memory import measure_peak_memory
 from benchmarks.mfu import count_flops
-from benchmarks.modes import CompileMode
-from benchmarks.results import BenchmarkError, CompileTime, ErrorPhase, RoundsRecord
-from benchmarks.settings import reset_compiler_state, scoped_inductor_cache
 from benchmarks.timers import synchronize, timer_for
+from foundation.scoped import reset_compiler_state, scoped_inductor_cache
+from reporting.schema.benchmark import BenchmarkError, CompileTime, ErrorPhase, RoundsRecord
+from reporting.schema.benchmark_settings import CompileTimeScope, MeasureConfig
+from reporting.schema.measures import PeakMemory
+from reporting.schema.vocabulary import CompileMode
 
 Step = Callable[[], Any]
 

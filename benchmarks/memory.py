@@ -9,43 +9,16 @@ peak of the measured calls.
 
 from __future__ import annotations
 
-import enum
 import gc
 import resource
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from benchmarks.timers import synchronize
-
-
-class MemoryKind(enum.Enum):
-    CUDA_MAX_ALLOCATED = "cuda_max_memory_allocated"
-    CPU_PEAK_RSS = "cpu_peak_rss"  # high-water mark reset just before the calls
-    CPU_LIFETIME_PEAK_RSS = "cpu_lifetime_peak_rss"  # could not reset: whole-process peak
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PeakMemory:
-    """Peak bytes during the calls, and what was already in use when they began."""
-
-    kind: MemoryKind
-    peak_bytes: int
-    baseline_bytes: int
-
-    def __post_init__(self) -> None:
-        if self.peak_bytes < 0 or self.baseline_bytes < 0:
-            raise ValueError(
-                f"byte counts must be >= 0, got {self.peak_bytes}, {self.baseline_bytes}"
-            )
-
-    @property
-    def added_bytes(self) -> int:
-        """Growth over the baseline: the memory the calls themselves needed at their peak."""
-        return max(0, self.peak_bytes - self.baseline_bytes)
+from reporting.schema.measures import MemoryKind, PeakMemory
 
 
 def _status_kib(field: str) -> int | None:

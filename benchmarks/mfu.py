@@ -3,7 +3,7 @@
 FLOPs come from torch.utils.flop_counter.FlopCounterMode on one eager call (matmuls,
 convolutions and attention, forward and backward), so eager and compiled share the same
 count: compiling changes how fast the work runs, not how much of it the model asks for.
-The peaks are vendor dense figures (no structured sparsity, benchmarks.hardware). A device
+The peaks are vendor dense figures (no structured sparsity, foundation.hardware). A device
 missing from that table yields no MFU rather than a guess.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from benchmarks.hardware import gpu_part
+from foundation.hardware import gpu_part
 
 
 def matmul_precision(dtype: torch.dtype) -> str:
@@ -28,7 +28,7 @@ def matmul_precision(dtype: torch.dtype) -> str:
 
 
 def dense_peak_flops(device_name: str, precision: str) -> float | None:
-    """The part's dense peak at this precision (benchmarks.hardware), None for an unlisted GPU."""
+    """The part's dense peak at this precision (foundation.hardware), None for an unlisted GPU."""
     part = gpu_part(device_name)
     return None if part is None else part.peak(precision)
 

@@ -9,7 +9,6 @@ cloned out of the graph's pool.
 from __future__ import annotations
 
 import contextlib
-import enum
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -18,47 +17,7 @@ from typing import Any
 import torch
 from torch.utils._pytree import tree_map
 
-
-class CompileMode(enum.Enum):
-    EAGER = "eager"
-    DEFAULT = "default"
-    REDUCE_OVERHEAD = "reduce-overhead"
-    MAX_AUTOTUNE = "max-autotune"
-    MAX_AUTOTUNE_NO_CUDAGRAPHS = "max-autotune-no-cudagraphs"
-
-    @property
-    def compiled(self) -> bool:
-        return self is not CompileMode.EAGER
-
-    @property
-    def needs_cuda(self) -> bool:
-        """reduce-overhead is CUDA graphs; on CPU inductor silently skips them."""
-        return self is CompileMode.REDUCE_OVERHEAD
-
-    @classmethod
-    def parse(cls, value: str) -> CompileMode:
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(mode.value for mode in cls)
-            raise ValueError(f"unknown mode {value!r}; valid: {valid}") from None
-
-
-class Precision(enum.Enum):
-    FP32 = "fp32"
-    BF16 = "bf16"  # bf16 autocast over fp32 weights, the usual mixed-precision set-up
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return torch.bfloat16 if self is Precision.BF16 else torch.float32
-
-    @classmethod
-    def parse(cls, value: str) -> Precision:
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(p.value for p in cls)
-            raise ValueError(f"unknown dtype {value!r}; valid: {valid}") from None
+from reporting.schema.vocabulary import CompileMode, Precision
 
 
 def autocast_context(

@@ -1,38 +1,40 @@
 """python -m benchmarks.run: eager vs compiled throughput, compile time and memory.
 
-Parses flags into a RunConfig, runs it, writes the JSON (and the table) into --out, and
-prints the table with speedups, CIs and goal verdicts. Bad usage exits 2 with one line.
+Parses flags into a RunConfig (the settings record the report keeps), runs it, writes the
+run's report folder (report.json and its renders, summary.txt being the table printed),
+and prints the table with speedups, CIs and goal verdicts. Bad usage exits 2 with one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
-import os
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from audits.report.publish import check_out_dir, publish_benchmarks
-from audits.report.rundir import RunDirExistsError
-from benchmarks.config import (
+from benchmarks.ladders import build_ladder
+from benchmarks.runner import run_benchmarks
+from benchmarks.specs import DEFAULT_SIZES_CPU, DEFAULT_SIZES_CUDA, select_specs
+from foundation.cli import UsageError, UsageParser
+from foundation.devices import local_cuda, resolve_device
+from foundation.files import atomic_write_text
+from reporting.publish import check_out_dir, publish_benchmarks
+from reporting.rundir import RunDirExistsError
+from reporting.schema.benchmark_settings import (
     DEFAULT_ROUNDS,
     CompileTimeScope,
+    Ladder,
     MeasureConfig,
+    OptimizerStep,
     RunConfig,
+    SdpaKernel,
+    WorkloadOptions,
     quick,
 )
-from benchmarks.ladders import Ladder, build_ladder
-from benchmarks.levers import OptimizerStep, SdpaKernel, WorkloadOptions
-from benchmarks.modes import CompileMode, Precision
-from benchmarks.results import run_to_json
-from benchmarks.runner import resolve_device, run_benchmarks
-from benchmarks.specs import DEFAULT_SIZES_CPU, DEFAULT_SIZES_CUDA, select_specs
-from benchmarks.table import render
-
-RESULTS_FILE = "benchmarks.json"
-TABLE_FILE = "benchmarks.txt"
+from reporting.schema.report import REPORT_JSON, report_to_json
+from reporting.schema.vocabulary import CompileMode, Precision
 
 
 def _positive_int(text: str) -> int:
@@ -46,7 +48,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = UsageParser(
         prog="python -m benchmarks.run",
         description="Eager vs torch.compile throughput, compile time and memory of esper's hosts.",
     )
@@ -179,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help=(
-            "new or empty run directory for report.md, report.json, results.csv, the plots, "
-            "benchmarks.json and benchmarks.txt (default: reports/<UTC time>-<short sha>[-dirty]/)"
+            "new or empty run directory for report.json and its renders (summary.txt, "
+            "report.md, results.csv, the plots); default: reports/<UTC time>-<short sha>[-dirty]/"
         ),
     )
     parser.add_argument(
@@ -195,13 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class UsageError(ValueError):
-    """Bad flag values: reported on one line, exit status 2."""
-
-
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     try:
-        device = resolve_device(args.device)
+        # Asking torch.cuda here is safe: the benchmarks run in this one process.
+        device = resolve_device(args.device, local_cuda() if args.device != "cpu" else None)
         if args.mode is None:
             modes = [CompileMode.DEFAULT] + (
                 [CompileMode.REDUCE_OVERHEAD] if device == "cuda" else []
@@ -265,47 +264,33 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def main(config: RunConfig) -> int:
     show_progress = config.verbose or sys.stderr.isatty()
     progress = (lambda line: print(line, file=sys.stderr, flush=True)) if show_progress else None
-    run = run_benchmarks(config, progress=progress)
+    report = run_benchmarks(config, progress=progress)
     try:
-        # reports/<UTC time>-<sha>/ (or --out): report.md, report.json, results.csv, plots
-        out = publish_benchmarks(run, Path(config.out) if config.out is not None else None)
+        # reports/<UTC time>-<sha>/ (or --out): report.json first, then its renders
+        out, summary = publish_benchmarks(report, Path(config.out) if config.out else None)
     except Exception:
-        # Never lose a measured run to a reporting problem: keep the raw results, then fail.
-        rescue = Path(tempfile.mkdtemp(prefix="esper-bench-"))
-        _write_atomically(rescue / RESULTS_FILE, run_to_json(run))
-        print(f"report failed; raw results kept in {rescue / RESULTS_FILE}", file=sys.stderr)
+        # Never lose a measured run to a reporting problem: keep the record, then fail.
+        rescue = Path(tempfile.mkdtemp(prefix="esper-bench-")) / REPORT_JSON
+        atomic_write_text(rescue, report_to_json(report))
+        print(f"report failed; the run's report.json is kept in {rescue}", file=sys.stderr)
         raise
-    _write_atomically(out / RESULTS_FILE, run_to_json(run))
-    table = render(run)
-    _write_atomically(out / TABLE_FILE, table)
-    print(table, end="")
-    print(f"\nwrote {out}")
-    return 1 if any(result.error is not None for result in run.results) else 0
+    print(summary, end="")
+    assert report.benchmarks is not None  # run_benchmarks always measures
+    return 1 if any(result.error is not None for result in report.benchmarks.results) else 0
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         config = config_from_args(args)
         check_out_dir(Path(config.out) if config.out is not None else None)
     except (UsageError, RunDirExistsError) as error:
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return 2
     if args.list:
         measure = config.measure
         default_sizes = DEFAULT_SIZES_CUDA if measure.device == "cuda" else DEFAULT_SIZES_CPU

@@ -8,31 +8,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import torch
-
 from benchmarks.assemble import build_result, candidate_name, seed_overhead, time_ratio
-from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig
-from benchmarks.environment import collect_environment, load_average
 from benchmarks.goals import evaluate_goals
-from benchmarks.levers import WorkloadOptions
 from benchmarks.measure import Candidate, measure_group_candidates
-from benchmarks.modes import CompileMode
-from benchmarks.results import BenchmarkResult, BenchmarkRun, Comparison
-from benchmarks.settings import scoped_num_threads
 from benchmarks.specs import (
     DEFAULT_SIZES_CPU,
     DEFAULT_SIZES_CUDA,
-    Task,
     Topology,
     Variant,
     WorkloadSpec,
     select_specs,
 )
+from foundation.devices import usable_cpus
+from foundation.environment import collect_environment, load_average
+from foundation.scoped import scoped_num_threads
+from reporting.schema.benchmark import BenchmarkResult, BenchmarkRun, Comparison
+from reporting.schema.benchmark_settings import (
+    CompileTimeScope,
+    MeasureConfig,
+    RunConfig,
+    WorkloadOptions,
+)
+from reporting.schema.report import RunReport
+from reporting.schema.vocabulary import CompileMode, Task
 
 Progress = Callable[[str], None]
 
@@ -139,7 +141,7 @@ def measure_group(
                 build_result(
                     name=spec.name,
                     group=group.name,
-                    task=spec.task.value,
+                    task=spec.task,
                     variant=spec.variant.value,
                     unit=spec.unit,
                     items_per_call=spec.config.items_per_call,
@@ -170,18 +172,11 @@ def measure_group(
             )
             if found is not None:
                 comparisons.append(found)
-        if group.specs[0].task is Task.TRAIN_STEP:
+        if group.specs[0].task is Task.TRAIN:
             overhead = seed_overhead(measurements, group=group.name, mode=mode, config=config)
             if overhead is not None:
                 comparisons.append(overhead)
     return results, comparisons
-
-
-def default_threads() -> int:
-    """All CPUs this process may run on: the count a user's training job would use."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 @contextlib.contextmanager
@@ -193,8 +188,9 @@ def _scoped_recompile_limit(limit: int) -> Iterator[None]:
         yield
 
 
-def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> BenchmarkRun:
-    """Measure every selected workload; the returned run holds results, comparisons and goals."""
+def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> RunReport:
+    """Measure every selected workload; the report holds the environment and the run
+    (settings, results, comparisons and goals)."""
     report = progress or (lambda _message: None)
     measure = config.measure
     default_sizes = DEFAULT_SIZES_CUDA if measure.device == "cuda" else DEFAULT_SIZES_CPU
@@ -207,7 +203,7 @@ def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> Bench
     started = time.perf_counter()
     results: list[BenchmarkResult] = []
     comparisons: list[Comparison] = []
-    with scoped_num_threads(measure.threads or default_threads()), _scoped_recompile_limit(64):
+    with scoped_num_threads(measure.threads or usable_cpus()), _scoped_recompile_limit(64):
         environment = collect_environment(measure.device)
         for index, group in enumerate(plan_groups(specs), start=1):
             report(f"[{index}] {group.name}: {', '.join(s.variant.value for s in group.specs)}")
@@ -219,8 +215,7 @@ def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> Bench
             comparisons.extend(group_comparisons)
             report(f"[{index}] {group.name}: done in {time.perf_counter() - group_started:.0f} s")
     goals = evaluate_goals(results, comparisons, environment)
-    return BenchmarkRun(
-        environment=environment,
+    run = BenchmarkRun(
         config=config,
         results=tuple(results),
         comparisons=tuple(comparisons),
@@ -228,14 +223,4 @@ def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> Bench
         wall_s=time.perf_counter() - started,
         load_average_end=load_average(),
     )
-
-
-def resolve_device(choice: str) -> str:
-    """'auto' picks CUDA when torch sees a GPU, else the CPU; 'cuda' without one is an error."""
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda, but torch sees no CUDA device; valid here: auto, cpu")
-    if choice not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {choice!r}; valid: auto, cpu, cuda")
-    return choice
+    return RunReport(environment=environment, benchmarks=run)

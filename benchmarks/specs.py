@@ -13,15 +13,12 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from reporting.schema.vocabulary import Task
+
 
 class Topology(enum.Enum):
     CNN = "cnn"
     TRANSFORMER = "transformer"
-
-
-class Task(enum.Enum):
-    INFERENCE = "infer"  # eval() and no_grad
-    TRAIN_STEP = "train"  # zero_grad(set_to_none), forward, loss, backward, optimizer.step
 
 
 class Variant(enum.Enum):

@@ -13,54 +13,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-DEFAULT_CONFIDENCE = 0.95
+from reporting.schema.measures import DEFAULT_CONFIDENCE, Interval, Summary
+
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Summary:
-    """Median and quartiles of one candidate's per-round times, in seconds."""
-
-    n: int
-    median: float
-    q1: float
-    q3: float
-
-    def __post_init__(self) -> None:
-        if self.n < 1:
-            raise ValueError(f"Summary needs at least one sample, got n={self.n}")
-        if not self.q1 <= self.median <= self.q3:
-            raise ValueError(
-                f"quartiles out of order: q1={self.q1} median={self.median} q3={self.q3}"
-            )
-
-    @property
-    def iqr(self) -> float:
-        return self.q3 - self.q1
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Interval:
-    """A point estimate with a bootstrap confidence interval around it."""
-
-    point: float
-    low: float
-    high: float
-    confidence: float = DEFAULT_CONFIDENCE
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.confidence < 1.0:
-            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
-        if not self.low <= self.high:
-            raise ValueError(f"interval bounds out of order: low={self.low} high={self.high}")
-
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
 
 
 def _as_array(samples: Sequence[float], what: str) -> np.ndarray:

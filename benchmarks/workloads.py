@@ -21,22 +21,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmarks.config import MeasureConfig
-from benchmarks.levers import (
-    OptimizerStep,
-    SdpaKernel,
-    WorkloadOptions,
-    make_optimizer,
-    padded_vocab,
-    scoped_levers,
-)
-from benchmarks.modes import CompileMode, autocast_context, compile_module, make_runner
-from benchmarks.specs import CnnSize, Task, Topology, TransformerSize, Variant, WorkloadSpec
+from benchmarks.levers import make_optimizer, padded_vocab, scoped_levers
+from benchmarks.modes import autocast_context, compile_module, make_runner
+from benchmarks.specs import CnnSize, Topology, TransformerSize, Variant, WorkloadSpec
 from esper.kasmina.blueprints import BlueprintRegistry
 from esper.kasmina.host import CNNHost, MorphogeneticModel, TransformerHost
 from esper.kasmina.slot import SeedSlot
 from esper.kasmina.staging import drive_to_stage
 from esper.leyline import SeedStage
+from reporting.schema.benchmark_settings import (
+    MeasureConfig,
+    OptimizerStep,
+    SdpaKernel,
+    WorkloadOptions,
+)
+from reporting.schema.vocabulary import CompileMode, Task
 
 Step = Callable[[], Any]
 
@@ -191,7 +190,7 @@ class StepBuilder:
         model = build_host_model(self.spec, device, self.levers)
         inputs, targets = make_inputs(self.spec, device, self.config.seed)
         inputs = _input_dtype(inputs, self.levers)
-        if self.spec.task is Task.INFERENCE:
+        if self.spec.task is Task.INFER:
             return self._with_levers(self._inference(model, inputs, device), device)
         return self._with_levers(self._train_step(model, inputs, targets, device), device)
 
@@ -275,7 +274,7 @@ class StepBuilder:
         )
         features = _input_dtype(features, self.levers)
         precision = self.config.precision
-        if self.spec.task is Task.INFERENCE:
+        if self.spec.task is Task.INFER:
             seed.eval()
             forward = self._compile(seed)
 

@@ -3,7 +3,7 @@
 # device run of under 6 minutes (every rung compiles a gpt2-small training step):
 #   bash scripts/gpu-ablation.sh 1   # baseline, +pad-vocab, +fused-optimizer
 #   bash scripts/gpu-ablation.sh 2   # +compiled-optimizer, +tf32, +pure-bf16, whole step graphed
-# Each part writes a run folder under $OUT (else reports/) whose benchmarks.txt holds the
+# Each part writes a run folder under $OUT (else reports/) whose summary.txt holds the
 # ladder table with the commit and run of every row; put both parts' rows in the README.
 set -euo pipefail
 cd "$(dirname "$0")/.."

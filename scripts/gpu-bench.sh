@@ -2,7 +2,7 @@
 # The CUDA benchmark run for a session lent a GPU: one script, under
 # 8 minutes on an H100, run through the device tool with `bash scripts/gpu-bench.sh`.
 # It writes reports/gpu-<UTC time>/{fp32,bf16}/ with report.md, report.json,
-# benchmarks.json and benchmarks.txt; commit that folder, naming the device.
+# summary.txt and the other renders; commit that folder, naming the device.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-python}

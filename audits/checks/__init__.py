@@ -1,1 +1,1 @@
-"""One module per check; each returns a typed result from audits.results and never prints."""
+"""One module per check; each returns a typed result (reporting.schema.audit) and never prints."""

@@ -19,10 +19,9 @@ import torch
 
 from audits.checks.common import CheckSettings, prepare_inputs
 from audits.targets import BenchmarkSize, Target
-from benchmarks import MeasureConfig, Task, benchmark_module
-from benchmarks.config import CompileTimeScope
-from benchmarks.modes import Precision
-from benchmarks.results import to_jsonable
+from benchmarks import BenchmarkResult, MeasureConfig, Task, benchmark_module
+from reporting.schema.benchmark_settings import CompileTimeScope
+from reporting.schema.vocabulary import Precision
 
 # 20 rounds: fewer give bootstrap CIs too wide to call a speedup; short blocks keep a host
 # target to seconds.
@@ -51,8 +50,8 @@ def benchmark_name(target: Target, size: BenchmarkSize, device: str) -> str:
     return f"{target.name} ({size.label}{note})"
 
 
-def benchmark_target(target: Target, settings: CheckSettings) -> tuple[dict[str, Any], ...]:
-    """Inference and training step, eager vs compiled, serialized for TargetResult."""
+def benchmark_target(target: Target, settings: CheckSettings) -> tuple[BenchmarkResult, ...]:
+    """Inference and training step, eager vs compiled, for TargetResult.benchmarks."""
     torch._dynamo.reset()
     config = MeasureConfig(
         device=settings.device,
@@ -78,6 +77,6 @@ def benchmark_target(target: Target, settings: CheckSettings) -> tuple[dict[str,
     inputs = prepare_inputs(fresh_inputs, settings)
     name = benchmark_name(target, size, str(settings.device))
     return tuple(
-        to_jsonable(benchmark_module(fresh_module, inputs, config, task=task, name=name))
-        for task in (Task.INFERENCE, Task.TRAIN_STEP)
+        benchmark_module(fresh_module, inputs, config, task=task, name=name)
+        for task in (Task.INFER, Task.TRAIN)
     )

@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from audits.graph_breaks import break_from_reason
-from audits.results import BreaksResult, CheckStatus, GraphBreakInfo
 from audits.targets import Inputs, Target
+from reporting.schema.audit import BreaksResult, CheckStatus, GraphBreakInfo
 
 
 class GraphRecorder:

@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from audits.results import Mode
 from audits.targets import Inputs, Target
 from audits.torch_compat import compile_id_of, is_recompile_limit_message
+from reporting.schema.vocabulary import Task
 
 # Seeds for the loss weights, so that eager and compiled runs back-propagate
 # the same upstream gradient.
@@ -58,8 +58,8 @@ def _place(x: Any, settings: CheckSettings) -> Any:
     return x.requires_grad_(grad)
 
 
-def set_mode(module: nn.Module, mode: Mode) -> None:
-    module.train(mode is Mode.TRAIN)
+def set_mode(module: nn.Module, mode: Task) -> None:
+    module.train(mode is Task.TRAIN)
 
 
 def clone_module(module: nn.Module) -> nn.Module:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 
 from audits.checks.fullgraph import FirstCall
-from audits.results import CheckStatus, CompileTimeResult
+from reporting.schema.audit import CheckStatus, CompileTimeResult
 
 
 def compile_time_result(first: FirstCall, steady_s: tuple[float, ...]) -> CompileTimeResult:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from audits.results import CheckName, DeviceFault, ExceptionsResult
+from reporting.schema.audit import CheckName, DeviceFault, ExceptionsResult
 
 # Phrases of the CUDA runtime's sticky errors, as torch quotes them ("CUDA error: ...").
 # torch 2.9 and later raise torch.AcceleratorError for them, older releases RuntimeError.

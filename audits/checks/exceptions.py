@@ -18,8 +18,8 @@ from torch import nn
 from audits.checks.common import CheckSettings, prepare_inputs
 from audits.checks.device_fault import DeviceFaultError, fault_from, is_device_fault, synchronize
 from audits.graph_breaks import break_from_exception
-from audits.results import CheckName, CheckStatus, ExceptionCase, ExceptionsResult
 from audits.targets import BadInput
+from reporting.schema.audit import CheckName, CheckStatus, ExceptionCase, ExceptionsResult
 
 
 def _raised(fn: Callable[..., Any], bad: BadInput, settings: CheckSettings) -> BaseException | None:

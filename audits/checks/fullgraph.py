@@ -13,8 +13,8 @@ from typing import Any
 
 from audits.checks.common import scalar_loss
 from audits.graph_breaks import break_from_exception, first_line
-from audits.results import CheckStatus, FullgraphResult
 from audits.targets import Inputs
+from reporting.schema.audit import CheckStatus, FullgraphResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

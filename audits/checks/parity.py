@@ -25,8 +25,9 @@ from audits.checks.common import (
     to_double,
 )
 from audits.graph_breaks import first_line
-from audits.results import CheckStatus, Mode, ModeParity, ParityResult, TensorDiff
 from audits.targets import Inputs
+from reporting.schema.audit import CheckStatus, ModeParity, ParityResult, TensorDiff
+from reporting.schema.vocabulary import Precision, Task
 
 # (atol, rtol) by dtype; fp32's atol 1e-5 on outputs is esper's compile contract.
 TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
@@ -93,8 +94,8 @@ def _diff(
     )
 
 
-def _dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
+def _precision(dtype: torch.dtype) -> Precision:
+    return Precision.BF16 if dtype == torch.bfloat16 else Precision.FP32
 
 
 def _worst(diffs: list[TensorDiff]) -> TensorDiff | None:
@@ -104,7 +105,7 @@ def _worst(diffs: list[TensorDiff]) -> TensorDiff | None:
     return max(failing or diffs, key=lambda d: (d.max_abs, d.max_rel))
 
 
-def _failed_mode(mode: Mode, dtype: torch.dtype, tol: tuple[float, float], why: str) -> ModeParity:
+def _failed_mode(mode: Task, dtype: torch.dtype, tol: tuple[float, float], why: str) -> ModeParity:
     """A mode whose outputs could not be compared at all: an infinite error named `why`."""
     diff = TensorDiff(
         name=why,
@@ -114,14 +115,14 @@ def _failed_mode(mode: Mode, dtype: torch.dtype, tol: tuple[float, float], why: 
         rtol=tol[1],
         passed=False,
     )
-    return ModeParity(mode=mode, dtype=_dtype_name(dtype), output=diff, passed=False)
+    return ModeParity(mode=mode, dtype=_precision(dtype), output=diff, passed=False)
 
 
 def _compare_mode(
     module: nn.Module,
     compiled: Callable[..., Any],
     make_inputs: Callable[[], Inputs],
-    mode: Mode,
+    mode: Task,
     dtype: torch.dtype,
 ) -> ModeParity:
     set_mode(module, mode)
@@ -192,7 +193,7 @@ def _compare_mode(
     passed = all(d.passed for d in output_diffs + grad_diffs) and not presence
     return ModeParity(
         mode=mode,
-        dtype=_dtype_name(dtype),
+        dtype=_precision(dtype),
         output=output,
         worst_grad=worst_grad,
         grads_compared=len(grad_diffs),
@@ -208,7 +209,7 @@ def describe_mismatch(
     module: nn.Module,
     compiled: Callable[..., Any],
     make_inputs: Callable[[], Inputs],
-    mode: Mode,
+    mode: Task,
     dtype: torch.dtype,
 ) -> str | None:
     """None when compiled matches eager in `mode` now, else the worst difference in a line."""
@@ -228,7 +229,7 @@ def check_parity(
     module: nn.Module,
     compiled: Callable[..., Any],
     make_inputs: Callable[[], Inputs],
-    modes: tuple[Mode, ...],
+    modes: tuple[Task, ...],
     dtype: torch.dtype,
 ) -> ParityResult:
     """Compare compiled and eager outputs and gradients in each mode, in place on `module`."""

@@ -30,9 +30,9 @@ from audits.checks.common import (
     recompile_limit_hits,
 )
 from audits.graph_breaks import first_line
-from audits.results import CheckStatus, RecompilesResult, StepCompiles
 from audits.targets import Inputs, ScenarioStep, Target
 from audits.torch_compat import recompile_limit, recompile_limit_errors
+from reporting.schema.audit import CheckStatus, RecompilesResult, StepCompiles
 
 _SPACES = re.compile(r"\s+")
 

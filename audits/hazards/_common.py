@@ -7,8 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from audits.results import CheckName
 from audits.targets import BadInput, Target
+from reporting.schema.audit import CheckName
 
 WIDTH = 8
 

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from audits.hazards._common import WIDTH, hazard_target
-from audits.results import CheckName
 from audits.targets import Target
+from reporting.schema.audit import CheckName
 
 
 class DisabledSlot(nn.Module):

@@ -7,11 +7,11 @@ this suite is for quick local comparisons with pytest-benchmark's tooling
 
 import pytest
 
-from benchmarks.config import MeasureConfig
-from benchmarks.modes import CompileMode
-from benchmarks.specs import SIZES, Task, Topology, Variant, WorkloadSpec
+from benchmarks.specs import SIZES, Topology, Variant, WorkloadSpec
 from benchmarks.timers import synchronized_clock
 from benchmarks.workloads import StepBuilder
+from reporting.schema.benchmark_settings import MeasureConfig
+from reporting.schema.vocabulary import CompileMode, Task
 
 VARIANTS = (Variant.BARE, Variant.DORMANT, Variant.SEED_TRAINING)
 MODES = (CompileMode.EAGER, CompileMode.DEFAULT)

@@ -88,4 +88,4 @@ def test_benchmark_target_measures_the_size_the_target_names(monkeypatch):
     )
     measured = benchmark_target(target, CheckSettings(bench=True))
     assert len(measured) == 2
-    assert all(m == {"name": "t (wide)", "width": 64, "batch": 16} for m in measured)
+    assert all(m == _Seen(name="t (wide)", width=64, batch=16) for m in measured)

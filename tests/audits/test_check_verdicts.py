@@ -11,8 +11,8 @@ from torch import nn
 
 from audits.audit import audit_target
 from audits.checks.common import CheckSettings
-from audits.results import CheckStatus
 from audits.targets import BadInput, ScenarioStep, Target
+from reporting.schema.audit import CheckStatus
 
 WIDTH = 4
 EAGER = CheckSettings(backend="eager")

@@ -9,8 +9,8 @@ from torch import nn
 
 from audits.audit import audit_target
 from audits.checks.common import CheckSettings
-from audits.results import CheckName, CheckStatus, TargetStatus
 from audits.targets import BadInput, ScenarioStep, Target
+from reporting.schema.audit import CheckName, CheckStatus, TargetStatus
 
 # ----------------------------------------------------------------- tiny modules
 
@@ -127,7 +127,7 @@ def test_clean_module_passes_every_check():
     assert result.fullgraph.status is CheckStatus.PASSED
     assert (result.breaks.graph_count, result.breaks.break_count) == (1, 0)
     assert result.recompiles.total_compiles == 1
-    assert [m.mode.value for m in result.parity.modes] == ["train", "eval"]
+    assert [m.mode.value for m in result.parity.modes] == ["train", "infer"]
     assert result.parity.worst_abs <= 1e-5
     assert result.parity.modes[0].grads_compared == 2  # weight and bias
     assert result.exceptions.status is CheckStatus.SKIPPED

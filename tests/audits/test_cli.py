@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from audits.results import FailOn, RunResult, TargetStatus
 from audits.run import build_parser, cli, parse_config
+from reporting.schema.audit import FailOn, TargetStatus
+from reporting.schema.report import load_report
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -151,15 +152,15 @@ def test_detected_hazards_and_a_clean_user_target_exit_0(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stderr == ""  # not a terminal: no progress
-    run = RunResult.load(out)
+    run = load_report(out).audit
     assert [t.name for t in run.targets] == [
         "hazard/print_in_forward",
         "hazard/raise_under_fullgraph",
         "cli_user_modules:clean",
     ]
     assert all(t.status is TargetStatus.PASSED for t in run.targets)
-    assert run.settings.backend == "aot_eager" and not run.settings.bench
-    assert json.loads((out / "audit.json").read_text())["schema_version"] == 1
+    assert run.config.backend == "aot_eager" and not run.config.bench
+    assert json.loads((out / "report.json").read_text())["schema_version"] == 2
     summary = (out / "summary.txt").read_text()
     assert summary == done.stdout
     assert "detected" in summary and "GB0059" in summary  # print's break code, with its hint
@@ -180,7 +181,7 @@ def test_a_recompiling_target_exits_1_unless_fail_on_leaves_recompiles_out(tmp_p
     )
     assert surveyed.returncode == 0, surveyed.stdout + surveyed.stderr
     assert "guard failed" in surveyed.stdout  # still reported, only not failing the run
-    assert RunResult.load(out).settings.fail_on == ()
+    assert load_report(out).audit.config.fail_on == ()
 
 
 @pytest.mark.slow
@@ -190,6 +191,6 @@ def test_fail_on_none_exits_0_even_for_an_errored_target(tmp_path):
     assert failing.returncode == 1, failing.stdout + failing.stderr
     surveyed, out = _audit(tmp_path, "--target", "cli_user_modules:broken", "--fail-on", "none")
     assert surveyed.returncode == 0, surveyed.stdout + surveyed.stderr
-    (result,) = RunResult.load(out).targets
+    (result,) = load_report(out).audit.targets
     assert result.status is TargetStatus.ERROR
     assert "cannot build its module" in result.error.message

@@ -16,15 +16,9 @@ from support.synthetic_reports import (
 )
 
 from audits.compare import cli
-from audits.report.baseline import (
-    baseline_name,
-    gate,
-    load_baseline,
-    resolve_baseline,
-    update_baseline,
-)
-from audits.report.document import ReportFormatError, report_to_dict, report_to_json
-from audits.results import CheckStatus, ExceptionsResult
+from reporting.baseline import baseline_name, gate, load_baseline, resolve_baseline, update_baseline
+from reporting.schema.audit import CheckStatus, ExceptionsResult
+from reporting.schema.report import ReportFormatError, report_to_dict, report_to_json
 
 
 @pytest.fixture
@@ -185,8 +179,8 @@ def test_the_committed_baseline_holds_no_absolute_checkout_paths(tmp_path):
 
 def test_cuda_baselines_are_named_by_hardware_class(tmp_path, monkeypatch):
     """auto on an H200 reads cuda-hopper-torch<v>.json; --update-baseline writes it, never cpu."""
-    from audits.report.baseline import baseline_device
-    from audits.report.publish import prepare_baseline
+    from reporting.baseline import baseline_device
+    from reporting.publish import prepare_baseline
 
     assert baseline_device("cuda", "NVIDIA H200") == "cuda-hopper"
     assert baseline_device("cuda", "NVIDIA A100-SXM4-80GB") == "cuda-ampere"

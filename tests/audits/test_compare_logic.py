@@ -16,8 +16,8 @@ from support.synthetic_reports import (
     with_audit_benchmark,
 )
 
-from audits.report.regressions import RegressionKind, compare_reports, speedup_regressed
-from audits.results import CheckName, CheckStatus, ErrorInfo, FullgraphResult, TargetStatus
+from reporting.regressions import RegressionKind, compare_reports, speedup_regressed
+from reporting.schema.audit import CheckName, CheckStatus, ErrorInfo, FullgraphResult, TargetStatus
 
 
 def _kinds(result):

@@ -6,8 +6,8 @@ from support.device_fault import MESSAGE, device_fault_target, reset_device
 from audits.audit import audit_target_part
 from audits.checks.common import CheckSettings
 from audits.checks.device_fault import is_device_fault
-from audits.results import CheckName, CheckStatus, TargetStatus
 from audits.runner import RunnerSettings, job_for_target, run_jobs
+from reporting.schema.audit import CheckName, CheckStatus, TargetStatus
 
 EAGER = CheckSettings(backend="eager")
 
@@ -67,9 +67,9 @@ def test_runner_runs_the_other_checks_in_a_fresh_process(tmp_path, start_method)
 
 def test_reports_name_the_faulting_check_and_input():
     """The console's finding and report.md's table say which check and which input."""
-    from audits.console import first_problem
-    from audits.report.audit_tables import device_faults_table
-    from audits.results import DeviceFault, Environment, RunResult, RunSettings, TargetResult
+    from reporting.audit_tables import device_faults_table
+    from reporting.console import first_problem
+    from reporting.schema.audit import AuditConfig, AuditRun, DeviceFault, TargetResult
 
     fault = DeviceFault(
         check=CheckName.EXCEPTIONS,
@@ -81,17 +81,8 @@ def test_reports_name_the_faulting_check_and_input():
     target = TargetResult(
         name="hazard/x", group="hazard", status=TargetStatus.PASSED, device_faults=(fault,)
     )
-    env = Environment(
-        torch_version="2.13.0",
-        python_version="3.11",
-        platform="linux",
-        device="cuda",
-        device_name="NVIDIA H200",
-        cpu_count=16,
-    )
-    run = RunResult(
-        environment=env,
-        settings=RunSettings(backend="inductor", device="cuda", dtype="fp32"),
+    run = AuditRun(
+        config=AuditConfig(backend="inductor", device="cuda"),
         targets=(target,),
     )
     assert any(

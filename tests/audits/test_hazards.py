@@ -7,7 +7,7 @@ from audits.audit import audit_target
 from audits.builtin_targets import builtin_targets
 from audits.checks.common import CheckSettings
 from audits.hazards import hazard_targets
-from audits.results import CheckName, CheckStatus, TargetStatus
+from reporting.schema.audit import CheckName, CheckStatus, TargetStatus
 
 AOT = CheckSettings(backend="aot_eager")
 HAZARDS = {t.name: t for t in hazard_targets()}

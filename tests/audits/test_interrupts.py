@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from audits.results import RunResult, TargetStatus
+from reporting.schema.audit import TargetStatus
+from reporting.schema.report import load_report
 
 REPO = Path(__file__).resolve().parents[2]
 FINISHED = "isolation/ste_forward"  # cheap, and with --jobs 1 it runs before the user target
@@ -148,7 +149,7 @@ def _interrupt(tmp_path: Path, signum: int, *argv: str) -> tuple[subprocess.Pope
 
 
 def _assert_partial(out: Path, stderr: str) -> None:
-    run = RunResult.load(out)
+    run = load_report(out).audit
     assert [(t.name, t.status) for t in run.targets] == [
         (FINISHED, TargetStatus.PASSED),
         (HANGING, TargetStatus.NOT_RUN),
@@ -169,7 +170,7 @@ def test_ctrl_c_keeps_the_finished_target_and_resume_runs_only_the_rest(tmp_path
     assert process.returncode == 130, stderr
     assert "stopped by SIGINT" in stderr
     _assert_partial(out, stderr)
-    finished_before = RunResult.load(out).targets[0]
+    finished_before = load_report(out).audit.targets[0]
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     env.pop("HANG", None)
@@ -182,11 +183,11 @@ def test_ctrl_c_keeps_the_finished_target_and_resume_runs_only_the_rest(tmp_path
         timeout=STARTUP_LIMIT_S,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    run = RunResult.load(out)
+    run = load_report(out).audit
     assert [t.status for t in run.targets] == [TargetStatus.PASSED, TargetStatus.PASSED]
     assert run.targets[0] == finished_before  # kept as it was, not audited again
     assert f"passed  {HANGING}" in done.stderr and FINISHED not in done.stderr
-    assert run.settings.backend == "aot_eager" and run.settings.jobs == 1  # as recorded
+    assert run.config.backend == "aot_eager" and run.config.jobs == 1  # as recorded
     assert "INCOMPLETE" not in (out / "summary.txt").read_text()
     assert (out / "summary.txt").read_text() == done.stdout
     assert "not run" not in (out / "report.md").read_text()

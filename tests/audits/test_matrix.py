@@ -18,10 +18,10 @@ from support.synthetic_reports import (
 )
 
 from audits.matrix import build_parser, cli
-from audits.report.document import RunReport, report_to_dict, report_to_json
-from audits.report.matrix_tables import matrix_csv, matrix_markdown
-from audits.report.version_matrix import build_matrix, summarize, torch_release
-from audits.results import CheckStatus, ErrorInfo, FullgraphResult, TargetStatus
+from reporting.matrix_tables import matrix_csv, matrix_markdown
+from reporting.schema.audit import CheckStatus, ErrorInfo, FullgraphResult, TargetStatus
+from reporting.schema.report import RunReport, report_to_dict, report_to_json
+from reporting.version_matrix import build_matrix, summarize, torch_release
 
 
 def _broken(name: str) -> object:

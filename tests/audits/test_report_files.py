@@ -18,14 +18,15 @@ from support.synthetic_reports import (
     target,
 )
 
-from audits.report import atomic, optional
-from audits.report.csv_table import results_csv
-from audits.report.document import load_report
-from audits.report.markdown import render_markdown
-from audits.report.plots import figure_size_px
-from audits.report.rundir import RunDirExistsError, claim_run_dir, run_dir_name, update_latest
-from audits.report.write import REPORT_FILES, write_run_report
-from audits.results import ErrorInfo, TargetStatus
+from foundation import files as atomic
+from reporting import optional
+from reporting.csv_table import results_csv
+from reporting.markdown import render_markdown
+from reporting.plots import figure_size_px
+from reporting.rundir import RunDirExistsError, claim_run_dir, run_dir_name, update_latest
+from reporting.schema.audit import ErrorInfo, TargetStatus
+from reporting.schema.report import load_report
+from reporting.write import REPORT_FILES, write_run_report
 
 
 def _busy_report():
@@ -171,6 +172,7 @@ def test_without_matplotlib_the_report_says_so_and_draws_nothing(tmp_path, monke
     monkeypatch.setattr(optional, "plots_available", lambda: False)
     run_dir = claim_run_dir(environment(), root=tmp_path)
     write_run_report(_busy_report(), run_dir, root=tmp_path)
-    assert sorted(p.name for p in run_dir.iterdir()) == ["report.json", "report.md", "results.csv"]
+    written = sorted(p.name for p in run_dir.iterdir())
+    assert written == ["report.json", "report.md", "results.csv", "summary.txt"]
     text = (run_dir / "report.md").read_text()
     assert optional.PLOTS_MISSING in text and ".png" not in text

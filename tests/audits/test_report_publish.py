@@ -1,28 +1,27 @@
 """audits.run's edges: the baseline plan before the run, the published report after it."""
 
-import dataclasses
+import datetime as dt
 
 import pytest
 from support.synthetic_reports import (
-    SHA,
-    audit_run,
     benchmark,
     benchmark_run,
     breaks,
+    environment,
     graph_break,
     report,
     target,
 )
 
-from audits.report.document import ReportFormatError, load_report, report_to_json
-from audits.report.publish import (
-    audit_environment,
+from foundation.environment import collect_environment
+from reporting.publish import (
     check_out_dir,
     prepare_baseline,
     publish_benchmarks,
     publish_report,
 )
-from audits.report.rundir import RunDirExistsError, claim_run_dir
+from reporting.rundir import RunDirExistsError, claim_run_dir
+from reporting.schema.report import ReportFormatError, RunReport, load_report, report_to_json
 
 
 def test_a_missing_baseline_fails_before_the_run(tmp_path):
@@ -42,16 +41,12 @@ def test_update_baseline_does_not_need_an_existing_file(tmp_path):
     assert plan.update and plan.baseline is None
 
 
-def test_audit_environment_takes_the_runs_start_and_commit():
-    """The report's environment is stamped with the audit's start time and git state."""
-    run = audit_run(target())
-    run = dataclasses.replace(
-        run,
-        environment=dataclasses.replace(run.environment, started_at="2026-03-01T14:15:03+00:00"),
-    )
-    record = audit_environment(run, threads=3)
-    assert (record.time_utc, record.git_sha, record.threads) == ("2026-03-01T14:15:03Z", SHA, 3)
-    assert record.device_kind == "cpu" and record.cpu_model
+def test_environment_takes_the_runs_start_and_the_childrens_threads():
+    """The audit's environment is stamped with its start time and its children's threads."""
+    started = dt.datetime(2026, 3, 1, 15, 15, 3, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    record = collect_environment("cpu", started_at=started, threads=3)
+    assert (record.time_utc, record.threads) == ("2026-03-01T14:15:03Z", 3)
+    assert record.device_kind == "cpu" and record.cpu_model and record.device_name
 
 
 def test_publish_updates_then_gates(tmp_path, capsys, monkeypatch):
@@ -76,7 +71,7 @@ def test_an_out_dir_with_files_is_refused_up_front(tmp_path):
     """check_out_dir lets an empty or new --out through and refuses one holding files."""
     check_out_dir(tmp_path / "new")
     check_out_dir(tmp_path)
-    (tmp_path / "audit.json").write_text("{}")
+    (tmp_path / "report.json").write_text("{}")
     with pytest.raises(RunDirExistsError):
         check_out_dir(tmp_path)
 
@@ -84,7 +79,10 @@ def test_an_out_dir_with_files_is_refused_up_front(tmp_path):
 def test_a_benchmark_run_gets_its_own_report_directory(tmp_path):
     """benchmarks.run's hook writes a report of speedups alone, named by its environment."""
     run = benchmark_run(benchmark())
-    run_dir = publish_benchmarks(run, root=tmp_path)
+    run_dir, summary = publish_benchmarks(
+        RunReport(environment=environment(), benchmarks=run), root=tmp_path
+    )
+    assert (run_dir / "summary.txt").read_text() == summary
     assert run_dir.name == "20260301T141503Z-1a2b3c4"
     written = load_report(tmp_path / "latest")
     assert written.audit is None and written.benchmarks == run

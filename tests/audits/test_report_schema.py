@@ -13,7 +13,7 @@ from support.synthetic_reports import (
     with_audit_benchmark,
 )
 
-from audits.report.document import (
+from reporting.schema.report import (
     REPORT_SCHEMA,
     REPORT_SCHEMA_VERSION,
     ReportFormatError,
@@ -23,7 +23,7 @@ from audits.report.document import (
     report_to_dict,
     report_to_json,
 )
-from audits.report.speedups import report_benchmarks
+from reporting.speedups import report_benchmarks
 
 
 def _rich_report() -> RunReport:
@@ -62,20 +62,19 @@ def test_report_json_names_its_schema_and_the_full_environment():
     assert document["environment"]["git_dirty"] is True
 
 
-def test_audit_benchmark_hook_is_decoded_into_typed_results():
-    """A host target's serialized benchmark result is read back as a BenchmarkResult."""
+def test_audit_benchmarks_are_read_back_as_typed_results():
+    """A host target's benchmark result comes back from report.json as a BenchmarkResult."""
     found = report_benchmarks(report_from_json(report_to_json(_rich_report())))
-    assert [r.name for r in found.results] == ["cnn-small/infer/bare", "host/cnn"]
-    assert found.results[1].speedup.point == pytest.approx(1.8)
-    assert found.unreadable == ()
+    assert [r.name for r in found] == ["cnn-small/infer/bare", "host/cnn"]
+    assert found[1].speedup.point == pytest.approx(1.8)
 
 
-def test_an_unreadable_audit_benchmark_is_noted_not_dropped():
-    """A benchmark dict that does not decode becomes a note naming the target."""
-    broken = target("host/cnn", benchmarks=({"name": "x"},))
-    found = report_benchmarks(report(broken))
-    assert found.results == ()
-    assert found.unreadable and found.unreadable[0].startswith("host/cnn:")
+def test_a_malformed_audit_benchmark_makes_the_report_unreadable():
+    """A benchmark entry that does not decode is a ReportFormatError, not dropped silently."""
+    document = report_to_dict(_rich_report())
+    document["audit"]["targets"][1]["benchmarks"][0].pop("speedup")
+    with pytest.raises(ReportFormatError, match="malformed report"):
+        report_from_json(json.dumps(document))
 
 
 @pytest.mark.parametrize(
@@ -83,7 +82,7 @@ def test_an_unreadable_audit_benchmark_is_noted_not_dropped():
     [
         (lambda d: d.update(schema_version=REPORT_SCHEMA_VERSION + 1), "version 2"),
         (lambda d: d.update(schema="esper.benchmarks"), "esper.benchmarks"),
-        (lambda d: d["audit"].update(schema_version=99), "malformed report"),
+        (lambda d: d["audit"].update(schema_version=99), "unknown fields for AuditRun"),
         (lambda d: d["environment"].pop("threads"), "malformed report"),
     ],
 )

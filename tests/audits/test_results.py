@@ -1,43 +1,42 @@
-"""The audit result types survive a JSON round trip and judge failures correctly."""
+"""The audit result types survive the report's JSON round trip and judge failures correctly."""
 
 import json
 import math
 
 import pytest
+from support.synthetic_reports import environment
 
-from audits.results import (
-    SCHEMA_VERSION,
+from reporting.schema.audit import (
+    AuditConfig,
+    AuditRun,
     CheckName,
     CheckStatus,
-    Environment,
     FailOn,
     FullgraphResult,
     GraphBreakInfo,
-    Mode,
     ModeParity,
     ParityResult,
     RecompilesResult,
-    RunResult,
-    RunSettings,
     SourceLocation,
     StepCompiles,
     TargetResult,
     TargetStatus,
     TensorDiff,
 )
+from reporting.schema.report import (
+    REPORT_SCHEMA_VERSION,
+    ReportFormatError,
+    RunReport,
+    load_report,
+    report_from_json,
+    report_to_json,
+)
+from reporting.schema.vocabulary import Precision, Task
 
 
-def _run(*targets: TargetResult, fail_on=tuple(FailOn)) -> RunResult:
-    return RunResult(
-        environment=Environment(
-            torch_version="2.13.0",
-            python_version="3.11",
-            platform="linux",
-            device="cpu",
-            device_name="cpu",
-            cpu_count=2,
-        ),
-        settings=RunSettings(backend="aot_eager", device="cpu", dtype="fp32", fail_on=fail_on),
+def _run(*targets: TargetResult, fail_on=tuple(FailOn)) -> AuditRun:
+    return AuditRun(
+        config=AuditConfig(backend="aot_eager", device="cpu", fail_on=fail_on),
         targets=targets,
     )
 
@@ -66,8 +65,8 @@ def _broken_target(**kwargs) -> TargetResult:
             status=CheckStatus.PASSED,
             modes=(
                 ModeParity(
-                    mode=Mode.EVAL,
-                    dtype="float32",
+                    mode=Task.INFER,
+                    dtype=Precision.FP32,
                     output=TensorDiff(
                         name="output",
                         max_abs=math.inf,
@@ -83,24 +82,28 @@ def _broken_target(**kwargs) -> TargetResult:
     )
 
 
-def test_run_result_round_trips_through_strict_json(tmp_path):
-    """write() then load() rebuilds the same typed tree, non-finite floats included."""
+def test_audit_run_round_trips_through_strict_json(tmp_path):
+    """report.json written then loaded rebuilds the same typed tree, non-finite floats included."""
     run = _run(_broken_target())
-    path = run.write(tmp_path)
-    json.loads(path.read_text())  # strict JSON: no bare NaN/Infinity
-    loaded = RunResult.load(tmp_path)
+    path = tmp_path / "report.json"
+    path.write_text(report_to_json(RunReport(environment=environment(), audit=run)))
+    json.loads(path.read_text(), parse_constant=_refuse)  # strict JSON: no bare NaN/Infinity
+    loaded = load_report(tmp_path).audit
     assert loaded == run
     assert loaded.targets[0].fullgraph.graph_break.location.line == 3
     assert loaded.targets[0].parity.worst_abs == math.inf
-    assert loaded.schema_version == SCHEMA_VERSION
+
+
+def _refuse(literal):
+    raise AssertionError(f"{literal} is not JSON")
 
 
 def test_unknown_schema_version_is_refused():
-    """A result file from another schema version raises instead of being misread."""
-    data = _run().to_dict()
-    data["schema_version"] = SCHEMA_VERSION + 1
-    with pytest.raises(ValueError, match="schema"):
-        RunResult.from_dict(data)
+    """A report of another schema version raises instead of being misread."""
+    data = json.loads(report_to_json(RunReport(environment=environment(), audit=_run())))
+    data["schema_version"] = REPORT_SCHEMA_VERSION + 1
+    with pytest.raises(ReportFormatError, match="version"):
+        report_from_json(json.dumps(data))
 
 
 def test_fail_on_breaks_covers_fullgraph_and_nothing_else():

@@ -5,28 +5,23 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from support.synthetic_reports import environment
 
-from audits.results import Environment, RunResult, RunSettings, TargetResult, TargetStatus
 from audits.run import build_parser, cli, parse_config
+from reporting.schema.audit import AuditConfig, AuditRun, TargetResult, TargetStatus
+from reporting.schema.report import RunReport, report_to_json
 
 
 def _write_run(directory: Path, *statuses: TargetStatus) -> Path:
-    run = RunResult(
-        environment=Environment(
-            torch_version="2.13.0",
-            python_version="3.11",
-            platform="linux",
-            device="cpu",
-            device_name="cpu",
-            cpu_count=2,
-        ),
-        settings=RunSettings(
+    run = AuditRun(
+        config=AuditConfig(
             backend="aot_eager",
             device="cpu",
-            dtype="fp32",
             quick=True,
             bench=False,
             jobs=1,
+            threads_per_job=2,
             target_globs=("isolation/*",),
         ),
         targets=tuple(
@@ -34,7 +29,9 @@ def _write_run(directory: Path, *statuses: TargetStatus) -> Path:
             for i, s in enumerate(statuses)
         ),
     )
-    run.write(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    report = RunReport(environment=environment(torch_version=torch.__version__), audit=run)
+    (directory / "report.json").write_text(report_to_json(report))
     return directory
 
 
@@ -59,24 +56,24 @@ def test_resume_refuses_a_complete_run_and_changes_nothing(tmp_path, capsys):
 
 
 def test_resume_refuses_a_folder_that_is_not_a_run(tmp_path, capsys):
-    """No audit.json (or no folder at all): exit 2, saying so."""
+    """No report.json (or no folder at all): exit 2, saying so."""
     (tmp_path / "notes.txt").write_text("not a run\n")
     err = _refused(["--resume", str(tmp_path)], capsys)
-    assert f"{tmp_path}: not an audit run folder (no audit.json)" in err
+    assert f"{tmp_path}: not an audit run folder (no report.json)" in err
     assert _snapshot(tmp_path) == {"notes.txt": b"not a run\n"}
     err = _refused(["--resume", str(tmp_path / "missing")], capsys)
     assert "not a directory" in err
 
 
 def test_resume_refuses_another_schema_version(tmp_path, capsys):
-    """An audit.json of another schema is named with its version, and left alone."""
+    """A report.json of another schema is named with its version, and left alone."""
     run_dir = _write_run(tmp_path / "run", TargetStatus.NOT_RUN)
-    data = json.loads((run_dir / "audit.json").read_text())
+    data = json.loads((run_dir / "report.json").read_text())
     data["schema_version"] = 99
-    (run_dir / "audit.json").write_text(json.dumps(data))
+    (run_dir / "report.json").write_text(json.dumps(data))
     before = _snapshot(run_dir)
     err = _refused(["--resume", str(run_dir)], capsys)
-    assert "schema version 99" in err and "version 1 only" in err
+    assert "version 99 is not 'esper.report' version 2" in err
     assert _snapshot(run_dir) == before
 
 
@@ -103,14 +100,14 @@ def test_resume_takes_the_recorded_settings_and_accepts_repeating_them(tmp_path)
     run_dir = _write_run(tmp_path / "run", TargetStatus.PASSED, TargetStatus.NOT_RUN)
     argv = ["--resume", str(run_dir), "--quick", "--targets", "isolation/*", "--device", "auto"]
     config = parse_config([*argv, "-v", "--baseline", "b.json"])
-    assert config.resume == run_dir and config.out == run_dir
+    assert config.resume == str(run_dir) and config.out == str(run_dir)
     assert (config.backend, config.device, config.jobs, config.bench) == (
         "aot_eager",
         "cpu",
         1,
         False,
     )
-    assert config.target_globs == ("isolation/*",)
+    assert config.target_globs == ("isolation/*",) and config.threads_per_job == 2
     assert config.verbose and config.baseline == "b.json"  # these act after the targets ran
 
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from audits.checks.common import CheckSettings
-from audits.results import TargetStatus
 from audits.runner import Job, RunnerSettings, error_in_child, run_jobs
 from audits.targets import Target
+from reporting.schema.audit import TargetStatus
 
 # The test process has run torch ops, so its forked children must stay on one
 # thread (a forked OpenMP pool hangs); the CLI's parent never runs one.

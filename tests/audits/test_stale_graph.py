@@ -5,8 +5,8 @@ from torch import nn
 
 from audits.audit import audit_target
 from audits.checks.common import CheckSettings
-from audits.results import CheckStatus
 from audits.targets import ScenarioStep, Target
+from reporting.schema.audit import CheckStatus
 
 AOT_EAGER = CheckSettings(backend="aot_eager")
 _STATE = {"scale": 1.0}

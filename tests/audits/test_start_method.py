@@ -4,9 +4,9 @@ import pytest
 from support import runner_targets
 
 from audits.checks.common import CheckSettings
-from audits.results import TargetStatus
 from audits.runner import Job, RunnerSettings, error_in_child, run_jobs
-from audits.start_method import choose_start_method
+from foundation.processes import choose_start_method
+from reporting.schema.audit import TargetStatus
 
 
 def test_auto_forks_only_on_a_cpu_build_of_torch():

@@ -6,9 +6,9 @@ import pytest
 
 from audits.audit import audit_target
 from audits.checks.common import CheckSettings
-from audits.results import TargetStatus
 from audits.targets import Target
 from audits.user_targets import TargetSpecError, build_user_target, resolve_factory
+from reporting.schema.audit import TargetStatus
 
 FACTORIES = """
 import torch

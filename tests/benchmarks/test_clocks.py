@@ -2,13 +2,8 @@
 
 import torch
 
-from benchmarks.clocks import (
-    NOT_AVAILABLE,
-    ClockReading,
-    read_clocks,
-    read_cpu_mhz,
-    read_gpu_sm_mhz,
-)
+from benchmarks.clocks import NOT_AVAILABLE, read_clocks, read_cpu_mhz, read_gpu_sm_mhz
+from reporting.schema.measures import ClockReading
 
 
 def test_cpufreq_is_preferred_and_read_in_khz(tmp_path):

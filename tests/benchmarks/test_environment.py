@@ -6,8 +6,8 @@ import re
 import pytest
 import torch
 
-from benchmarks.environment import EnvironmentRecord, collect_environment
-from benchmarks.settings import scoped_env, scoped_num_threads
+from foundation.environment import EnvironmentRecord, collect_environment
+from foundation.scoped import scoped_env, scoped_num_threads
 
 
 def test_environment_records_torch_device_cpu_threads_and_time():

@@ -8,9 +8,9 @@ import pytest
 from support.synthetic_reports import benchmark, environment
 
 from benchmarks.goals import GOALS, evaluate_goal
-from benchmarks.modes import CompileMode
-from benchmarks.results import Comparison, GoalStatus
-from benchmarks.stats import Interval
+from reporting.schema.benchmark import Comparison, GoalStatus
+from reporting.schema.measures import Interval
+from reporting.schema.vocabulary import CompileMode
 
 MET, MISSED = GoalStatus.MET, GoalStatus.MISSED
 STRADDLES = "the CI straddles the threshold"

@@ -4,10 +4,10 @@ import dataclasses
 
 import pytest
 
-from benchmarks.environment import EnvironmentRecord
 from benchmarks.goals import Hardware
-from benchmarks.hardware import HardwareClass, gpu_part, hardware_class
 from benchmarks.mfu import dense_peak_flops
+from foundation.environment import EnvironmentRecord
+from foundation.hardware import HardwareClass, gpu_part, hardware_class
 
 HOPPER, AMPERE, ADA, BLACKWELL = (
     HardwareClass.HOPPER,

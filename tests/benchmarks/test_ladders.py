@@ -2,13 +2,17 @@
 
 import pytest
 
-from benchmarks.config import MeasureConfig
-from benchmarks.ladders import Ladder, ablation_ladder, build_ladder, cpu_options_ladder
-from benchmarks.levers import OptimizerStep, WorkloadOptions
-from benchmarks.modes import CompileMode
-from benchmarks.results import run_from_json, run_to_json
+from benchmarks.ladders import ablation_ladder, build_ladder, cpu_options_ladder
 from benchmarks.run import build_parser, cli, config_from_args
-from benchmarks.table import render
+from reporting.bench_table import render
+from reporting.schema.benchmark_settings import (
+    Ladder,
+    MeasureConfig,
+    OptimizerStep,
+    WorkloadOptions,
+)
+from reporting.schema.report import load_report
+from reporting.schema.vocabulary import CompileMode
 
 
 def test_ablation_on_cpu_skips_cuda_levers_without_carrying_them_forward():
@@ -81,9 +85,7 @@ def test_lever_flags_reach_the_config():
 
 def test_tf32_on_cpu_is_a_usage_error(capsys):
     """--tf32 on CPU exits 2 and says it is not applicable there."""
-    with pytest.raises(SystemExit) as exit_info:
-        cli(["--device", "cpu", "--tf32"])
-    assert exit_info.value.code == 2
+    assert cli(["--device", "cpu", "--tf32"]) == 2
     assert "not applicable on cpu" in capsys.readouterr().err
 
 
@@ -112,8 +114,8 @@ def test_a_tiny_ablation_measures_every_cpu_rung_and_reports_the_others(tmp_path
         ]
     )
     assert code == 0
-    run = run_from_json((out / "benchmarks.json").read_text())
-    assert run_from_json(run_to_json(run)) == run
+    report = load_report(out)
+    run = report.benchmarks
     settings = [r.setting for r in run.results]
     assert settings == [
         "baseline",
@@ -125,11 +127,12 @@ def test_a_tiny_ablation_measures_every_cpu_rung_and_reports_the_others(tmp_path
     assert all(r.ok and r.attention_compiled == "flash (cpu)" for r in run.results)
     assert len({r.flops_per_call for r in run.results}) == 1  # the pinned yardstick
     # The report layer tells rungs of one mode apart (compare would merge them otherwise).
-    from audits.report.speedups import speedup_key
+    from reporting.speedups import speedup_key
 
     assert len({speedup_key(r) for r in run.results}) == len(run.results)
     assert "+fused-optimizer" in (out / "report.md").read_text()
-    table = render(run)
+    table = render(run, report.environment)
+    assert table in (out / "summary.txt").read_text()
     assert "TF32 is a CUDA tensor-core mode: not applicable on cpu" in table
     assert "reduce-overhead is CUDA graphs: not applicable on cpu" in table
 
@@ -142,7 +145,5 @@ def test_rungs_select_part_of_a_ladder_and_a_bad_glob_names_the_rungs(capsys):
     rungs = config_from_args(args).measure.rungs
     assert [r.label for r in rungs] == ["baseline", "+pure-bf16"]
     assert rungs[1].options.optimizer is OptimizerStep.COMPILED
-    with pytest.raises(SystemExit) as exit_info:
-        cli(["--device", "cpu", "--ladder", "ablation", "--rungs", "nothing*"])
-    assert exit_info.value.code == 2
+    assert cli(["--device", "cpu", "--ladder", "ablation", "--rungs", "nothing*"]) == 2
     assert "+fused-optimizer" in capsys.readouterr().err

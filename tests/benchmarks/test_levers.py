@@ -6,20 +6,20 @@ import pytest
 import torch
 
 from benchmarks.attention import NO_SDPA_OP, attention_kernel, kernels_in
-from benchmarks.config import CompileTimeScope, MeasureConfig
-from benchmarks.levers import (
+from benchmarks.levers import padded_vocab, scoped_levers, scoped_tf32
+from benchmarks.mfu import count_flops
+from benchmarks.modes import compile_module
+from benchmarks.runner import Group, group_candidates
+from benchmarks.specs import SIZES, Topology, Variant, WorkloadSpec
+from benchmarks.workloads import StepBuilder, build_host_model
+from reporting.schema.benchmark_settings import (
+    CompileTimeScope,
+    MeasureConfig,
     OptimizerStep,
     SdpaKernel,
     WorkloadOptions,
-    padded_vocab,
-    scoped_levers,
-    scoped_tf32,
 )
-from benchmarks.mfu import count_flops
-from benchmarks.modes import CompileMode, compile_module
-from benchmarks.runner import Group, group_candidates
-from benchmarks.specs import SIZES, Task, Topology, Variant, WorkloadSpec
-from benchmarks.workloads import StepBuilder, build_host_model
+from reporting.schema.vocabulary import CompileMode, Task
 
 CHEAP = MeasureConfig(
     backend="eager",
@@ -46,7 +46,7 @@ def odd_vocab(monkeypatch):
     monkeypatch.setitem(SIZES, key, dataclasses.replace(SIZES[key], vocab_size=50))
 
 
-def _spec(task=Task.TRAIN_STEP, variant=Variant.BARE, topology=Topology.TRANSFORMER):
+def _spec(task=Task.TRAIN, variant=Variant.BARE, topology=Topology.TRANSFORMER):
     return WorkloadSpec(topology=topology, size="tiny", task=task, variant=variant)
 
 
@@ -152,7 +152,7 @@ def test_kernel_names_map_from_op_names():
 
 def test_the_attention_kernel_follows_the_sdpa_lever():
     """Unrestricted, CPU SDPA runs its flash kernel; with only MATH allowed, math."""
-    spec = _spec(task=Task.INFERENCE)
+    spec = _spec(task=Task.INFER)
     auto = StepBuilder(spec=spec, mode=CompileMode.EAGER, config=CHEAP)()
     assert attention_kernel(auto) == "flash (cpu)"
     math_only = StepBuilder(

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from benchmarks.memory import MemoryKind, measure_peak_memory
+from benchmarks.memory import measure_peak_memory
 from benchmarks.mfu import count_flops, dense_peak_flops, matmul_precision, model_flops_utilization
+from reporting.schema.measures import MemoryKind
 
 
 def test_peak_rss_sees_a_large_allocation():

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from benchmarks.config import MeasureConfig
-from benchmarks.modes import CompileMode, Precision, compile_module, make_runner
+from benchmarks.modes import compile_module, make_runner
+from reporting.schema.benchmark_settings import MeasureConfig
+from reporting.schema.vocabulary import CompileMode, Precision
 
 
 def test_reduce_overhead_marks_each_step_and_clones_kept_outputs(monkeypatch):

@@ -5,22 +5,21 @@ import json
 
 import pytest
 
-from benchmarks.config import MeasureConfig, RunConfig
-from benchmarks.environment import EnvironmentRecord
 from benchmarks.goals import evaluate_goals
-from benchmarks.memory import MemoryKind, PeakMemory
-from benchmarks.modes import CompileMode, Precision
-from benchmarks.results import (
+from benchmarks.stats import speedup_interval, summarize
+from foundation.environment import EnvironmentRecord
+from reporting.schema.benchmark import (
     BenchmarkResult,
     BenchmarkRun,
     Comparison,
     CompileTime,
     GoalStatus,
     ModeTiming,
-    run_from_json,
-    run_to_json,
 )
-from benchmarks.stats import Interval, speedup_interval, summarize
+from reporting.schema.benchmark_settings import MeasureConfig, RunConfig
+from reporting.schema.measures import Interval, MemoryKind, PeakMemory
+from reporting.schema.report import ReportFormatError, RunReport, report_from_json, report_to_json
+from reporting.schema.vocabulary import CompileMode, Precision, Task
 
 
 def _environment(device_kind="cpu", device_name="Test CPU"):
@@ -61,7 +60,7 @@ def _result(name, speedup):
     return BenchmarkResult(
         name=name,
         group=name.rsplit("/", 1)[0],
-        task=name.split("/")[1],
+        task=Task(name.split("/")[1]),
         variant=name.rsplit("/", 1)[1],
         device="cpu",
         precision=Precision.FP32,
@@ -85,7 +84,6 @@ def _result(name, speedup):
 def _run(results, comparisons=(), environment=None):
     environment = environment or _environment()
     return BenchmarkRun(
-        environment=environment,
         config=RunConfig(measure=MeasureConfig(), workloads=("cnn-*",)),
         results=tuple(results),
         comparisons=tuple(comparisons),
@@ -94,26 +92,30 @@ def _run(results, comparisons=(), environment=None):
     )
 
 
+def _json(run):
+    return report_to_json(RunReport(environment=_environment(), benchmarks=run))
+
+
 def test_run_survives_a_json_round_trip_unchanged():
     """to JSON and back gives an equal run: enums, tuples, nested records and None."""
     run = _run([_result("cnn-small/infer/bare", 2.5)])
-    assert run_from_json(run_to_json(run)) == run
+    assert report_from_json(_json(run)).benchmarks == run
 
 
 def test_json_of_another_schema_version_is_refused():
     """A reader never half-reads a file written by another schema version."""
-    document = json.loads(run_to_json(_run([])))
+    document = json.loads(_json(_run([])))
     document["schema_version"] = 99
-    with pytest.raises(ValueError, match="version 99"):
-        run_from_json(json.dumps(document))
+    with pytest.raises(ReportFormatError, match="version 99"):
+        report_from_json(json.dumps(document))
 
 
 def test_json_with_an_unknown_field_is_refused():
     """Unknown fields mean the writer was newer: refuse rather than drop data."""
-    document = json.loads(run_to_json(_run([])))
-    document["run"]["surprise"] = 1
-    with pytest.raises(ValueError, match="surprise"):
-        run_from_json(json.dumps(document))
+    document = json.loads(_json(_run([])))
+    document["benchmarks"]["surprise"] = 1
+    with pytest.raises(ReportFormatError, match="surprise"):
+        report_from_json(json.dumps(document))
 
 
 def _status(run, goal):
@@ -172,9 +174,9 @@ def test_cpu_goals_read_not_measured_on_a_gpu_run():
 
 def test_table_shows_speedup_ci_and_goal_verdicts():
     """The console table carries each workload's speedup with its CI, and every goal."""
-    from benchmarks.table import render
+    from reporting.bench_table import render
 
-    text = render(_run([_result("cnn-small/infer/bare", 2.5)]))
+    text = render(_run([_result("cnn-small/infer/bare", 2.5)]), _environment())
     assert "cnn-small/infer/bare" in text
     assert "2.50x" in text and "2.50-2.50" in text
     assert "cpu.cnn.infer.speedup" in text and "MET" in text
@@ -183,9 +185,9 @@ def test_table_shows_speedup_ci_and_goal_verdicts():
 
 def test_table_warns_when_the_machine_was_shared():
     """A load above the CPU count at start or end is called out above the figures."""
-    from benchmarks.table import render
+    from reporting.bench_table import render
 
     busy = dataclasses.replace(_environment(), load_average=(5.0, 4.0, 3.0))
-    assert "WARNING: other jobs shared the CPUs" in render(_run([], environment=busy))
+    assert "WARNING: other jobs shared the CPUs" in render(_run([], environment=busy), busy)
     quiet = dataclasses.replace(_environment(), load_average=(0.5, 0.4, 0.3))
-    assert "WARNING" not in render(_run([], environment=quiet))
+    assert "WARNING" not in render(_run([], environment=quiet), quiet)

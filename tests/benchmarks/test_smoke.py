@@ -11,13 +11,14 @@ import pytest
 import torch
 
 from benchmarks import Task, benchmark_module
-from benchmarks.config import CompileTimeScope, MeasureConfig, RunConfig
 from benchmarks.measure import Candidate, measure_candidates
-from benchmarks.modes import CompileMode
-from benchmarks.results import ErrorPhase, GoalStatus, run_from_json, run_to_json
 from benchmarks.runner import run_benchmarks
 from benchmarks.specs import HOST_VARIANTS
-from benchmarks.specs import Task as SpecTask
+from reporting.schema.benchmark import ErrorPhase, GoalStatus
+from reporting.schema.benchmark_settings import CompileTimeScope, MeasureConfig, RunConfig
+from reporting.schema.report import report_from_json, report_to_json
+from reporting.schema.vocabulary import CompileMode
+from reporting.schema.vocabulary import Task as SpecTask
 
 CHEAP = MeasureConfig(
     backend="aot_eager",
@@ -31,9 +32,14 @@ CHEAP = MeasureConfig(
 
 
 @pytest.fixture(scope="module")
-def tiny_run():
+def tiny_report():
     config = RunConfig(measure=CHEAP, workloads=("cnn-tiny/*", "transformer-tiny/*"))
     return run_benchmarks(config)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_report):
+    return tiny_report.benchmarks
 
 
 @pytest.mark.slow
@@ -62,11 +68,12 @@ def test_tiny_run_compares_slots_and_seeds_in_every_group(tiny_run):
 
 
 @pytest.mark.slow
-def test_tiny_run_round_trips_and_its_cpu_goals_are_not_measured(tiny_run):
+def test_tiny_run_round_trips_and_its_cpu_goals_are_not_measured(tiny_report):
     """The JSON reads back equal; goals name the small sizes, which a tiny run lacks."""
-    assert run_from_json(run_to_json(tiny_run)) == tiny_run
-    assert all(verdict.status is GoalStatus.NOT_MEASURED for verdict in tiny_run.goals)
-    assert tiny_run.environment.threads == 1
+    assert report_from_json(report_to_json(tiny_report)) == tiny_report
+    goals = tiny_report.benchmarks.goals
+    assert all(verdict.status is GoalStatus.NOT_MEASURED for verdict in goals)
+    assert tiny_report.environment.threads == 1
 
 
 def test_compile_time_is_measured_cold_and_warm():
@@ -86,13 +93,13 @@ def test_benchmark_module_measures_a_training_step():
         lambda: torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU()),
         (torch.randn(4, 8),),
         dataclasses.replace(CHEAP, rounds=3),
-        task=Task.TRAIN_STEP,
+        task=Task.TRAIN,
         name="mlp",
     )
     assert found.error is None
     assert (found.name, found.task, found.unit, found.items_per_call) == (
         "mlp",
-        "train",
+        Task.TRAIN,
         "samples/s",
         4,
     )

@@ -2,21 +2,14 @@
 
 import pytest
 
-from benchmarks.specs import (
-    SIZES,
-    Task,
-    Topology,
-    TransformerSize,
-    Variant,
-    WorkloadSpec,
-    select_specs,
-)
+from benchmarks.specs import SIZES, Topology, TransformerSize, Variant, WorkloadSpec, select_specs
+from reporting.schema.vocabulary import Task
 
 
 def test_workload_names_are_family_task_variant():
     """The name is what --workloads globs match."""
     spec = WorkloadSpec(
-        topology=Topology.CNN, size="small", task=Task.INFERENCE, variant=Variant.DORMANT
+        topology=Topology.CNN, size="small", task=Task.INFER, variant=Variant.DORMANT
     )
     assert spec.name == "cnn-small/infer/dormant"
     assert spec.group == "cnn-small/infer"

@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.stats import (
-    Interval,
     geomean,
     paired_bootstrap,
     per_round_ratios,
@@ -16,6 +15,7 @@ from benchmarks.stats import (
     speedup_interval,
     summarize,
 )
+from reporting.schema.measures import Interval
 
 
 def test_summarize_gives_median_and_quartiles_of_known_samples():

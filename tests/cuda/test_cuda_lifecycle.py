@@ -116,7 +116,7 @@ def test_device_side_assert_is_reported_and_spoils_no_other_check(tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    (target,) = json.loads((out / "audit.json").read_text())["targets"]
+    (target,) = json.loads((out / "report.json").read_text())["audit"]["targets"]
     assert target["status"] == "passed", target  # passed = detected, for a hazard
     assert target["error"] is None
     (fault,) = target["device_faults"]

@@ -15,8 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from audits.results import CheckName
 from audits.targets import BadInput, Target
+from reporting.schema.audit import CheckName
 
 MESSAGE = (
     "CUDA error: device-side assert triggered\n"

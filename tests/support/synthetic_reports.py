@@ -4,34 +4,32 @@ from __future__ import annotations
 
 import dataclasses
 
-from audits.report.document import RunReport
-from audits.results import (
+from benchmarks.stats import summarize
+from foundation.environment import EnvironmentRecord
+from reporting.schema.audit import (
+    AuditConfig,
+    AuditRun,
     BreaksResult,
     CheckStatus,
     CompileTimeResult,
-    Environment,
     ExceptionCase,
     ExceptionsResult,
     FullgraphResult,
     GraphBreakInfo,
-    Mode,
     ModeParity,
     ParityResult,
     RecompilesResult,
-    RunResult,
-    RunSettings,
     SourceLocation,
     StepCompiles,
     TargetResult,
     TargetStatus,
     TensorDiff,
 )
-from benchmarks import results as bench_results
-from benchmarks.config import MeasureConfig, RunConfig
-from benchmarks.environment import EnvironmentRecord
-from benchmarks.modes import CompileMode, Precision
-from benchmarks.results import BenchmarkResult, BenchmarkRun, CompileTime, ModeTiming
-from benchmarks.stats import Interval, summarize
+from reporting.schema.benchmark import BenchmarkResult, BenchmarkRun, CompileTime, ModeTiming
+from reporting.schema.benchmark_settings import MeasureConfig, RunConfig
+from reporting.schema.measures import Interval
+from reporting.schema.report import RunReport
+from reporting.schema.vocabulary import CompileMode, Precision, Task
 
 SHA = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d"
 
@@ -70,8 +68,8 @@ def _diff(name: str, max_abs: float = 1e-7, passed: bool = True) -> TensorDiff:
 
 def parity(passed: bool = True, max_abs: float = 1e-7) -> ParityResult:
     mode = ModeParity(
-        mode=Mode.TRAIN,
-        dtype="float32",
+        mode=Task.TRAIN,
+        dtype=Precision.FP32,
         output=_diff("output", max_abs, passed),
         worst_grad=_diff("grad:weight"),
         grads_compared=2,
@@ -159,20 +157,9 @@ def target(name: str = "host/cnn", **changes: object) -> TargetResult:
     return dataclasses.replace(clean, **changes)
 
 
-def audit_run(*targets: TargetResult, backend: str = "inductor") -> RunResult:
-    return RunResult(
-        environment=Environment(
-            torch_version="2.13.0",
-            python_version="3.11.7",
-            platform="Linux-x86_64",
-            device="cpu",
-            device_name="Test CPU",
-            cpu_count=2,
-            git_sha=SHA,
-            git_dirty=False,
-            started_at="2026-03-01T14:15:03Z",
-        ),
-        settings=RunSettings(backend=backend, device="cpu", dtype="fp32", bench=False),
+def audit_run(*targets: TargetResult, backend: str = "inductor") -> AuditRun:
+    return AuditRun(
+        config=AuditConfig(backend=backend, device="cpu", bench=False, jobs=2, threads_per_job=1),
         targets=targets or (target(),),
         duration_s=10.0,
     )
@@ -199,7 +186,7 @@ def benchmark(
     return BenchmarkResult(
         name=name,
         group=name.rsplit("/", 1)[0],
-        task="infer",
+        task=Task.INFER,
         variant="bare",
         device="cpu",
         precision=Precision.FP32,
@@ -220,9 +207,8 @@ def benchmark(
     )
 
 
-def benchmark_run(*results: BenchmarkResult, env: EnvironmentRecord | None = None) -> BenchmarkRun:
+def benchmark_run(*results: BenchmarkResult) -> BenchmarkRun:
     return BenchmarkRun(
-        environment=env or environment(),
         config=RunConfig(measure=MeasureConfig(), workloads=("cnn-*",)),
         results=results,
         comparisons=(),
@@ -242,10 +228,10 @@ def report(
     return RunReport(
         environment=env,
         audit=audit_run(*targets, backend=backend),
-        benchmarks=benchmark_run(*speedups, env=env) if speedups else None,
+        benchmarks=benchmark_run(*speedups) if speedups else None,
     )
 
 
 def with_audit_benchmark(t: TargetResult, result: BenchmarkResult) -> TargetResult:
-    """The audit's hook: a host target carrying its benchmark result, serialized."""
-    return dataclasses.replace(t, benchmarks=(bench_results.to_jsonable(result),))
+    """The audit's hook: a host target carrying its benchmark result."""
+    return dataclasses.replace(t, benchmarks=(result,))

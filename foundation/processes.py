@@ -52,19 +52,22 @@ def choose_start_method(requested: str, *, gpu_build: bool) -> str:
     return requested
 
 
-def process_context(method: str) -> BaseContext:
-    """The multiprocessing context for `method`.
+# What a forkserver imports once, before it forks any child. Whichever call starts the
+# server first decides, so the tool registers its modules (add_forkserver_preload) when
+# it is imported, before any child starts, and every call asks for the same list.
+_FORKSERVER_PRELOAD = ["torch"]
 
-    A forkserver imports torch, the compile stack and the child's code once, before it
-    forks any child; whichever call starts the server first decides, so every call
-    asks for the same list.
-    """
+
+def add_forkserver_preload(*modules: str) -> None:
+    """Have the forkserver import `modules` (e.g. the compile stack) for every child."""
+    _FORKSERVER_PRELOAD.extend(m for m in modules if m not in _FORKSERVER_PRELOAD)
+
+
+def process_context(method: str) -> BaseContext:
+    """The multiprocessing context for `method`."""
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        from audits.child import COMPILE_STACK
-
-        preload = ["torch", *COMPILE_STACK, "audits.child"]
-        context.set_forkserver_preload(preload)  # type: ignore[attr-defined]
+        context.set_forkserver_preload(list(_FORKSERVER_PRELOAD))  # type: ignore[attr-defined]
     return context
 
 

@@ -1,7 +1,8 @@
-"""The environment recorded beside every measurement: what ran, where, and on which code.
+"""The environment recorded beside every run: what ran, where, and on which code.
 
-Timings mean nothing without it: the reports layer compares timings only between runs on
-the same device kind and torch version, and reads the thread count from here.
+One record serves both tools. Timings mean nothing without it: the report compares
+timings only between runs on the same device and torch version, and names the run's
+folder after its time and commit.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from foundation.devices import CudaDevice, local_cuda, usable_cpus
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,12 +71,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _visible_cpus() -> int | None:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count()
-
-
 def _git(*args: str) -> str | None:
     try:
         completed = subprocess.run(
@@ -123,43 +120,42 @@ def load_average() -> tuple[float, float, float] | None:
 
 
 def collect_environment(
-    device: torch.device | str = "cpu", cuda_device: tuple[str, str] | None = None
+    device: str = "cpu",
+    cuda: CudaDevice | None = None,
+    *,
+    started_at: _dt.datetime | None = None,
+    threads: int | None = None,
 ) -> EnvironmentRecord:
-    """Record the environment now; call it inside the thread scope the measurement used.
+    """Record the environment now, or as of `started_at`.
 
-    `cuda_device` is (name, capability) when the caller already knows them: a process
-    that forks or serves children must not ask torch.cuda, which initialises CUDA.
+    `cuda` is the device when the caller knows it: a process that forks or serves
+    children must not ask torch.cuda (which initialises CUDA), so the audit passes what
+    its child probe found. `threads` is the intra-op thread count the measurement used,
+    when it ran in other processes (the audit's children); this process's count otherwise.
     """
-    device = torch.device(device)
-    on_cuda = device.type == "cuda"
+    on_cuda = device == "cuda"
+    if on_cuda and cuda is None:
+        cuda = local_cuda()
+        if cuda is None:
+            raise ValueError("device 'cuda', but torch sees no CUDA device")
     sha, dirty = git_revision()
     model = cpu_model()
-    capability: str | None
-    if on_cuda and cuda_device is not None:
-        device_name, capability = cuda_device
-    elif on_cuda:
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        major, minor = torch.cuda.get_device_capability(index)
-        device_name = torch.cuda.get_device_name(index)
-        capability = f"{major}.{minor}"
-    else:
-        device_name = model
-        capability = None
+    moment = (started_at or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
     return EnvironmentRecord(
         torch_version=torch.__version__,
         python_version=sys.version.split()[0],
         platform=platform.platform(),
-        device_kind=device.type,
-        device_name=device_name,
+        device_kind=device,
+        device_name=cuda.name if on_cuda and cuda else model,
         cpu_model=model,
-        cpu_count=_visible_cpus(),
-        threads=torch.get_num_threads(),
+        cpu_count=usable_cpus(),
+        threads=threads or torch.get_num_threads(),
         interop_threads=torch.get_num_interop_threads(),
         cuda_version=torch.version.cuda,
         cuda_driver=_cuda_driver() if on_cuda else None,
-        cuda_capability=capability,
+        cuda_capability=cuda.capability if on_cuda and cuda else None,
         git_sha=sha,
         git_dirty=dirty,
-        time_utc=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        time_utc=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
         load_average=load_average(),
     )

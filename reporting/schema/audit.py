@@ -1,27 +1,25 @@
-"""Typed results of an audit run, and their versioned JSON form.
+"""The audit's settings record and typed results.
 
-Every check returns one of the frozen result types below; a `TargetResult`
-gathers them for one target and a `RunResult` gathers the targets with the
-environment they ran in. The report layer only reads these types:
-it loads `audit.json` with `RunResult.load(path)`.
-
-Bump `SCHEMA_VERSION` when a field changes meaning or disappears; adding an
-optional field with a default keeps old files readable.
+Every check returns one of the frozen result types below; a `TargetResult` gathers
+them for one target and an `AuditRun` gathers the targets with the settings the run
+was made with (`AuditConfig`, saved as is). The report (reporting.schema.report) holds
+an `AuditRun` beside the environment; renders read only these types.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
-from audits.jsoncodec import from_jsonable, to_jsonable
+from foundation.cli import UsageError
+from foundation.devices import DEVICES
+from foundation.processes import AUTO as AUTO_START
+from foundation.processes import START_METHODS
+from reporting.schema.benchmark import BenchmarkResult
+from reporting.schema.vocabulary import Precision, Task
 
-SCHEMA_VERSION = 1
-RESULT_FILENAME = "audit.json"
+BACKENDS = ("eager", "aot_eager", "inductor")
 
 
 class CheckName(str, Enum):
@@ -65,11 +63,6 @@ class TargetStatus(str, Enum):
     TIMEOUT = "timeout"  # the target's subprocess ran past --timeout
     CRASHED = "crashed"  # the subprocess died (segfault, abort, out of memory)
     NOT_RUN = "not run"  # the run was interrupted before this target finished
-
-
-class Mode(str, Enum):
-    TRAIN = "train"
-    EVAL = "eval"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,8 +149,8 @@ class TensorDiff:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ModeParity:
-    mode: Mode
-    dtype: str
+    mode: Task
+    dtype: Precision
     output: TensorDiff
     worst_grad: TensorDiff | None = None  # the parameter gradient furthest from eager
     grads_compared: int = 0
@@ -254,9 +247,8 @@ class TargetResult:
     exceptions: ExceptionsResult | None = None
     compile_time: CompileTimeResult | None = None
     error: ErrorInfo | None = None
-    # Eager-vs-compiled measurements of host targets (unless --no-bench): benchmarks'
-    # BenchmarkResult, serialized by its own codec so this schema does not depend on it.
-    benchmarks: tuple[dict[str, Any], ...] = ()
+    # Eager-vs-compiled measurements of host targets (unless --no-bench).
+    benchmarks: tuple[BenchmarkResult, ...] = ()
     # CUDA errors that ended one of the target's processes; the checks after each ran anew.
     device_faults: tuple[DeviceFault, ...] = ()
 
@@ -291,79 +283,66 @@ class TargetResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Environment:
-    torch_version: str
-    python_version: str
-    platform: str
-    device: str  # "cpu" or "cuda"
-    device_name: str  # CPU model or GPU name
-    cpu_count: int
-    git_sha: str | None = None
-    git_dirty: bool | None = None
-    started_at: str = ""  # ISO 8601, UTC
+class AuditConfig:
+    """What `python -m audits.run` was asked to do; saved as is in the report.
 
+    The parser builds it from the command line; before the first target runs, the run
+    resolves `device`, `jobs`, `threads_per_job` and `start_method` ("auto", None) into
+    what it uses, and the report keeps the resolved record.
+    """
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RunSettings:
-    """The command line the run was made with, resolved."""
-
-    backend: str
-    device: str
-    dtype: str
+    target_globs: tuple[str, ...] = ()  # built-in (and hazard) names to keep; empty keeps all
+    user_targets: tuple[str, ...] = ()  # package.module:factory specs
+    backend: str = "inductor"
+    device: str = "auto"
+    dtype: Precision = Precision.FP32
     quick: bool = False
-    bench: bool = True
+    bench: bool = True  # eager-vs-compiled throughput of the host targets
     hazards: bool = False
     timeout_s: float = 300.0
-    jobs: int = 1
-    threads_per_job: int = 1  # torch intra-op threads in each target's subprocess
-    start_method: str = "fork"  # how the targets' subprocesses started (audits.start_method)
-    fail_on: tuple[FailOn, ...] = tuple(FailOn)
-    target_globs: tuple[str, ...] = ()
-    user_targets: tuple[str, ...] = ()
+    jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda
+    threads_per_job: int | None = None  # torch intra-op threads per child; None: CPUs / jobs
+    start_method: str = AUTO_START  # how children start; auto: fork on a CPU build
+    out: str | None = None  # None: reports/<UTC time>-<short sha>[-dirty]
+    fail_on: tuple[FailOn, ...] = tuple(FailOn)  # empty: --fail-on none
+    verbose: bool = False
+    baseline: str | None = None  # FILE, or "auto": reports/baseline/<device>-torch<version>.json
+    update_baseline: bool = False  # write this run's report as the baseline instead of comparing
+    threshold: float = 0.10  # relative speedup drop that is a regression (if outside both CIs)
+    resume: str | None = None  # an interrupted run's folder: audit its "not run" targets there
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UsageError(
+                f"--backend {self.backend!r}: valid backends are {', '.join(BACKENDS)}"
+            )
+        if self.device not in DEVICES:
+            raise UsageError(f"--device {self.device!r}: valid devices are {', '.join(DEVICES)}")
+        if not self.timeout_s > 0:
+            raise UsageError(f"--timeout {self.timeout_s!r}: must be a number of seconds > 0")
+        if self.jobs is not None and self.jobs < 1:
+            raise UsageError(f"--jobs {self.jobs!r}: must be an integer >= 1")
+        if self.start_method not in (AUTO_START, *START_METHODS):
+            raise UsageError(
+                f"--start-method {self.start_method!r}: valid methods are "
+                f"{', '.join((AUTO_START, *START_METHODS))}"
+            )
+        if not 0.0 < self.threshold < 1.0:
+            raise UsageError(
+                f"--threshold {self.threshold!r}: must be a fraction in (0, 1), e.g. 0.10"
+            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RunResult:
-    schema_version: int = SCHEMA_VERSION
-    environment: Environment
-    settings: RunSettings
+class AuditRun:
+    config: AuditConfig
     targets: tuple[TargetResult, ...] = ()
     duration_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.schema_version != SCHEMA_VERSION:
-            raise ValueError(
-                f"audit result schema {self.schema_version} is not the supported "
-                f"version {SCHEMA_VERSION}"
-            )
 
     @property
     def failed_targets(self) -> tuple[TargetResult, ...]:
         """Targets that make the run exit 1: --fail-on failures, errors, timeouts, crashes."""
         broken = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
         return tuple(
-            t for t in self.targets if t.status in broken or t.failing(self.settings.fail_on)
+            t for t in self.targets if t.status in broken or t.failing(self.config.fail_on)
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return to_jsonable(self)  # type: ignore[no-any-return]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunResult:
-        return from_jsonable(cls, data)
-
-    def write(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / RESULT_FILENAME
-        # Temp file then rename: a reader sees the old file or the whole new one.
-        staged = directory / f".{RESULT_FILENAME}.{os.getpid()}.tmp"
-        staged.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
-        os.replace(staged, path)
-        return path
-
-    @classmethod
-    def load(cls, path: Path) -> RunResult:
-        """Read `audit.json`, or the `audit.json` inside a run directory."""
-        if path.is_dir():
-            path = path / RESULT_FILENAME
-        return cls.from_dict(json.loads(path.read_text()))

@@ -1,6 +1,8 @@
 """The console summary of a run: a table, then the first problem of each failing target.
 
-Pure rendering: takes a RunResult, returns text. Nothing here compiles or prints.
+Pure rendering of a report (the benchmarks' tables are in reporting.bench_table);
+the same text is printed and written as the run's summary.txt. Nothing here compiles
+or prints.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from audits.results import (
+from foundation.environment import EnvironmentRecord
+from reporting import bench_table
+from reporting.schema.audit import (
+    AuditRun,
     CheckStatus,
     ExceptionsResult,
     ParityResult,
-    RunResult,
     TargetResult,
     TargetStatus,
 )
+from reporting.schema.report import RunReport
 
 _HEADERS = (
     "target",
@@ -92,7 +97,7 @@ def _row(t: TargetResult) -> tuple[str, ...]:
     )
 
 
-def summary_table(run: RunResult) -> str:
+def summary_table(run: AuditRun) -> str:
     return tabulate([_row(t) for t in run.targets], headers=_HEADERS, disable_numparse=True)
 
 
@@ -170,7 +175,7 @@ def first_problem(t: TargetResult) -> list[str]:
     return lines
 
 
-def problems(run: RunResult, *, everything: bool = False) -> str:
+def problems(run: AuditRun, *, everything: bool = False) -> str:
     """The first problem of each failing target and detected hazard (all, with `everything`)."""
     blocks = []
     for t in run.targets:
@@ -186,7 +191,7 @@ def problems(run: RunResult, *, everything: bool = False) -> str:
     return "\n\n".join(blocks)
 
 
-def guard_comparison(run: RunResult) -> str:
+def guard_comparison(run: AuditRun) -> str:
     """TransformerHost's two guards side by side, normal and error path, as measured."""
     rows = []
     for t in run.targets:
@@ -219,7 +224,7 @@ def guard_comparison(run: RunResult) -> str:
     return tabulate(rows, headers=("guard / entry point", "normal path", "error path", "user sees"))
 
 
-def footer(run: RunResult, out: str) -> str:
+def footer(run: AuditRun, env: EnvironmentRecord, out: str) -> str:
     counts: dict[str, int] = {}
     for t in run.targets:
         label = _status(t)
@@ -230,36 +235,35 @@ def footer(run: RunResult, out: str) -> str:
     not_run = sum(t.status is TargetStatus.NOT_RUN for t in run.targets)
     if not_run:
         verdict = f"INCOMPLETE ({not_run} not run); so far {verdict}"
-    env = run.environment
     return (
         f"{len(run.targets)} targets: {tally}. {verdict}. "
-        f"{run.duration_s:.1f} s, backend {run.settings.backend}, "
-        f"{env.device} ({env.device_name}), torch {env.torch_version}. Results: {out}"
+        f"{run.duration_s:.1f} s, backend {run.config.backend}, "
+        f"{env.device_kind} ({env.device_name}), torch {env.torch_version}. Results: {out}"
     )
 
 
-def speedup_table(run: RunResult) -> str | None:
+def speedup_table(run: AuditRun) -> str | None:
     """Eager vs compiled for the benchmarked targets: median ratio and its 95 % CI."""
-    from benchmarks.results import BenchmarkResult, from_jsonable
-
     rows = []
-    for target in run.targets:
-        for serialized in target.benchmarks:
-            result = from_jsonable(BenchmarkResult, serialized)
-            if result.speedup is None:
-                why = result.error.message if result.error else "not measured"
-                rows.append([result.name, result.task, "-", "-", why])
-                continue
-            s = result.speedup
-            rows.append(
-                [result.name, result.task, f"{s.point:.2f}x", f"[{s.low:.2f}, {s.high:.2f}]", ""]
-            )
+    for result in (r for target in run.targets for r in target.benchmarks):
+        task = result.task.value
+        if result.speedup is None:
+            why = result.error.message if result.error else "not measured"
+            rows.append([result.name, task, "-", "-", why])
+            continue
+        s = result.speedup
+        rows.append([result.name, task, f"{s.point:.2f}x", f"[{s.low:.2f}, {s.high:.2f}]", ""])
     if not rows:
         return None
     return tabulate(rows, headers=["benchmarked", "task", "speedup", "95% CI", "note"])
 
 
-def render(run: RunResult, out: str, *, verbose: bool = False) -> str:
+def render_summary(report: RunReport, out: str, *, verbose: bool = False) -> str:
+    """The console summary of a run, also written to its folder as summary.txt."""
+    if report.audit is None:
+        assert report.benchmarks is not None  # a report holds one or the other, or both
+        return bench_table.render(report.benchmarks, report.environment) + f"\nwrote {out}\n"
+    run = report.audit
     parts = [summary_table(run)]
     speedups = speedup_table(run)
     if speedups:
@@ -270,12 +274,12 @@ def render(run: RunResult, out: str, *, verbose: bool = False) -> str:
     guards = guard_comparison(run)
     if guards:
         parts.append(guards)
-    parts.append(footer(run, out))
+    parts.append(footer(run, report.environment, out))
     return "\n\n".join(parts) + "\n"
 
 
 def interrupted_note(
-    run: RunResult,
+    run: AuditRun,
     out: Path,
     *,
     signal_name: str | None,

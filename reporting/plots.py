@@ -15,9 +15,9 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from audits.report.atomic import atomic_path
-from audits.report.document import RunReport
-from audits.report.speedups import report_benchmarks, speedup_label
+from foundation.files import atomic_path
+from reporting.schema.report import RunReport
+from reporting.speedups import report_benchmarks, speedup_label
 
 DPI = 100
 WIDTH_IN = 10.0
@@ -53,7 +53,7 @@ def _empty(ax: Axes, message: str) -> None:
 
 
 def write_speedup_png(report: RunReport, path: Path) -> Path:
-    measured = [r for r in report_benchmarks(report).results if r.speedup is not None][:MAX_ROWS]
+    measured = [r for r in report_benchmarks(report) if r.speedup is not None][:MAX_ROWS]
     fig, ax = _figure(len(measured))
     ax.set_title(
         f"compiled / eager speedup, 95 % CI · {report.environment.device_name}", fontsize=10
@@ -93,7 +93,7 @@ def write_compile_time_png(report: RunReport, path: Path) -> Path:
                     t.compile_time.first_call_s + (t.compile_time.first_backward_s or 0.0)
                 )
                 low.append(0.0)
-    for r in report_benchmarks(report).results:
+    for r in report_benchmarks(report):
         if r.compile_time is not None:
             labels.append(f"{speedup_label(r)} (cold cache)")
             values.append(r.compile_time.cold_s)

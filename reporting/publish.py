@@ -9,12 +9,10 @@ points reports/latest at it, and then either refreshes the baseline (only with
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from audits.report.baseline import (
+from reporting.baseline import (
     AUTO,
     BASELINE_DIR,
     EXIT_OK,
@@ -24,13 +22,10 @@ from audits.report.baseline import (
     resolve_baseline,
     update_baseline,
 )
-from audits.report.document import RunReport
-from audits.report.regressions import DEFAULT_THRESHOLD, RegressionReport
-from audits.report.rundir import REPORTS_ROOT, RunDirExistsError, claim_run_dir
-from audits.report.write import write_run_report
-from audits.results import RunResult
-from benchmarks.environment import EnvironmentRecord, collect_environment
-from benchmarks.results import BenchmarkRun
+from reporting.regressions import DEFAULT_THRESHOLD, RegressionReport
+from reporting.rundir import REPORTS_ROOT, RunDirExistsError, claim_run_dir
+from reporting.schema.report import RunReport
+from reporting.write import write_run_report
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -51,6 +46,7 @@ class BaselinePlan:
 class Published:
     run_dir: Path
     report: RunReport
+    summary: str  # the console summary, as written to summary.txt
     exit_code: int  # 0, or 1 on a regression against the baseline
     regressions: RegressionReport | None = None
     baseline_written: Path | None = None
@@ -83,31 +79,6 @@ def check_out_dir(out: Path | None) -> None:
         raise RunDirExistsError(f"{out} already holds files; a run directory is never overwritten")
 
 
-def audit_environment(
-    run: RunResult, *, threads: int | None = None, cuda_device: tuple[str, str] | None = None
-) -> EnvironmentRecord:
-    """The full environment record for an audit, stamped with the audit's start and commit.
-
-    Collected in the parent after the targets' subprocesses finished; `threads` is what
-    each child used when the caller knows it (the parent's own count otherwise).
-    """
-    record = collect_environment(run.settings.device, cuda_device)
-    started = run.environment.started_at
-    if started:
-        moment = dt.datetime.fromisoformat(started.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.timezone.utc)
-        stamp = moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        record = dataclasses.replace(record, time_utc=stamp)
-    if run.environment.git_sha is not None:
-        record = dataclasses.replace(
-            record, git_sha=run.environment.git_sha, git_dirty=run.environment.git_dirty
-        )
-    if threads is not None:
-        record = dataclasses.replace(record, threads=threads)
-    return record
-
-
 def publish_report(
     report: RunReport,
     run_dir: Path,
@@ -115,44 +86,38 @@ def publish_report(
     *,
     root: Path = REPORTS_ROOT,
     replace: bool = False,
+    verbose: bool = False,
 ) -> Published:
     """Write the report into the (claimed) `run_dir`, then update or gate on the baseline.
 
     `replace`: the run is a resumed one, whose own partial report is rewritten.
     """
-    write_run_report(report, run_dir, root=root, replace=replace)
+    summary = write_run_report(report, run_dir, root=root, replace=replace, verbose=verbose)
     if plan is None:
-        return Published(run_dir=run_dir, report=report, exit_code=EXIT_OK)
+        return Published(run_dir=run_dir, report=report, summary=summary, exit_code=EXIT_OK)
     if plan.update:
         written = update_baseline(report, plan.path)
         print(f"baseline updated: {written}")
         return Published(
-            run_dir=run_dir, report=report, exit_code=EXIT_OK, baseline_written=written
+            run_dir=run_dir,
+            report=report,
+            summary=summary,
+            exit_code=EXIT_OK,
+            baseline_written=written,
         )
     assert plan.baseline is not None  # guaranteed by BaselinePlan.__post_init__
     code, regressions = gate(plan.baseline, report, threshold=plan.threshold, run_dir=run_dir)
-    return Published(run_dir=run_dir, report=report, exit_code=code, regressions=regressions)
-
-
-def audit_report(
-    run: RunResult,
-    *,
-    benchmarks: BenchmarkRun | None = None,
-    threads: int | None = None,
-    cuda_device: tuple[str, str] | None = None,
-) -> RunReport:
-    """`cuda_device` (name, capability): probed in a child, so the parent never asks CUDA."""
-    environment = audit_environment(run, threads=threads, cuda_device=cuda_device)
-    return RunReport(environment=environment, audit=run, benchmarks=benchmarks)
+    return Published(
+        run_dir=run_dir, report=report, summary=summary, exit_code=code, regressions=regressions
+    )
 
 
 def publish_benchmarks(
-    run: BenchmarkRun, out: Path | None = None, *, root: Path = REPORTS_ROOT
-) -> Path:
-    """For benchmarks.run: claim reports/<time>-<sha>/ (or `out`) and write the run's report.
+    report: RunReport, out: Path | None = None, *, root: Path = REPORTS_ROOT
+) -> tuple[Path, str]:
+    """For benchmarks.run: claim reports/<time>-<sha>/ (or `out`), write the run's report.
 
-    Returns the run directory; benchmarks.run may add its own files to it afterwards.
+    Returns the run directory and the console summary written there.
     """
-    run_dir = claim_run_dir(run.environment, out, root=root)
-    write_run_report(RunReport(environment=run.environment, benchmarks=run), run_dir, root=root)
-    return run_dir
+    run_dir = claim_run_dir(report.environment, out, root=root)
+    return run_dir, write_run_report(report, run_dir, root=root)

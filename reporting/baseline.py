@@ -11,18 +11,18 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from audits.report.atomic import atomic_write_text
-from audits.report.document import (
+from foundation.files import atomic_write_text
+from foundation.hardware import hardware_class
+from reporting.regression_md import COMPARISON_MD, append_step_summary, render_regressions
+from reporting.regressions import DEFAULT_THRESHOLD, RegressionReport, compare_reports
+from reporting.rundir import REPORTS_ROOT
+from reporting.schema.report import (
     ReportFormatError,
     RunReport,
     load_report,
     report_to_json,
     without_checkout_paths,
 )
-from audits.report.regression_md import COMPARISON_MD, append_step_summary, render_regressions
-from audits.report.regressions import DEFAULT_THRESHOLD, RegressionReport, compare_reports
-from audits.report.rundir import REPORTS_ROOT
-from benchmarks.hardware import hardware_class
 
 BASELINE_DIR = REPORTS_ROOT / "baseline"
 AUTO = "auto"

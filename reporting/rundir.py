@@ -12,9 +12,9 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from audits.report.atomic import atomic_write_text
-from audits.report.document import LATEST
-from benchmarks.environment import EnvironmentRecord
+from foundation.environment import EnvironmentRecord
+from foundation.files import atomic_write_text
+from reporting.schema.report import LATEST
 
 REPORTS_ROOT = Path("reports")  # relative to the working directory: run from the repo root
 _MAX_SAME_SECOND = 100  # runs of one commit started in one second get -2, -3, ...

@@ -1,8 +1,10 @@
-"""Configuration of a benchmark run, checked once when built.
+"""The benchmarks' settings record, checked once when built and saved as is in the report.
 
 MeasureConfig holds how to measure (rounds, modes, precision, what else to record) and is
-all that :func:`benchmarks.api.benchmark_module` needs; RunConfig adds what to measure and
-where to write it, for ``python -m benchmarks.run``.
+all that ``benchmarks.benchmark_module`` needs; RunConfig adds what to measure and where
+to write it, for ``python -m benchmarks.run``. WorkloadOptions are the levers applied to a
+workload's build, each chosen once; a ladder's rungs are several compiled settings of one
+workload measured against eager in one group.
 """
 
 from __future__ import annotations
@@ -10,10 +12,94 @@ from __future__ import annotations
 import dataclasses
 import enum
 from dataclasses import dataclass
+from typing import Any
 
-from benchmarks.ladders import Ladder, Rung
-from benchmarks.levers import WorkloadOptions
-from benchmarks.modes import CompileMode, Precision
+from reporting.schema.vocabulary import CompileMode, Precision
+
+
+class OptimizerStep(enum.Enum):
+    FOREACH = "foreach"  # torch's default AdamW: multi-tensor kernels, run eagerly
+    FUSED = "fused"  # AdamW(fused=True): one fused kernel per parameter group
+    COMPILED = "compiled"  # optimizer.step() inside torch.compile (compiled candidates only)
+
+
+class SdpaKernel(enum.Enum):
+    """Which scaled_dot_product_attention backends may run; AUTO lets torch choose."""
+
+    AUTO = "auto"
+    FLASH = "flash"
+    EFFICIENT = "efficient"
+    MATH = "math"
+    CUDNN = "cudnn"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkloadOptions:
+    """Levers applied to a workload's build; the defaults are the plain workload."""
+
+    pad_vocab: bool = False  # vocabulary rounded up to a multiple of 64 (transformers only)
+    optimizer: OptimizerStep = OptimizerStep.FOREACH
+    tf32: bool = False  # fp32 matmuls on TF32 tensor cores (CUDA only)
+    pure_bf16: bool = False  # parameters stored in bf16, beside whatever autocast does
+    sdpa: SdpaKernel = SdpaKernel.AUTO
+    freezing: bool = False  # inductor freezing: weights become constants (inference graphs)
+    weight_prepack: bool = True  # with freezing on CPU: weights repacked for oneDNN/mkl
+
+    def __post_init__(self) -> None:
+        if not self.weight_prepack and not self.freezing:
+            raise ValueError("weight_prepack=False only means something with freezing=True")
+
+    def not_applicable(self, device: str) -> str | None:
+        """Why these options cannot run on ``device``, or None when they can."""
+        if device == "cuda":
+            return None
+        if self.tf32:
+            return f"TF32 is a CUDA tensor-core mode: not applicable on {device}"
+        if self.sdpa in (SdpaKernel.FLASH, SdpaKernel.EFFICIENT, SdpaKernel.CUDNN):
+            return f"SDPA backend {self.sdpa.value} is CUDA-only: not applicable on {device}"
+        return None
+
+    def inductor_options(self) -> dict[str, Any]:
+        """Inductor config entries for torch.compile(options=...), which torch scopes itself."""
+        if not self.freezing:
+            return {}
+        return {"freezing": True, "cpp.weight_prepack": self.weight_prepack}
+
+    @property
+    def label(self) -> str:
+        """The levers that differ from the defaults, e.g. 'pad-vocab+fused'; 'plain' if none."""
+        parts = []
+        if self.pad_vocab:
+            parts.append("pad-vocab")
+        if self.optimizer is not OptimizerStep.FOREACH:
+            parts.append(f"{self.optimizer.value}-optimizer")
+        if self.tf32:
+            parts.append("tf32")
+        if self.pure_bf16:
+            parts.append("pure-bf16")
+        if self.sdpa is not SdpaKernel.AUTO:
+            parts.append(f"sdpa-{self.sdpa.value}")
+        if self.freezing:
+            parts.append("freezing" if self.weight_prepack else "freezing-no-prepack")
+        return "+".join(parts) or "plain"
+
+
+class Ladder(enum.Enum):
+    ABLATION = "ablation"
+    CPU_OPTIONS = "cpu-options"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rung:
+    label: str  # unique within the ladder; the result's `setting`
+    mode: CompileMode
+    options: WorkloadOptions
+    not_applicable: str | None = None  # why this rung was not measured on the device
+
+    def __post_init__(self) -> None:
+        if not self.mode.compiled:
+            raise ValueError(f"rung {self.label!r}: eager is every ladder's baseline already")
+
 
 MIN_DEFAULT_ROUNDS = 20  # fewer leave the bootstrap CI too wide to call a speedup
 # 10 rounds let order and clock drift pass for an effect (issue 11: eager measured 9 %

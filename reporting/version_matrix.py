@@ -8,7 +8,7 @@ hazard, every expected flag was raised). Its *first clean* release is the oldest
 from which it is clean in every newer release audited, so a target that regressed and
 recovered is dated from its recovery.
 
-audits.report.matrix_tables renders it as matrix.md and matrix.csv.
+reporting.matrix_tables renders it as matrix.md and matrix.csv.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from audits.report.document import RunReport
-from audits.results import CheckStatus, RunResult, TargetResult, TargetStatus
+from reporting.schema.audit import AuditRun, CheckStatus, TargetResult, TargetStatus
+from reporting.schema.report import RunReport
 
 BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
 
@@ -152,13 +152,13 @@ class VersionMatrix:
         return max(firsts, key=lambda r: r.release if r else (0, 0, 0))
 
 
-def _audit_of(label: str, report: RunReport) -> RunResult:
+def _audit_of(label: str, report: RunReport) -> AuditRun:
     if report.audit is None:
         raise MatrixInputError(f"{label}: holds no audit (a benchmark-only report)")
     return report.audit
 
 
-def _release_of(report: RunReport, audit: RunResult) -> Release:
+def _release_of(report: RunReport, audit: AuditRun) -> Release:
     env = report.environment
     return Release(
         torch_version=env.torch_version,
@@ -179,10 +179,10 @@ def build_matrix(reports: Sequence[tuple[str, RunReport]]) -> VersionMatrix:
     if not reports:
         raise MatrixInputError("no reports to merge")
     audits = [(label, report, _audit_of(label, report)) for label, report in reports]
-    settings = {(a.settings.backend, a.settings.device, a.settings.dtype) for _, _, a in audits}
+    settings = {(a.config.backend, a.config.device, a.config.dtype) for _, _, a in audits}
     if len(settings) > 1:
         found = "; ".join(
-            f"{label}: {a.settings.backend}/{a.settings.device}/{a.settings.dtype}"
+            f"{label}: {a.config.backend}/{a.config.device}/{a.config.dtype.value}"
             for label, _, a in audits
         )
         raise MatrixInputError(
@@ -210,7 +210,7 @@ def build_matrix(reports: Sequence[tuple[str, RunReport]]) -> VersionMatrix:
         targets=tuple(targets.values()),
         backend=backend,
         device=device,
-        dtype=dtype,
+        dtype=dtype.value,
     )
 
 

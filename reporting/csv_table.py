@@ -14,9 +14,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from audits.report.document import RunReport
-from audits.report.speedups import compiled_setting, report_benchmarks
-from audits.results import CheckStatus, TargetResult
+from reporting.schema.audit import CheckStatus, TargetResult
+from reporting.schema.report import RunReport
+from reporting.speedups import compiled_setting, report_benchmarks
 
 COLUMNS = (
     "source",
@@ -88,10 +88,10 @@ def results_rows(report: RunReport) -> list[Row]:
         for t in report.audit.targets:
             base = {"source": "audit", "target": t.name, "group": t.group, "status": t.status.value}
             rows.extend({**base, **m} for m in _audit_metrics(t) if m is not None)
-    for r in report_benchmarks(report).results:
+    for r in report_benchmarks(report):
         base = {
             "source": "benchmark",
-            "target": f"{r.name}:{r.task}:{compiled_setting(r)}:{r.precision.value}",
+            "target": f"{r.name}:{r.task.value}:{compiled_setting(r)}:{r.precision.value}",
             "group": r.group,
             "status": "error" if r.error else "ok",
         }

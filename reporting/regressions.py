@@ -23,14 +23,9 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from audits.report.document import RunReport
-from audits.report.speedups import report_benchmarks, speedup_key, speedup_label
-from audits.results import (
-    CheckStatus,
-    GraphBreakInfo,
-    TargetResult,
-    TargetStatus,
-)
+from reporting.schema.audit import CheckStatus, GraphBreakInfo, TargetResult, TargetStatus
+from reporting.schema.report import RunReport
+from reporting.speedups import report_benchmarks, speedup_key, speedup_label
 
 DEFAULT_THRESHOLD = 0.10
 _BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
@@ -243,12 +238,11 @@ def speedup_regressed(
 def _compare_speedups(
     base: RunReport, new: RunReport, threshold: float
 ) -> tuple[list[Finding], list[str], int]:
-    base_found, new_found = report_benchmarks(base), report_benchmarks(new)
-    notes = [f"unreadable benchmark result in the new run: {u}" for u in new_found.unreadable]
-    before = {speedup_key(r): r for r in base_found.results if r.speedup is not None}
+    notes: list[str] = []
+    before = {speedup_key(r): r for r in report_benchmarks(base) if r.speedup is not None}
     findings: list[Finding] = []
     compared = 0
-    for result in new_found.results:
+    for result in report_benchmarks(new):
         old = before.get(speedup_key(result))
         if old is None or old.speedup is None:
             continue
@@ -276,7 +270,7 @@ def _compare_speedups(
                     ),
                 )
             )
-    measured_now = {speedup_key(r) for r in new_found.results}
+    measured_now = {speedup_key(r) for r in report_benchmarks(new)}
     unmeasured = [speedup_label(r) for key, r in before.items() if key not in measured_now]
     if unmeasured:
         notes.append(
@@ -308,10 +302,10 @@ def compare_reports(
             notes.append(f"{len(gone)} baseline target(s) not in this run: {_names(gone)}")
         if added:
             notes.append(f"{len(added)} target(s) not in the baseline: {_names(added)}")
-        if base.audit.settings.backend != new.audit.settings.backend:
+        if base.audit.config.backend != new.audit.config.backend:
             notes.append(
-                f"audit backends differ ({base.audit.settings.backend} vs "
-                f"{new.audit.settings.backend}); parity may differ for that reason alone"
+                f"audit backends differ ({base.audit.config.backend} vs "
+                f"{new.audit.config.backend}); parity may differ for that reason alone"
             )
     elif (base.audit is None) != (new.audit is None):
         notes.append("only one of the two runs has audit results; compile status not compared")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from audits.report import cells, optional
-from audits.report.audit_tables import (
+from reporting import optional
+from reporting.audit_tables import (
     breaks_table,
     compile_status_table,
     compile_time_table,
@@ -22,10 +22,10 @@ from audits.report.audit_tables import (
     parity_table,
     recompiles_table,
 )
-from audits.report.cells import DASH, seconds, table, text
-from audits.report.document import RunReport
-from audits.report.speedups import report_benchmarks, speedup_label
-from benchmarks.results import BenchmarkResult
+from reporting.cells import DASH, seconds, table, text
+from reporting.schema.benchmark import BenchmarkResult
+from reporting.schema.report import RunReport
+from reporting.speedups import report_benchmarks, speedup_label
 
 SPEEDUP_PNG = "speedup.png"
 COMPILE_TIME_PNG = "compile_time.png"
@@ -52,9 +52,9 @@ def summary_line(report: RunReport) -> str:
         verdict = "**FAIL**" if failing else "**PASS**"
         parts.append(
             f"{verdict}: {len(report.audit.targets)} targets ({tally or 'none'}), "
-            f"{failing} failing --fail-on; backend {report.audit.settings.backend}"
+            f"{failing} failing --fail-on; backend {report.audit.config.backend}"
         )
-    found = report_benchmarks(report).results
+    found = report_benchmarks(report)
     points = [r.speedup.point for r in found if r.speedup is not None]
     if points:
         mean = _geomean(points)
@@ -115,10 +115,10 @@ def _speedup_row(r: BenchmarkResult) -> list[str]:
     ]
 
 
-def speedups_table(report: RunReport) -> tuple[str | None, tuple[str, ...]]:
+def speedups_table(report: RunReport) -> str | None:
     found = report_benchmarks(report)
-    if not found.results:
-        return None, found.unreadable
+    if not found:
+        return None
     headers = [
         "workload [task, mode, dtype]",
         "backend",
@@ -128,7 +128,7 @@ def speedups_table(report: RunReport) -> tuple[str | None, tuple[str, ...]]:
         "95% CI",
         "compile (cold cache)",
     ]
-    return table([_speedup_row(r) for r in found.results], headers), found.unreadable
+    return table([_speedup_row(r) for r in found], headers)
 
 
 def goals_table(report: RunReport) -> str | None:
@@ -182,7 +182,7 @@ def render_markdown(report: RunReport) -> str:
             "No compile times.",
             f"One measurement per target (no CI). {_chart('compile time', COMPILE_TIME_PNG)}",
         )
-    speedups, unreadable = speedups_table(report)
+    speedups = speedups_table(report)
     note = (
         "Speedup = median eager time / median compiled time, with a paired bootstrap 95 % CI. "
         f"{_chart('speedup', SPEEDUP_PNG)}"
@@ -190,9 +190,6 @@ def render_markdown(report: RunReport) -> str:
     section(
         "Speedups", speedups, "Not measured in this run (no benchmarks, or `--no-bench`).", note
     )
-    if unreadable:
-        lines.extend(["", "Benchmark results that could not be read:", ""])
-        lines.extend(f"- {cells.text(u, 200)}" for u in unreadable)
     goals = goals_table(report)
     if goals is not None:
         section("Benchmark goals", goals, "")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from audits.report.cells import table, text
-from audits.report.regressions import RegressionReport
+from reporting.cells import table, text
+from reporting.regressions import RegressionReport
 
 COMPARISON_MD = "comparison.md"  # the regression report's copy inside the new run's directory
 _STEP_SUMMARY = "GITHUB_STEP_SUMMARY"

@@ -1,13 +1,13 @@
 """The audit's tables in report.md: status, breaks, recompiles, parity, exceptions, time.
 
-Rendering only: each function takes the audit's RunResult and returns a GitHub markdown
+Rendering only: each function takes the audit's AuditRun and returns a GitHub markdown
 table, or None when there is nothing to show.
 """
 
 from __future__ import annotations
 
-from audits.report.cells import DASH, code, number, seconds, table, text
-from audits.results import CheckStatus, RunResult, TargetResult, TargetStatus
+from reporting.cells import DASH, code, number, seconds, table, text
+from reporting.schema.audit import AuditRun, CheckStatus, TargetResult, TargetStatus
 
 _MARK = {
     CheckStatus.PASSED: "ok",
@@ -58,7 +58,7 @@ def _compile_status_row(t: TargetResult) -> list[str]:
     ]
 
 
-def compile_status_table(audit: RunResult) -> str:
+def compile_status_table(audit: AuditRun) -> str:
     headers = [
         "target",
         "group",
@@ -75,7 +75,7 @@ def compile_status_table(audit: RunResult) -> str:
     return table([_compile_status_row(t) for t in audit.targets], headers)
 
 
-def breaks_table(audit: RunResult) -> str | None:
+def breaks_table(audit: AuditRun) -> str | None:
     rows = []
     for t in audit.targets:
         seen = set()
@@ -105,7 +105,7 @@ def breaks_table(audit: RunResult) -> str | None:
     return table(rows, ["target", "check", "break", "location", "source", "hint"])
 
 
-def recompiles_table(audit: RunResult) -> str | None:
+def recompiles_table(audit: AuditRun) -> str | None:
     rows = []
     for t in audit.targets:
         rec = t.recompiles
@@ -146,7 +146,7 @@ def recompiles_table(audit: RunResult) -> str | None:
     return table(rows, ["target", "step", "calls", "compiles", "failed guard / reason"])
 
 
-def parity_table(audit: RunResult) -> str | None:
+def parity_table(audit: AuditRun) -> str | None:
     rows = []
     for t in audit.targets:
         if t.parity is None:
@@ -184,7 +184,7 @@ def parity_table(audit: RunResult) -> str | None:
     )
 
 
-def exceptions_table(audit: RunResult) -> str | None:
+def exceptions_table(audit: AuditRun) -> str | None:
     rows = []
     for t in audit.targets:
         if t.exceptions is None:
@@ -222,7 +222,7 @@ def exceptions_table(audit: RunResult) -> str | None:
     )
 
 
-def compile_time_table(audit: RunResult) -> str | None:
+def compile_time_table(audit: AuditRun) -> str | None:
     rows = [
         [
             text(t.name, 60),
@@ -248,7 +248,7 @@ def compile_time_table(audit: RunResult) -> str | None:
     )
 
 
-def errors_table(audit: RunResult) -> str | None:
+def errors_table(audit: AuditRun) -> str | None:
     rows = [
         [
             text(t.name, 60),
@@ -265,7 +265,7 @@ def errors_table(audit: RunResult) -> str | None:
     return table(rows, ["target", "status", "error", "during check", "message"])
 
 
-def device_faults_table(audit: RunResult) -> str | None:
+def device_faults_table(audit: AuditRun) -> str | None:
     """CUDA errors that ended a target's process; the checks after them ran in a fresh one."""
     rows = [
         [

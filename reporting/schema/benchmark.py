@@ -1,30 +1,17 @@
-"""Typed results of a benchmark run, and their versioned JSON form.
+"""Typed results of a benchmark run: timings, speedups, comparisons and goal verdicts.
 
-Everything a run produces is a frozen dataclass; JSON exists only at the edge
-(:func:`run_to_json` / :func:`run_from_json`). The reader refuses another schema or version
-with a ValueError naming both, so the reports layer never half-reads an old file.
+Everything a run produces is a frozen dataclass; JSON exists only at the edge, in the
+report (reporting.schema.report).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import enum
-import json
-import types
-import typing
 from dataclasses import dataclass
-from typing import Any
 
-from benchmarks.clocks import ClockReading
-from benchmarks.config import RunConfig
-from benchmarks.environment import EnvironmentRecord
-from benchmarks.levers import WorkloadOptions
-from benchmarks.memory import PeakMemory
-from benchmarks.modes import CompileMode, Precision
-from benchmarks.stats import Interval, Summary
-
-SCHEMA = "esper.benchmarks"
-SCHEMA_VERSION = 1
+from reporting.schema.benchmark_settings import RunConfig, WorkloadOptions
+from reporting.schema.measures import ClockReading, Interval, PeakMemory, Summary
+from reporting.schema.vocabulary import CompileMode, Precision, Task
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +82,7 @@ class BenchmarkResult:
 
     name: str  # workload name, e.g. "cnn-small/infer/dormant", or the audit target's name
     group: str  # workloads measured interleaved with each other share a group
-    task: str  # "infer" or "train"
+    task: Task
     variant: str | None
     device: str
     precision: Precision
@@ -161,102 +148,11 @@ class GoalVerdict:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BenchmarkRun:
-    environment: EnvironmentRecord
+    """One benchmarks.run (or the audit's host benchmarks); the environment is the report's."""
+
     config: RunConfig
     results: tuple[BenchmarkResult, ...]
     comparisons: tuple[Comparison, ...]
     goals: tuple[GoalVerdict, ...]
     wall_s: float
     load_average_end: tuple[float, float, float] | None = None  # beside environment.load_average
-
-
-# --- JSON at the edge ---------------------------------------------------------------------
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses to dicts, enums to their values, tuples to lists, recursively."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            field.name: to_jsonable(getattr(value, field.name))
-            for field in dataclasses.fields(value)
-        }
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (tuple, list)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    raise TypeError(f"cannot serialize {type(value).__name__}: {value!r}")
-
-
-def from_jsonable(kind: Any, data: Any) -> Any:
-    """Rebuild a value of type ``kind`` from :func:`to_jsonable` output."""
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(kind)
-        if data is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return from_jsonable(option, data)
-            except (TypeError, ValueError, KeyError) as error:
-                errors.append(str(error))
-        raise ValueError(f"{data!r} fits none of {options}: {errors}")
-    if origin is tuple:
-        args = typing.get_args(kind)
-        if not isinstance(data, list):
-            raise TypeError(f"expected a list for {kind}, got {type(data).__name__}")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(from_jsonable(args[0], item) for item in data)
-        return tuple(from_jsonable(arg, item) for arg, item in zip(args, data, strict=True))
-    if origin is dict:
-        _, value_kind = typing.get_args(kind)
-        return {key: from_jsonable(value_kind, item) for key, item in data.items()}
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        if not isinstance(data, dict):
-            raise TypeError(f"expected an object for {kind.__name__}, got {type(data).__name__}")
-        hints = typing.get_type_hints(kind)
-        names = {field.name for field in dataclasses.fields(kind) if field.init}
-        unknown = set(data) - names
-        if unknown:
-            raise ValueError(f"unknown fields for {kind.__name__}: {sorted(unknown)}")
-        return kind(
-            **{name: from_jsonable(hints[name], data[name]) for name in names if name in data}
-        )
-    if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return kind(data)
-    if kind is float:
-        if isinstance(data, bool) or not isinstance(data, (int, float)):
-            raise TypeError(f"expected a number, got {data!r}")
-        return float(data)
-    if kind in (int, str, bool):
-        if not isinstance(data, kind) or (kind is int and isinstance(data, bool)):
-            raise TypeError(f"expected {kind.__name__}, got {data!r}")
-        return data
-    if kind is Any:
-        return data
-    raise TypeError(f"cannot deserialize into {kind!r}")
-
-
-def run_to_json(run: BenchmarkRun) -> str:
-    document = {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "run": to_jsonable(run)}
-    return json.dumps(document, indent=2, allow_nan=False) + "\n"
-
-
-def run_from_json(text: str) -> BenchmarkRun:
-    """Parse a run; ValueError for another schema, another version, or malformed content."""
-    document = json.loads(text)
-    if not isinstance(document, dict):
-        raise ValueError("benchmark JSON must be an object")
-    schema, version = document.get("schema"), document.get("schema_version")
-    if schema != SCHEMA or version != SCHEMA_VERSION:
-        raise ValueError(
-            f"unsupported benchmark file: schema {schema!r} version {version!r}; "
-            f"this reader takes {SCHEMA!r} version {SCHEMA_VERSION}"
-        )
-    return from_jsonable(BenchmarkRun, document["run"])

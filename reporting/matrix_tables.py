@@ -1,4 +1,4 @@
-"""matrix.md and matrix.csv: the version matrix (audits.report.version_matrix) rendered.
+"""matrix.md and matrix.csv: the version matrix (reporting.version_matrix) rendered.
 
 matrix.md is for reading: the verdict, a row of totals per release, and a row per target
 with a few words per release and its first clean release. matrix.csv is for pandas: one
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from audits.report.cells import seconds, table, text
-from audits.report.version_matrix import BROKEN, Cell, VersionMatrix, summarize
+from reporting.cells import seconds, table, text
+from reporting.version_matrix import BROKEN, Cell, VersionMatrix, summarize
 
 MATRIX_MD = "matrix.md"
 MATRIX_CSV = "matrix.csv"

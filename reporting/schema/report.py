@@ -1,12 +1,13 @@
 """The report document: one run's environment and every result, as versioned JSON.
 
-`report.json` and a committed baseline are this document. It wraps the producers' own
-typed results instead of redefining them: the audit's `RunResult` (audits.results) and
-the benchmark run (benchmarks.results), beside the full environment record of
-benchmarks.environment (CUDA and driver, CPU model, threads, git sha, time).
+`report.json` is the only record a run leaves; every other file of its folder (the
+console summary, report.md, results.csv, the charts) is rendered from it, and a
+committed baseline is this document too. It holds one environment block, the audit's
+run (its settings record and target results) and/or the benchmarks' run.
 
-Loading refuses anything but this schema and version with a `ReportFormatError` whose
-message is one line, so that `--baseline` can print it and exit 2.
+Loading accepts this version and the earlier one (reporting.schema.legacy), and refuses
+anything else with a `ReportFormatError` whose message is one line, so that
+`--baseline` can print it and exit 2.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audits.results import RunResult
-from benchmarks import results as bench_results
-from benchmarks.environment import EnvironmentRecord
-from benchmarks.results import BenchmarkRun
+from foundation.codec import from_jsonable, to_jsonable
+from foundation.environment import EnvironmentRecord
+from reporting.schema.audit import AuditRun
+from reporting.schema.benchmark import BenchmarkRun
 
 REPORT_SCHEMA = "esper.report"
-REPORT_SCHEMA_VERSION = 1
+REPORT_SCHEMA_VERSION = 2
 REPORT_JSON = "report.json"
 LATEST = "latest"  # the symlink (or pointer file) naming the newest run directory
 
@@ -40,7 +41,7 @@ class RunReport:
     """Everything one run of audits.run or benchmarks.run leaves behind."""
 
     environment: EnvironmentRecord
-    audit: RunResult | None = None
+    audit: AuditRun | None = None
     benchmarks: BenchmarkRun | None = None
 
     def __post_init__(self) -> None:
@@ -56,15 +57,8 @@ class RunReport:
 
 
 def report_to_dict(report: RunReport) -> dict[str, Any]:
-    return {
-        "schema": REPORT_SCHEMA,
-        "schema_version": REPORT_SCHEMA_VERSION,
-        "environment": bench_results.to_jsonable(report.environment),
-        "audit": None if report.audit is None else report.audit.to_dict(),
-        "benchmarks": None
-        if report.benchmarks is None
-        else bench_results.to_jsonable(report.benchmarks),
-    }
+    """The report as the JSON object report.json holds."""
+    return {"schema": REPORT_SCHEMA, "schema_version": REPORT_SCHEMA_VERSION, **to_jsonable(report)}
 
 
 def report_to_json(report: RunReport) -> str:
@@ -84,25 +78,21 @@ def without_checkout_paths(text: str, checkout: Path | None = None) -> str:
 
 def report_from_dict(document: Any) -> RunReport:
     """Rebuild a RunReport; ReportFormatError for another schema or malformed content."""
+    from reporting.schema.legacy import LEGACY_VERSION, upgrade_v1
+
     if not isinstance(document, dict):
         raise ReportFormatError(f"expected a JSON object, got {type(document).__name__}")
     schema, version = document.get("schema"), document.get("schema_version")
-    if schema != REPORT_SCHEMA or version != REPORT_SCHEMA_VERSION:
+    if schema != REPORT_SCHEMA or version not in (LEGACY_VERSION, REPORT_SCHEMA_VERSION):
         raise ReportFormatError(
             f"schema {schema!r} version {version!r} is not {REPORT_SCHEMA!r} "
-            f"version {REPORT_SCHEMA_VERSION}"
+            f"version {REPORT_SCHEMA_VERSION} (or {LEGACY_VERSION})"
         )
     try:
-        environment = bench_results.from_jsonable(EnvironmentRecord, document["environment"])
-        audit = document.get("audit")
-        benchmarks = document.get("benchmarks")
-        return RunReport(
-            environment=environment,
-            audit=None if audit is None else RunResult.from_dict(audit),
-            benchmarks=None
-            if benchmarks is None
-            else bench_results.from_jsonable(BenchmarkRun, benchmarks),
-        )
+        if version == LEGACY_VERSION:
+            document = upgrade_v1(document)
+        body = {k: v for k, v in document.items() if k not in ("schema", "schema_version")}
+        return from_jsonable(RunReport, body)
     except _DECODE_ERRORS as error:
         raise ReportFormatError(f"malformed report: {_one_line(error)}") from None
 
