@@ -43,7 +43,6 @@ def test_audits_imports_benchmarks_only_through_its_public_api():
         str(path.relative_to(ROOT))
         for path in (ROOT / "audits").rglob("*.py")
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.ImportFrom)
-        and (node.module or "").startswith("benchmarks.")
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("benchmarks.")
     }
     assert internal == set()
