@@ -53,6 +53,10 @@ def benchmark_name(target: Target, size: BenchmarkSize, device: str) -> str:
 
 def benchmark_target(target: Target, settings: CheckSettings) -> tuple[dict[str, Any], ...]:
     """Inference and training step, eager vs compiled, serialized for TargetResult."""
+    if not isinstance(settings.backend, str):
+        raise ValueError(
+            f"benchmarks record their backend by name; got the callable {settings.backend!r}"
+        )
     torch._dynamo.reset()
     config = MeasureConfig(
         device=settings.device,
