@@ -94,6 +94,10 @@ def audit_target_for(
                 f"scenario must hold audits.targets.ScenarioStep items, got {type(step).__name__}"
             )
     target = target_from_pair(type(module).__name__, (module, inputs))
+    if not steps:
+        # The audit's own replay allows no compile after the first call whatever the
+        # budget; here the repeated calls share max_compiles like any scenario's.
+        steps = (ScenarioStep(name="repeat", calls=target.steady_calls - 1),)
     return replace(target, recompile_budget=check_max_compiles(max_compiles), scenario=steps)
 
 
@@ -190,6 +194,7 @@ def assert_compiles(
 
     Returns the audit's TargetResult; raises CompileAuditError (an AssertionError).
     """
+    __tracebackhide__ = True  # pytest shows the finding, not this function's code
     target = audit_target_for(module, inputs, max_compiles=max_compiles, scenario=scenario)
     settings = CheckSettings(backend=check_backend(backend))
     # No bad inputs here: the exceptions check would only report itself skipped.
