@@ -52,6 +52,10 @@ def benchmark_name(target: Target, size: BenchmarkSize, device: str) -> str:
 
 def benchmark_target(target: Target, settings: CheckSettings) -> tuple[BenchmarkResult, ...]:
     """Inference and training step, eager vs compiled, for TargetResult.benchmarks."""
+    if not isinstance(settings.backend, str):
+        raise ValueError(
+            f"benchmarks record their backend by name; got the callable {settings.backend!r}"
+        )
     torch._dynamo.reset()
     config = MeasureConfig(
         device=settings.device,

@@ -38,11 +38,9 @@ def check_breaks(
     target: Target, module: nn.Module, make_inputs: Callable[[], Inputs]
 ) -> BreaksResult:
     """Compile a fresh `module` with fullgraph=False and replay the target on it once."""
-    from torch._dynamo.utils import graph_break_reasons
-
     recorder = GraphRecorder()
     compiled = target.compile(module, backend=recorder, fullgraph=False)
-    reasons_before = len(graph_break_reasons)
+    reasons_before = break_reason_mark()
     inputs = make_inputs()
     compiled(*inputs)
     first_call_graphs = len(recorder.ops_per_graph)
@@ -51,15 +49,33 @@ def check_breaks(
             with torch.no_grad():
                 step.action(module)
         compiled(*inputs)
-    reasons = [r for r in graph_break_reasons[reasons_before:] if getattr(r, "graph_break", True)]
+    count, distinct = breaks_since(reasons_before)
+    return BreaksResult(
+        status=CheckStatus.FAILED if count else CheckStatus.PASSED,
+        graph_count=first_call_graphs,
+        break_count=count,
+        breaks=distinct,
+        ops_per_graph=tuple(recorder.ops_per_graph[:first_call_graphs]),
+    )
+
+
+def breaks_since(mark: int) -> tuple[int, tuple[GraphBreakInfo, ...]]:
+    """Graph breaks dynamo took since `mark` (a length of its reason list): count, distinct.
+
+    Breaks are distinct by (type, location); the count includes repeated ones.
+    """
+    from torch._dynamo.utils import graph_break_reasons
+
+    reasons = [r for r in graph_break_reasons[mark:] if getattr(r, "graph_break", True)]
     distinct: dict[tuple[str, Any], GraphBreakInfo] = {}
     for reason in reasons:
         info = break_from_reason(reason)
         distinct.setdefault((info.gb_type, info.location), info)
-    return BreaksResult(
-        status=CheckStatus.FAILED if reasons else CheckStatus.PASSED,
-        graph_count=first_call_graphs,
-        break_count=len(reasons),
-        breaks=tuple(distinct.values()),
-        ops_per_graph=tuple(recorder.ops_per_graph[:first_call_graphs]),
-    )
+    return len(reasons), tuple(distinct.values())
+
+
+def break_reason_mark() -> int:
+    """The mark `breaks_since` counts from: how many reasons dynamo has recorded so far."""
+    from torch._dynamo.utils import graph_break_reasons
+
+    return len(graph_break_reasons)

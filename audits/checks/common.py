@@ -21,7 +21,9 @@ _LOSS_SEED = 1234
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CheckSettings:
-    backend: str = "inductor"  # torch.compile backend for everything but the breaks check
+    # torch.compile backend for everything but the breaks check: a name, or a backend
+    # function (assert_compiles passes a user's own).
+    backend: str | Callable[..., Any] = "inductor"
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
     bench: bool = False  # benchmark targets that ask for it (Target.benchmark)
