@@ -33,6 +33,8 @@ class CheckName(str, Enum):
     PARITY = "parity"
     EXCEPTIONS = "exceptions"
     COMPILE_TIME = "compile_time"
+    SHAPES = "shapes"
+    EXPORT = "export"
 
 
 class FailOn(str, Enum):

@@ -8,6 +8,7 @@ from torch import nn
 from audits.checks import export as export_check
 from audits.checks.common import CheckSettings
 from audits.checks.export import DraftIssueKind, captured_flags, check_export
+from audits.hazards import data_dependent_branch
 from audits.results import CheckStatus, Mode
 from audits.targets import Target, target_from_pair
 
@@ -118,3 +119,10 @@ def test_exported_program_that_differs_from_eager_fails_parity(monkeypatch):
     result = check_export(pair_target(Clean(), torch.rand(3, WIDTH)), EAGER)
     assert result.status is CheckStatus.FAILED
     assert all(a.exported and a.parity.max_abs == 1.0 for a in result.attempts)
+
+
+def test_the_hazard_module_is_flagged_and_its_clean_counterpart_passes():
+    """hazard/data_dependent_branch fails the export check; its torch.where twin passes."""
+    assert check_export(data_dependent_branch.target(), EAGER).status is CheckStatus.FAILED
+    clean = check_export(data_dependent_branch.clean_target(), EAGER)
+    assert clean.status is CheckStatus.PASSED

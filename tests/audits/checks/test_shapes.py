@@ -13,6 +13,7 @@ from audits.checks.shapes import (
     resize,
     sweep_points,
 )
+from audits.hazards import batch_loop
 from audits.results import CheckStatus
 from audits.targets import DimKind, DynamicDim, Target, batch_dims, target_from_pair
 
@@ -106,6 +107,12 @@ def test_mark_dynamic_advice_removes_the_recompiles_it_is_proven_on():
     assert result.advice is trial and trial.advice is AdviceKind.MARK_DYNAMIC
     assert trial.code == "torch._dynamo.mark_dynamic(x, 0)"
     assert trial.max_frame_compiles == 2 and trial.error is None
+
+
+def test_the_hazard_module_is_flagged_and_its_clean_counterpart_passes():
+    """hazard/batch_loop fails the shapes check; batch_loop_clean passes it."""
+    assert check_shapes(batch_loop.target(), EAGER).status is CheckStatus.FAILED
+    assert check_shapes(batch_loop.clean_target(), EAGER).status is CheckStatus.PASSED
 
 
 def test_a_pair_varies_the_first_dim_of_every_tensor_input():
