@@ -31,9 +31,11 @@ from audits.checks.common import (
 from audits.checks.compile_time import compile_time_result
 from audits.checks.device_fault import DeviceFaultError, fault_from, is_device_fault
 from audits.checks.exceptions import check_exceptions
+from audits.checks.export import check_export
 from audits.checks.fullgraph import first_call, fullgraph_result
 from audits.checks.parity import check_parity, describe_mismatch
 from audits.checks.recompiles import replay
+from audits.checks.shapes import check_shapes
 from audits.graph_breaks import break_from_exception, first_line
 from audits.targets import Target
 from audits.torch_compat import dynamo_config_name, recompile_limit_errors
@@ -132,8 +134,12 @@ RUN_ORDER = (
     CheckName.PARITY,
     CheckName.EXCEPTIONS,
     CheckName.BREAKS,
+    CheckName.SHAPES,
+    CheckName.EXPORT,
 )
 _NEED_FIRST_CALL = RUN_ORDER[:4]
+# Run only when CheckSettings.optional names them, each on its own fresh compile.
+_OPTIONAL = {CheckName.SHAPES: check_shapes, CheckName.EXPORT: check_export}
 EXAMPLE_INPUTS = "example inputs"
 
 
@@ -150,6 +156,11 @@ def _run_checks(target: Target, settings: CheckSettings, progress: _Progress) ->
         progress.record(
             CheckName.BREAKS, check_breaks(target, prepare_module(target, settings), make_inputs)
         )
+    for name, check in _OPTIONAL.items():
+        if name.value in settings.optional and progress.wants(name):
+            progress.enter(name)
+            torch._dynamo.reset()
+            progress.record(name, check(target, settings))
     progress.enter_none()
 
 
@@ -231,7 +242,13 @@ def audit_target_part(
     skip: frozenset[CheckName] = frozenset(),
     on_check: Callable[[CheckName], None] | None = None,
 ) -> AuditPart:
-    """The checks not in `skip`, in this process, until the first device fault."""
+    """The checks not in `skip`, in this process, until the first device fault.
+
+    A hazard always runs the optional checks it exists to trip (CheckName.SHAPES, EXPORT).
+    """
+    wanted = {c.value for c in target.expected_flags if c in _OPTIONAL}
+    if not wanted <= settings.optional:
+        settings = replace(settings, optional=settings.optional | wanted)
     start = time.perf_counter()
     progress = _Progress(on_check=on_check, skip=skip)
     error: ErrorInfo | None = None
@@ -275,7 +292,11 @@ def audit_target_part(
     ended = skip | progress.done | {fault.check}
     if CheckName.RECOMPILES in ended:
         ended |= {CheckName.COMPILE_TIME}
-    left = [c for c in RUN_ORDER if c not in ended]
+    left = [
+        c
+        for c in RUN_ORDER
+        if c not in ended and (c not in _OPTIONAL or c.value in settings.optional)
+    ]
     if not left and not (settings.bench and target.benchmark):
         return AuditPart(result=result)
     return AuditPart(result=result, rerun_skip=frozenset(ended))

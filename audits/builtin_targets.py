@@ -25,9 +25,11 @@ from audits.targets import (
     BadInput,
     BenchmarkSize,
     CompileFn,
+    DynamicDim,
     Inputs,
     ScenarioStep,
     Target,
+    batch_dims,
     torch_compile,
 )
 from esper.kasmina import (
@@ -41,6 +43,7 @@ from esper.kasmina import (
 )
 from esper.kasmina.staging import DRIVEN_COUNTERFACTUAL, PERMISSIVE_GATES, drive_to_stage
 from esper.leyline import SeedStage
+from reporting.schema.shapes import DimKind
 from reporting.schema.vocabulary import Task
 
 
@@ -109,6 +112,17 @@ def _tokens(seq_len: int = GPT.seq_len) -> Inputs:
 
 
 HOST_INPUTS: dict[str, Callable[[], Inputs]] = {"cnn": _images, "transformer": _tokens}
+
+# What varies between calls in real use: the batch, and a transformer's sequence length
+# up to its block size.
+SEQUENCE_DIMS = (
+    DynamicDim(input=0, dim=0, kind=DimKind.BATCH),
+    DynamicDim(input=0, dim=1, kind=DimKind.SEQUENCE, max_size=GPT.block_size),
+)
+HOST_DYNAMIC_DIMS: dict[str, tuple[DynamicDim, ...]] = {
+    "cnn": batch_dims(0),
+    "transformer": SEQUENCE_DIMS,
+}
 
 HOST_BAD_INPUTS: dict[str, tuple[BadInput, ...]] = {
     "cnn": (
@@ -217,12 +231,14 @@ def isolation_targets() -> list[Target]:
             make_inputs=_features,
             group="isolation",
             description="ste_forward(host, seed)",
+            dynamic_dims=batch_dims(0, 1),
         ),
         Target(
             name="isolation/blend_float_alpha",
             build=_BlendAtFloatAlpha,
             make_inputs=_features,
             group="isolation",
+            dynamic_dims=batch_dims(0, 1),
             description="blend_with_isolation(host, seed, alpha) with a Python float alpha "
             "that moves every step (0.3, then 0.1 .. 0.9)",
             scenario=FLOAT_ALPHA_RAMP,
@@ -235,6 +251,7 @@ def isolation_targets() -> list[Target]:
             make_inputs=lambda: (*_features(), torch.tensor(0.3)),
             group="isolation",
             description="blend_with_isolation(host, seed, torch.tensor(0.3))",
+            dynamic_dims=batch_dims(0, 1),
         ),
     ]
 
@@ -286,6 +303,7 @@ def blueprint_targets() -> list[Target]:
                     build=partial(_blueprint, topology, spec.name),
                     make_inputs=partial(_seed_inputs, topology),
                     group="blueprint",
+                    dynamic_dims=HOST_DYNAMIC_DIMS[topology],
                     description=f"BlueprintRegistry.create({topology!r}, {spec.name!r}, "
                     f"dim={SEED_DIM}{arguments}){note}",
                 )
@@ -331,6 +349,7 @@ def host_targets() -> list[Target]:
             make_inputs=HOST_INPUTS[topology],
             bad_inputs=HOST_BAD_INPUTS[topology],
             compile=compile_validated,
+            dynamic_dims=HOST_DYNAMIC_DIMS[topology],
         )
         targets.append(
             Target(
@@ -437,6 +456,7 @@ def lifecycle_targets() -> list[Target]:
             # DORMANT plus the six stages the scenario enters.
             recompile_budget=7,
             compile=compile_validated,
+            dynamic_dims=HOST_DYNAMIC_DIMS[topology],
             group="lifecycle",
             description=f"MorphogeneticModel({HOST_NAMES[topology]}) through its whole lifecycle",
         )
@@ -477,6 +497,7 @@ def guard_targets() -> list[Target]:
                 ),
             ),
             compile=compile_fn,
+            dynamic_dims=SEQUENCE_DIMS,
             modes=(Task.TRAIN, Task.INFER),
             group="guard",
             informational=True,

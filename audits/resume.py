@@ -32,6 +32,8 @@ SETTING_OF_FLAG = {
     "quick": "quick",
     "no_bench": "bench",
     "hazards": "hazards",
+    "shapes": "shapes",
+    "export": "export",
     "timeout": "timeout_s",
     "jobs": "jobs",
     "start_method": "start_method",

@@ -104,6 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
+        "--shapes",
+        action="store_true",
+        help="also sweep each target's varying input dims (batch 2, 4, 8, 3, 1; sequence "
+        "lengths 4, 8, 5 within the block size): compiles per new shape, when dynamic shapes "
+        "take over, the guard behind each recompile, values that specialise, and the "
+        "narrowest fix (mark_dynamic, dynamic=True, padding), proven by a rerun. Seconds per "
+        "target, so off by default",
+    )
+    p.add_argument(
+        "--export",
+        action="store_true",
+        help="also torch.export each target, non-strict and strict: on failure what "
+        "draft_export finds (data-dependent guards, missing fake kernels) with your line, on "
+        "success the exported outputs against eager and the Python flags the export baked in",
+    )
+    p.add_argument(
         "--hazards",
         action="store_true",
         help="audit the wrong-on-purpose modules in audits/hazards/ and check that each is "
@@ -157,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(f.value for f in FailOn),
         metavar="LIST",
         help="comma-separated checks whose failure makes the exit code 1: "
-        "breaks (includes fullgraph), recompiles, parity, exceptions (default: all four); "
+        "breaks (includes fullgraph), recompiles, parity, exceptions, shapes, export "
+        "(default: all; shapes and export count only with --shapes / --export); "
         "'none' alone: exit 0 whatever the targets show, failed checks and targets that "
         "errored, timed out or crashed being recorded in the report only (to survey another "
         "torch release)",
@@ -231,6 +248,8 @@ def parse_config(argv: Sequence[str] | None) -> AuditConfig:
         dtype=Precision(args.dtype),
         quick=args.quick,
         bench=not (args.quick or args.no_bench),
+        shapes=args.shapes,
+        export=args.export,
         hazards=args.hazards,
         timeout_s=args.timeout,
         jobs=args.jobs,
@@ -370,7 +389,13 @@ def main(config: AuditConfig) -> int:
     )
     settings = RunnerSettings(
         checks=CheckSettings(
-            backend=config.backend, device=device, dtype=config.dtype.dtype, bench=config.bench
+            backend=config.backend,
+            device=device,
+            dtype=config.dtype.dtype,
+            bench=config.bench,
+            optional=frozenset(
+                name for name, on in (("shapes", config.shapes), ("export", config.export)) if on
+            ),
         ),
         timeout_s=config.timeout_s,
         jobs=parallel,

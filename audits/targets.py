@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from reporting.schema.audit import CheckName
+from reporting.schema.shapes import DimKind
 from reporting.schema.vocabulary import Task
 
 Inputs = tuple[Any, ...]
@@ -76,6 +77,40 @@ class ScenarioStep:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DynamicDim:
+    """An input dimension whose size changes between calls in real use.
+
+    Dims of the same kind share one size per call (a host and a seed tensor have
+    the same batch); `max_size` bounds the sizes tried (a transformer's block_size).
+    """
+
+    input: int  # position of the tensor in the target's inputs
+    dim: int
+    kind: DimKind
+    max_size: int | None = None
+    sizes: tuple[int, ...] = ()  # sizes to sweep; empty: the kind's default sweep
+
+    def __post_init__(self) -> None:
+        if self.input < 0 or self.dim < 0:
+            raise ValueError(
+                f"DynamicDim: input and dim must be >= 0, got input={self.input}, dim={self.dim}"
+            )
+        if not isinstance(self.kind, DimKind):
+            raise ValueError(f"DynamicDim: kind must be a DimKind, got {self.kind!r}")
+        if self.max_size is not None and self.max_size < 1:
+            raise ValueError(f"DynamicDim: max_size must be >= 1, got {self.max_size}")
+        if any(s < 1 for s in self.sizes):
+            raise ValueError(f"DynamicDim: sizes must be >= 1, got {self.sizes}")
+        if self.max_size is not None and any(s > self.max_size for s in self.sizes):
+            raise ValueError(f"DynamicDim: sizes {self.sizes} exceed max_size {self.max_size}")
+
+
+def batch_dims(*inputs: int) -> tuple[DynamicDim, ...]:
+    """Dim 0 of each named input is the batch."""
+    return tuple(DynamicDim(input=i, dim=0, kind=DimKind.BATCH) for i in inputs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BenchmarkSize:
     """What a target's eager-vs-compiled benchmark measures on one device."""
 
@@ -110,6 +145,9 @@ class Target:
     informational: bool = False
     # torch._dynamo.config overrides, applied with config.patch for this target only.
     dynamo_config: tuple[tuple[str, Any], ...] = ()
+    # Input dims whose size varies in real use (the shapes check sweeps them); None: not
+    # declared, so the shapes check skips the target.
+    dynamic_dims: tuple[DynamicDim, ...] | None = None
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -128,6 +166,12 @@ class Target:
             raise ValueError(
                 f"target {self.name!r}: steady_calls must be >= 2, got {self.steady_calls}"
             )
+        if self.dynamic_dims is not None:
+            places = [(d.input, d.dim) for d in self.dynamic_dims]
+            if len(set(places)) != len(places):
+                raise ValueError(
+                    f"target {self.name!r}: dynamic_dims name an (input, dim) twice: {places}"
+                )
 
     def fresh_module(self) -> nn.Module:
         torch.manual_seed(self.seed)
@@ -141,11 +185,19 @@ class Target:
         return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
 
 
-def target_from_pair(name: str, pair: tuple[nn.Module, Any], *, group: str = "user") -> Target:
+def target_from_pair(
+    name: str,
+    pair: tuple[nn.Module, Any],
+    *,
+    group: str = "user",
+    dynamic_dims: tuple[DynamicDim, ...] | None = None,
+) -> Target:
     """Wrap the simple `(module, example_inputs)` form of a user factory.
 
     The module is built once by the user's factory; each check gets a deep copy
     of it (in its initial state) so that checks do not see each other's changes.
+    Unless `dynamic_dims` says otherwise, the first dimension of every tensor
+    input is taken to be a batch that varies between calls.
     """
     module, example = pair
     if not isinstance(module, nn.Module):
@@ -168,4 +220,10 @@ def target_from_pair(name: str, pair: tuple[nn.Module, Any], *, group: str = "us
             for x, grad in pristine_inputs
         )
 
-    return Target(name=name, build=build, make_inputs=make_inputs, group=group)
+    if dynamic_dims is None:
+        dynamic_dims = batch_dims(
+            *(i for i, x in enumerate(inputs) if isinstance(x, torch.Tensor) and x.dim() > 0)
+        )
+    return Target(
+        name=name, build=build, make_inputs=make_inputs, group=group, dynamic_dims=dynamic_dims
+    )

@@ -27,6 +27,8 @@ class CheckSettings:
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
     bench: bool = False  # benchmark targets that ask for it (Target.benchmark)
+    # Checks that run only when asked for: CheckName.SHAPES, CheckName.EXPORT.
+    optional: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.dtype not in (torch.float32, torch.bfloat16, torch.float16):

@@ -7,8 +7,10 @@ must flag it, so the hazard suite doubles as a test of the checks themselves.
 from __future__ import annotations
 
 from audits.hazards import (
+    batch_loop,
     changing_attribute,
     data_dependent_assert,
+    data_dependent_branch,
     dict_building,
     disabled_slot,
     item_in_forward,
@@ -27,8 +29,16 @@ _MODULES = (
     tensor_branch,
     dict_building,
     raise_under_fullgraph,
+    batch_loop,
+    data_dependent_branch,
 )
+# Hazards with a clean counterpart: the same job done right, which no check may flag.
+_WITH_CLEAN = (batch_loop, data_dependent_branch)
 
 
 def hazard_targets() -> list[Target]:
     return [m.target() for m in _MODULES]
+
+
+def clean_counterparts() -> list[Target]:
+    return [m.clean_target() for m in _WITH_CLEAN]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from audits.targets import BadInput, Target
+from audits.targets import BadInput, DynamicDim, Target
 from reporting.schema.audit import CheckName
 
 WIDTH = 8
@@ -24,6 +24,7 @@ def hazard_target(
     expected: tuple[CheckName, ...],
     description: str,
     bad_inputs: tuple[BadInput, ...] = (),
+    dynamic_dims: tuple[DynamicDim, ...] | None = None,
 ) -> Target:
     return Target(
         name=f"hazard/{name}",
@@ -33,4 +34,5 @@ def hazard_target(
         group="hazard",
         description=description,
         expected_flags=expected,
+        dynamic_dims=dynamic_dims,
     )

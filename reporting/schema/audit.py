@@ -16,14 +16,18 @@ from foundation.cli import UsageError
 from foundation.devices import DEVICES
 from foundation.processes import AUTO as AUTO_START
 from foundation.processes import START_METHODS
+from reporting.schema.basics import CheckStatus, SourceLocation
 from reporting.schema.benchmark import BenchmarkResult
+from reporting.schema.export import ExportResult
+from reporting.schema.shapes import ShapesResult
 from reporting.schema.vocabulary import Precision, Task
 
 BACKENDS = ("eager", "aot_eager", "inductor")
 
 
 class CheckName(str, Enum):
-    """The six checks run on each target, in the order they are reported."""
+    """The checks run on each target, in the order they are reported; the last ones only
+    when asked for (`--shapes`, `--export`)."""
 
     FULLGRAPH = "fullgraph"
     BREAKS = "breaks"
@@ -31,6 +35,8 @@ class CheckName(str, Enum):
     PARITY = "parity"
     EXCEPTIONS = "exceptions"
     COMPILE_TIME = "compile_time"
+    SHAPES = "shapes"
+    EXPORT = "export"
 
 
 class FailOn(str, Enum):
@@ -40,6 +46,8 @@ class FailOn(str, Enum):
     RECOMPILES = "recompiles"
     PARITY = "parity"
     EXCEPTIONS = "exceptions"
+    SHAPES = "shapes"
+    EXPORT = "export"
 
     @property
     def checks(self) -> tuple[CheckName, ...]:
@@ -49,13 +57,6 @@ class FailOn(str, Enum):
         return (CheckName(self.value),)
 
 
-class CheckStatus(str, Enum):
-    PASSED = "passed"
-    FAILED = "failed"  # the check ran and found a problem
-    SKIPPED = "skipped"  # not applicable (no bad inputs, nothing compiled, ...)
-    ERROR = "error"  # the check itself raised; see TargetResult.error
-
-
 class TargetStatus(str, Enum):
     PASSED = "passed"  # no check flagged anything unexpected
     FAILED = "failed"  # a check flagged a problem, or a hazard went undetected
@@ -63,19 +64,6 @@ class TargetStatus(str, Enum):
     TIMEOUT = "timeout"  # the target's subprocess ran past --timeout
     CRASHED = "crashed"  # the subprocess died (segfault, abort, out of memory)
     NOT_RUN = "not run"  # the run was interrupted before this target finished
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SourceLocation:
-    """A frame of the user's code (never a frame inside torch)."""
-
-    file: str  # relative to the working directory when inside it
-    line: int
-    function: str
-    code: str  # the source line, stripped
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line} in {self.function}: {self.code}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -246,6 +234,8 @@ class TargetResult:
     parity: ParityResult | None = None
     exceptions: ExceptionsResult | None = None
     compile_time: CompileTimeResult | None = None
+    shapes: ShapesResult | None = None  # with --shapes
+    export: ExportResult | None = None  # with --export
     error: ErrorInfo | None = None
     # Eager-vs-compiled measurements of host targets (unless --no-bench).
     benchmarks: tuple[BenchmarkResult, ...] = ()
@@ -298,6 +288,8 @@ class AuditConfig:
     dtype: Precision = Precision.FP32
     quick: bool = False
     bench: bool = True  # eager-vs-compiled throughput of the host targets
+    shapes: bool = False  # sweep the targets' dynamic dims (seconds per target: a flag)
+    export: bool = False  # torch.export each target, strict and non-strict
     hazards: bool = False
     timeout_s: float = 300.0
     jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda

@@ -22,6 +22,8 @@ EXPECTED = {
     "hazard/tensor_branch": {CheckName.FULLGRAPH, CheckName.BREAKS},
     "hazard/dict_building": {CheckName.RECOMPILES},
     "hazard/raise_under_fullgraph": {CheckName.EXCEPTIONS},
+    "hazard/batch_loop": {CheckName.SHAPES},
+    "hazard/data_dependent_branch": {CheckName.FULLGRAPH, CheckName.BREAKS, CheckName.EXPORT},
 }
 
 
