@@ -47,6 +47,14 @@ def test_workflow_torch_is_the_makefiles_and_has_a_baseline():
     assert (REPO / "reports" / "baseline" / f"cpu-torch{version}.json").is_file()
 
 
+def test_type_job_runs_the_tox_type_command():
+    """The workflow's mypy step checks the packages `tox -e type` checks."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(REPO / "tox.ini")
+    command = tox["testenv:type"]["commands"].strip()
+    assert f"run: {command}" in [line.strip() for line in WORKFLOW.read_text().splitlines()]
+
+
 def test_every_torch_install_uses_the_cpu_index():
     """Each pip install that names torch takes it from PyTorch's CPU index, not PyPI."""
     installs = [
