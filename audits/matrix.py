@@ -1,9 +1,10 @@
 """python -m audits.matrix REPORT.json ...: the audit across torch releases, as one table.
 
 Each REPORT is the report.json (or run directory) of `python -m audits.run` under one
-torch release; the tox envs py311-torch{25,29,213,214} write them to
-reports/matrix/<env>/. The merged version x target matrix goes to DIR/matrix.md and
-DIR/matrix.csv (reporting.version_matrix and matrix_tables say what is in them).
+torch release; the tox envs py311-torch{25,...,215} write them to
+reports/matrix/<env>/, and the CI workflow's release jobs to artifacts of that name.
+The merged version x target matrix goes to DIR/matrix.md and DIR/matrix.csv
+(reporting.version_matrix and matrix_tables say what is in them).
 
 Exit 0 when the matrix is written; 2 for bad usage or reports that cannot be merged
 (missing, corrupt or of another schema, without an audit, two of one torch release, or

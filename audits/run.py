@@ -43,11 +43,25 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_SIGNAL_BASE = 128  # the shell's convention: 130 after SIGINT, 143 after SIGTERM
 FAIL_ON_NONE = "none"  # --fail-on none: findings are reported, none fails the run
+MODULE_PROG = "python -m audits.run"
+# The console script installed with esper ([project.scripts] in pyproject.toml); it
+# calls `cli` below, so both ways in take the same flags.
+SCRIPT_PROG = "esper-audit"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def prog_name(argv0: str | None = None) -> str:
+    """How the user started the audit (sys.argv[0] by default), for usage and error lines.
+
+    The installed script's argv[0] is its own path (`.../bin/esper-audit`, or
+    `esper-audit.exe` on Windows); `python -m audits.run` leaves the module's file path.
+    """
+    name = Path(sys.argv[0] if argv0 is None else argv0).stem
+    return SCRIPT_PROG if name == SCRIPT_PROG else MODULE_PROG
+
+
+def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
     p = UsageParser(
-        prog="python -m audits.run",
+        prog=prog,
         description="Audit torch.compile compatibility of esper's modules (and yours): "
         "fullgraph, graph breaks, recompiles, eager parity, exception parity, compile time. "
         "Exit 0 when nothing in --fail-on failed, 1 when something did or a target "
@@ -235,8 +249,8 @@ def _flags_given(argv: Sequence[str] | None) -> set[str]:
     return set(vars(parser.parse_args(argv)))
 
 
-def parse_config(argv: Sequence[str] | None) -> AuditConfig:
-    args = build_parser().parse_args(argv)
+def parse_config(argv: Sequence[str] | None, prog: str = MODULE_PROG) -> AuditConfig:
+    args = build_parser(prog).parse_args(argv)
     if args.quick and args.backend not in (None, "aot_eager"):
         raise UsageError(f"--quick runs aot_eager; drop --backend {args.backend} or --quick")
     backend = "aot_eager" if args.quick else (args.backend or "inductor")
@@ -484,18 +498,23 @@ def _raise_terminated(_signum: int, _frame: object) -> None:
 
 
 def cli(argv: Sequence[str] | None = None) -> int:
+    """`python -m audits.run` and the `esper-audit` script: parse argv, run, exit code."""
+    prog = prog_name()
+    # Error lines start with the command's short name: "audits.run: error: ..." or
+    # "esper-audit: error: ...".
+    short = prog.removeprefix("python -m ")
     # Before the first target starts and after the report is written, a signal has no
     # partial report to keep: it stops the run at once, with the exit code it implies.
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        return main(parse_config(argv))
+        return main(parse_config(argv, prog))
     except UsageError as exc:
-        print(f"audits.run: error: {exc}", file=sys.stderr)
+        print(f"{short}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (KeyboardInterrupt, _Terminated) as exc:
         signum = signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM
         print(
-            f"audits.run: stopped by {signum.name} before any target ran; nothing was written",
+            f"{short}: stopped by {signum.name} before any target ran; nothing was written",
             file=sys.stderr,
         )
         return EXIT_SIGNAL_BASE + signum
