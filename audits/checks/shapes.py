@@ -493,14 +493,23 @@ def advise(
     """Run the sweep again with each advice, narrowest first, until one removes the recompiles."""
     marks = "; ".join(f"torch._dynamo.mark_dynamic({names[d.input].name}, {d.dim})" for d in dims)
     pads = ", ".join(f"{_describe(d, names)} to {_bucket(d, dims)}" for d in dims)
-    ladder: tuple[tuple[AdviceKind, str, dict[str, bool]], ...] = (
-        (AdviceKind.MARK_DYNAMIC, marks, {"mark_dynamic": True}),
-        (AdviceKind.DYNAMIC_TRUE, "torch.compile(module, dynamic=True)", {"dynamic": True}),
-        (AdviceKind.PAD_TO_BUCKETS, f"pad {pads} (and mask the padding)", {"bucket": True}),
+    ladder: tuple[tuple[AdviceKind, str], ...] = (
+        (AdviceKind.MARK_DYNAMIC, marks),
+        (AdviceKind.DYNAMIC_TRUE, "torch.compile(module, dynamic=True)"),
+        (AdviceKind.PAD_TO_BUCKETS, f"pad {pads} (and mask the padding)"),
     )
     trials: list[AdviceTrial] = []
-    for advice, code, how in ladder:
-        sweep = _run_sweep(target, settings, dims, points, files=files, **how)
+    for advice, code in ladder:
+        sweep = _run_sweep(
+            target,
+            settings,
+            dims,
+            points,
+            files=files,
+            mark_dynamic=advice is AdviceKind.MARK_DYNAMIC,
+            dynamic=advice is AdviceKind.DYNAMIC_TRUE,
+            bucket=advice is AdviceKind.PAD_TO_BUCKETS,
+        )
         trials.append(_trial(advice, code, sweep, points, files))
         if trials[-1].removes_recompiles:
             break
