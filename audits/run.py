@@ -466,7 +466,6 @@ def main(config: AuditConfig) -> int:
             replace=resume is not None,
             verbose=config.verbose,
         )
-        sys.stdout.write(published.summary)
     if config.resume is not None:
         sys.stderr.write(
             f"audits.run: resumed {out}: audited the {len(jobs)} target(s) it had not run "

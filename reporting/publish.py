@@ -9,6 +9,7 @@ points reports/latest at it, and then either refreshes the baseline (only with
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,11 +89,14 @@ def publish_report(
     replace: bool = False,
     verbose: bool = False,
 ) -> Published:
-    """Write the report into the (claimed) `run_dir`, then update or gate on the baseline.
+    """Write the report into the (claimed) `run_dir`, print its summary, then update or
+    gate on the baseline (whose findings print after the summary).
 
     `replace`: the run is a resumed one, whose own partial report is rewritten.
     """
     summary = write_run_report(report, run_dir, root=root, replace=replace, verbose=verbose)
+    sys.stdout.write(summary)
+    sys.stdout.flush()
     if plan is None:
         return Published(run_dir=run_dir, report=report, summary=summary, exit_code=EXIT_OK)
     if plan.update:
