@@ -128,3 +128,16 @@ def test_the_hazard_module_is_flagged_and_its_clean_counterpart_passes():
     assert check_export(data_dependent_branch.target(), EAGER).status is CheckStatus.FAILED
     clean = check_export(data_dependent_branch.clean_target(), EAGER)
     assert clean.status is CheckStatus.PASSED
+
+
+def test_the_audit_runs_export_only_when_asked_and_reports_it():
+    """audit_target leaves export out by default; with it, a failing export fails the target."""
+    from audits.audit import audit_target
+    from reporting.schema.audit import CheckName, TargetStatus
+
+    target = target_from_pair("value_branch", (ValueBranch(), (torch.randn(2, WIDTH),)))
+    plain = audit_target(target, EAGER)
+    assert plain.export is None and CheckName.EXPORT not in plain.flagged
+    asked = audit_target(target, CheckSettings(backend="eager", optional=frozenset({"export"})))
+    assert asked.export is not None and asked.export.status is CheckStatus.FAILED
+    assert CheckName.EXPORT in asked.flagged and asked.status is TargetStatus.FAILED
