@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from reporting.cells import table, text
 from reporting.regressions import RegressionReport
+from reporting.tables import markdown_text, table
 
 COMPARISON_MD = "comparison.md"  # the regression report's copy inside the new run's directory
 _STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
@@ -25,8 +25,8 @@ def render_regressions(result: RegressionReport) -> str:
         f"{verdict}: {result.targets_compared} targets and "
         f"{result.speedups_compared} speedups compared.",
         "",
-        f"- baseline: {text(result.base_label)}",
-        f"- this run: {text(result.new_label)}",
+        f"- baseline: {markdown_text(result.base_label)}",
+        f"- this run: {markdown_text(result.new_label)}",
     ]
     if result.timings_compared:
         lines.append(
@@ -38,20 +38,16 @@ def render_regressions(result: RegressionReport) -> str:
             f"- **timings not compared** ({result.timings_reason}): only compile-status items "
             "(status, graph breaks, recompiles, parity, exception parity) were compared."
         )
-    if result.findings:
-        rows = [
-            [
-                text(f.target, 70),
-                f.kind.value,
-                text(f.detail, 220),
-                "yes" if f.gating else "no (informational)",
-            ]
-            for f in result.findings
-        ]
-        lines.extend(["", table(rows, ["target", "regression", "detail", "fails the run"])])
+    rows = [
+        [f.target, f.kind.value, f.detail, "yes" if f.gating else "no (informational)"]
+        for f in result.findings
+    ]
+    findings = table("target | regression | detail | fails the run", rows, limit=220)
+    if findings is not None:
+        lines.extend(["", findings.markdown()])
     if result.notes:
         lines.extend(["", "Notes:", ""])
-        lines.extend(f"- {text(note, 300)}" for note in result.notes)
+        lines.extend(f"- {markdown_text(note, 300)}" for note in result.notes)
     return "\n".join(lines) + "\n"
 
 
