@@ -1,4 +1,5 @@
-"""Compare a run with a baseline: what got worse, per target, as typed findings.
+"""Compare a run with a baseline: what got worse, per target, as typed findings, and the
+markdown that says so (printed, and appended to $GITHUB_STEP_SUMMARY).
 
 A regression is one of:
 - a target that passed and now errors, times out or crashes, or a hazard no longer flagged;
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from reporting.schema.audit import CheckStatus, GraphBreakInfo, TargetResult
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks, speedup_key, speedup_label
+from reporting.tables import markdown_text, table
 from reporting.version_matrix import BROKEN
 
 DEFAULT_THRESHOLD = 0.10
@@ -293,3 +295,42 @@ def compare_reports(
 def _names(names: list[str], limit: int = 8) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f", and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def render_regressions(result: RegressionReport) -> str:
+    regressions = result.regressions
+    targets = sorted({f.target for f in regressions})
+    if regressions:
+        verdict = f"**{len(regressions)} regression(s)** in {len(targets)} target(s)"
+    else:
+        verdict = "**no regressions**"
+    lines = [
+        "## esper regression report",
+        "",
+        f"{verdict}: {result.targets_compared} targets and "
+        f"{result.speedups_compared} speedups compared.",
+        "",
+        f"- baseline: {markdown_text(result.base_label)}",
+        f"- this run: {markdown_text(result.new_label)}",
+    ]
+    if result.timings_compared:
+        lines.append(
+            f"- timings compared ({result.timings_reason}): a speedup regresses when it drops "
+            f"by more than {result.threshold:.0%} and falls outside both 95 % CIs."
+        )
+    else:
+        lines.append(
+            f"- **timings not compared** ({result.timings_reason}): only compile-status items "
+            "(status, graph breaks, recompiles, parity, exception parity) were compared."
+        )
+    rows = [
+        [f.target, f.kind.value, f.detail, "yes" if f.gating else "no (informational)"]
+        for f in result.findings
+    ]
+    findings = table("target | regression | detail | fails the run", rows, limit=220)
+    if findings is not None:
+        lines.extend(["", findings.markdown()])
+    if result.notes:
+        lines.extend(["", "Notes:", ""])
+        lines.extend(f"- {markdown_text(note, 300)}" for note in result.notes)
+    return "\n".join(lines) + "\n"
