@@ -1,231 +1,179 @@
-"""The audit's tables in report.md: status, breaks, recompiles, parity, exceptions, time.
+"""The audit's tables: one row per target, then the breaks, recompiles, parity, exception
+cases, compile times, errors, device faults and the guard comparison behind the verdicts.
 
-Rendering only: each function takes the audit's AuditRun and returns a GitHub markdown
-table, or None when there is nothing to show.
+Each function takes the AuditRun and returns a Table (reporting.tables), or None when there
+is nothing to show; the console summary and report.md render the same tables.
 """
 
 from __future__ import annotations
 
-from reporting.cells import DASH, code, number, seconds, table, text
-from reporting.schema.audit import AuditRun, CheckStatus, TargetResult, TargetStatus
-
-_MARK = {
-    CheckStatus.PASSED: "ok",
-    CheckStatus.FAILED: "FAIL",
-    CheckStatus.SKIPPED: "skip",
-    CheckStatus.ERROR: "ERROR",
-}
-
-
-def _mark(result: object | None) -> str:
-    status = getattr(result, "status", None)
-    return _MARK.get(status, DASH) if status is not None else DASH
+from reporting.schema.audit import (
+    AuditRun,
+    CheckStatus,
+    ExceptionCase,
+    GraphBreakInfo,
+    TargetResult,
+    TargetStatus,
+)
+from reporting.tables import Table, code, number, seconds, table
 
 
-def _target_status(t: TargetResult) -> str:
+def status_label(t: TargetResult) -> str:
     """A hazard passes by being flagged: say "detected" / "MISSED" rather than passed / failed."""
+    label = t.status.value
     if t.expected_flags and t.status is TargetStatus.PASSED:
         label = "detected"
     elif t.expected_flags and t.status is TargetStatus.FAILED:
         label = "MISSED"
-    else:
-        label = t.status.value if t.status is TargetStatus.PASSED else t.status.value.upper()
     return label + (" (info)" if t.informational else "")
 
 
-def _compile_status_row(t: TargetResult) -> list[str]:
-    breaks = t.breaks
-    rec = t.recompiles
-    parity = t.parity.worst_abs if t.parity else None
-    exc = t.exceptions
-    exc_text = DASH
-    if exc is not None and exc.cases:
-        matching = sum(c.type_matches and c.message_matches for c in exc.cases)
-        exc_text = f"{matching}/{len(exc.cases)}"
-    expected = ", ".join(c.value for c in t.expected_flags)
+_FULLGRAPH = {CheckStatus.PASSED: "yes", CheckStatus.FAILED: "NO"}
+
+
+def _failed(status: CheckStatus, text: str) -> str:
+    return text if status is CheckStatus.PASSED else f"FAIL {text}"
+
+
+def _same(case: ExceptionCase) -> bool:
+    return case.type_matches and case.message_matches
+
+
+def _target_row(t: TargetResult) -> list[str | None]:
+    fg, breaks, rec, parity, exc = t.fullgraph, t.breaks, t.recompiles, t.parity, t.exceptions
+    time = t.compile_time
+    compiles = None
+    if rec is not None:
+        compiles = _failed(rec.status, f"{rec.max_frame_compiles}/{rec.budget}")
+        compiles += " limit hit" if rec.limit_hit and rec.status is CheckStatus.FAILED else ""
+    worst = None if parity is None or parity.worst_abs is None else f"{parity.worst_abs:.1e}"
+    same = None
+    if exc is not None and exc.status is not CheckStatus.SKIPPED:
+        same = _failed(exc.status, f"{sum(map(_same, exc.cases))}/{len(exc.cases)} same")
+    steady = None if time is None or time.steady_state_s is None else time.steady_state_s * 1e3
     return [
-        text(t.name, 60),
+        t.name,
         t.group,
-        _target_status(t),
-        _mark(t.fullgraph),
-        DASH if breaks is None else str(breaks.graph_count),
-        DASH if breaks is None else str(breaks.break_count),
-        DASH if rec is None else f"{rec.max_frame_compiles}/{rec.budget}",
-        number(parity),
-        exc_text,
-        seconds(t.compile_time.first_call_s if t.compile_time else None),
-        expected or DASH,
+        status_label(t),
+        None if fg is None else _FULLGRAPH.get(fg.status, fg.status.value),
+        None if breaks is None else str(breaks.graph_count),
+        None if breaks is None else str(breaks.break_count),
+        compiles,
+        None if parity is None else _failed(parity.status, worst or "-"),
+        same,
+        None if time is None else f"{time.first_call_s:.2f}",
+        None if steady is None else f"{steady:.2f}",
+        ", ".join(c.value for c in t.expected_flags) or None,
     ]
 
 
-def compile_status_table(audit: AuditRun) -> str:
-    headers = [
-        "target",
-        "group",
-        "status",
-        "fullgraph",
-        "graphs",
-        "breaks",
-        "compiles/budget",
-        "worst parity abs",
-        "exceptions match",
-        "first call",
-        "expected flags (hazard)",
-    ]
-    return table([_compile_status_row(t) for t in audit.targets], headers)
+def targets_table(audit: AuditRun) -> Table | None:
+    """One row per target; the console leaves out the group and the expected flags."""
+    headers = (
+        "target | group | status | fullgraph | graphs | breaks | compiles/budget | "
+        "parity max err | exceptions | first call s | steady ms | expected flags (hazard)"
+    )
+    return table(headers, map(_target_row, audit.targets))
 
 
-def breaks_table(audit: AuditRun) -> str | None:
-    rows = []
-    for t in audit.targets:
-        seen = set()
-        infos = []
-        if t.fullgraph is not None and t.fullgraph.graph_break is not None:
-            infos.append(("fullgraph", t.fullgraph.graph_break))
-        if t.breaks is not None:
-            infos.extend(("breaks", info) for info in t.breaks.breaks)
-        for check, info in infos:
-            where = info.location
-            key = (info.gb_type, where.file if where else None, where.line if where else None)
-            if key in seen:
-                continue
+def _break_rows(t: TargetResult) -> list[list[str | None]]:
+    found: list[tuple[str, GraphBreakInfo]] = []
+    if t.fullgraph is not None and t.fullgraph.graph_break is not None:
+        found.append(("fullgraph", t.fullgraph.graph_break))
+    found.extend(("breaks", info) for info in (t.breaks.breaks if t.breaks else ()))
+    rows, seen = [], set()
+    for check, info in found:
+        where = info.location
+        key = (info.gb_type, where.file if where else None, where.line if where else None)
+        if key not in seen:
             seen.add(key)
             rows.append(
                 [
-                    text(t.name, 50),
+                    t.name,
                     check,
-                    text(info.gb_type, 60) + (f" ({info.gb_code})" if info.gb_code else ""),
+                    info.gb_type + (f" ({info.gb_code})" if info.gb_code else ""),
                     code(f"{where.file}:{where.line}" if where else None),
-                    code(where.code if where else None, 70),
-                    text(info.hints[0] if info.hints else info.explanation, 120),
+                    code(where.code if where else None),
+                    info.hints[0] if info.hints else info.explanation,
                 ]
             )
-    if not rows:
-        return None
-    return table(rows, ["target", "check", "break", "location", "source", "hint"])
+    return rows
 
 
-def recompiles_table(audit: AuditRun) -> str | None:
+def breaks_table(audit: AuditRun) -> Table | None:
+    rows = [row for t in audit.targets for row in _break_rows(t)]
+    return table("target | check | break | location | source | hint", rows)
+
+
+def recompiles_table(audit: AuditRun) -> Table | None:
     rows = []
     for t in audit.targets:
-        rec = t.recompiles
-        if rec is None:
-            continue
-        for step in rec.steps:
-            if (
-                step.compiles <= 1
-                and not step.guard_failures
-                and step.error is None
-                and step.stale_graph is None
-            ):
-                continue
+        for step in t.recompiles.steps if t.recompiles else ():
             stale = f"stale graph: {step.stale_graph}" if step.stale_graph else None
-            reasons = "; ".join(step.guard_failures) or step.error or stale or DASH
-            rows.append(
-                [
-                    text(t.name, 50),
-                    text(step.step, 40),
-                    str(step.calls),
-                    str(step.compiles),
-                    text(reasons, 160),
-                ]
-            )
-        if rec.limit_hit:
+            reasons = "; ".join(step.guard_failures) or step.error or stale
+            if step.compiles > 1 or reasons:
+                rows.append([t.name, step.step, str(step.calls), str(step.compiles), reasons])
+        rec = t.recompiles
+        if rec is not None and rec.limit_hit:
             fallback = "silent fallback to eager" if rec.silent_fallback else "limit hit"
-            rows.append(
-                [
-                    text(t.name, 50),
-                    "(whole replay)",
-                    DASH,
-                    str(rec.total_compiles),
-                    f"{fallback} at recompile_limit {rec.recompile_limit}",
-                ]
-            )
-    if not rows:
-        return None
-    return table(rows, ["target", "step", "calls", "compiles", "failed guard / reason"])
+            why = f"{fallback} at recompile_limit {rec.recompile_limit}"
+            rows.append([t.name, "(whole replay)", None, str(rec.total_compiles), why])
+    return table("target | step | calls | compiles | failed guard / reason", rows)
 
 
-def parity_table(audit: AuditRun) -> str | None:
-    rows = []
-    for t in audit.targets:
-        if t.parity is None:
-            continue
-        for m in t.parity.modes:
-            grad = m.worst_grad
-            rows.append(
-                [
-                    text(t.name, 50),
-                    m.mode.value,
-                    m.dtype,
-                    number(m.output.max_abs),
-                    number(m.output.max_rel),
-                    DASH if grad is None else f"{text(grad.name, 40)}: {number(grad.max_abs)}",
-                    f"{number(m.output.atol, 2)} / {number(m.output.rtol, 2)}",
-                    number(m.fp64_compiled_max_abs),
-                    "ok" if m.passed else "FAIL",
-                ]
-            )
-    if not rows:
-        return None
-    return table(
-        rows,
-        [
-            "target",
-            "mode",
-            "dtype",
-            "output abs",
-            "output rel",
-            "worst grad abs",
-            "atol / rtol",
-            "compiled vs fp64",
-            "parity",
-        ],
-    )
-
-
-def exceptions_table(audit: AuditRun) -> str | None:
-    rows = []
-    for t in audit.targets:
-        if t.exceptions is None:
-            continue
-        for c in t.exceptions.cases:
-            verdict = (
-                "ok"
-                if c.type_matches and c.message_matches
-                else ("message differs" if c.type_matches else "TYPE DIFFERS")
-            )
-            rows.append(
-                [
-                    text(t.name, 50),
-                    text(c.name, 40),
-                    code(c.expected_type),
-                    code(c.eager_type or "nothing"),
-                    code(c.compiled_type or "nothing"),
-                    verdict,
-                    text(c.compiled_message if not c.message_matches else "", 100) or DASH,
-                ]
-            )
-    if not rows:
-        return None
-    return table(
-        rows,
-        [
-            "target",
-            "bad input",
-            "expected",
-            "eager raised",
-            "compiled raised",
-            "parity",
-            "compiled message",
-        ],
-    )
-
-
-def compile_time_table(audit: AuditRun) -> str | None:
+def parity_table(audit: AuditRun) -> Table | None:
     rows = [
         [
-            text(t.name, 60),
+            t.name,
+            m.mode.value,
+            m.dtype.value,
+            number(m.output.max_abs),
+            number(m.output.max_rel),
+            None
+            if m.worst_grad is None
+            else f"{m.worst_grad.name}: {number(m.worst_grad.max_abs)}",
+            f"{number(m.output.atol, 2)} / {number(m.output.rtol, 2)}",
+            number(m.fp64_compiled_max_abs),
+            "ok" if m.passed else "FAIL",
+        ]
+        for t in audit.targets
+        for m in (t.parity.modes if t.parity else ())
+    ]
+    headers = (
+        "target | mode | dtype | output abs | output rel | worst grad abs | atol / rtol | "
+        "compiled vs fp64 | parity"
+    )
+    return table(headers, rows)
+
+
+def _verdict(case: ExceptionCase) -> str:
+    if _same(case):
+        return "ok"
+    return "message differs" if case.type_matches else "TYPE DIFFERS"
+
+
+def exceptions_table(audit: AuditRun) -> Table | None:
+    rows = [
+        [
+            t.name,
+            c.name,
+            code(c.expected_type),
+            code(c.eager_type or "nothing"),
+            code(c.compiled_type or "nothing"),
+            _verdict(c),
+            None if c.message_matches else c.compiled_message or None,
+        ]
+        for t in audit.targets
+        for c in (t.exceptions.cases if t.exceptions else ())
+    ]
+    headers = "target | bad input | expected | eager raised | compiled raised | parity | "
+    return table(headers + "compiled message", rows)
+
+
+def compile_time_table(audit: AuditRun) -> Table | None:
+    rows = [
+        [
+            t.name,
             seconds(t.compile_time.first_call_s),
             seconds(t.compile_time.first_backward_s),
             seconds(t.compile_time.steady_state_s),
@@ -234,51 +182,59 @@ def compile_time_table(audit: AuditRun) -> str | None:
         for t in audit.targets
         if t.compile_time is not None
     ]
-    if not rows:
-        return None
-    return table(
-        rows,
-        [
-            "target",
-            "first call (compiles)",
-            "first backward",
-            "steady call (median)",
-            "steady calls",
-        ],
-    )
+    headers = "target | first call (compiles) | first backward | steady call (median) | "
+    return table(headers + "steady calls", rows)
 
 
-def errors_table(audit: AuditRun) -> str | None:
+def errors_table(audit: AuditRun) -> Table | None:
     rows = [
         [
-            text(t.name, 60),
+            t.name,
             t.status.value,
             code(t.error.type),
-            text(t.error.check.value if t.error.check else DASH),
-            text(t.error.message, 160),
+            t.error.check.value if t.error.check else None,
+            t.error.message,
         ]
         for t in audit.targets
         if t.error is not None
     ]
-    if not rows:
-        return None
-    return table(rows, ["target", "status", "error", "during check", "message"])
+    return table("target | status | error | during check | message", rows)
 
 
-def device_faults_table(audit: AuditRun) -> str | None:
+def device_faults_table(audit: AuditRun) -> Table | None:
     """CUDA errors that ended a target's process; the checks after them ran in a fresh one."""
     rows = [
         [
-            text(t.name, 60),
-            text(f.check.value),
-            text(f.input, 60),
+            t.name,
+            f.check.value,
+            f.input,
             code(f.error_type),
-            text(f.message, 120),
-            text(", ".join(f.not_run) or DASH, 80),
+            f.message,
+            ", ".join(f.not_run) or None,
         ]
         for t in audit.targets
         for f in t.device_faults
     ]
-    if not rows:
-        return None
-    return table(rows, ["target", "check", "input", "error", "message", "bad inputs not run"])
+    return table("target | check | input | error | message | bad inputs not run", rows)
+
+
+def _guard_row(t: TargetResult) -> list[str | None]:
+    fg = t.fullgraph
+    normal = None
+    if fg is not None:
+        normal = "one graph" if fg.status is CheckStatus.PASSED else f"breaks: {fg.error_type}"
+    if t.parity is not None:
+        passed = t.parity.status is CheckStatus.PASSED
+        normal = f"{normal or '-'}, parity {'ok' if passed else 'FAIL'}"
+    case = t.exceptions.cases[0] if t.exceptions and t.exceptions.cases else None
+    error_path = None
+    if case is not None:
+        error_path = f"eager {case.eager_type} -> compiled {case.compiled_type}"
+        error_path += f" ({case.graph_break.gb_type})" if case.graph_break else ""
+    return [t.name, normal, error_path, "same" if case and _same(case) else "DIFFERS"]
+
+
+def guards_table(audit: AuditRun) -> Table | None:
+    """TransformerHost's two guards side by side, normal and error path, as measured."""
+    rows = [_guard_row(t) for t in audit.targets if t.group == "guard"]
+    return table("guard / entry point | normal path | error path | user sees", rows)

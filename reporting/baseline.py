@@ -7,14 +7,19 @@ other-schema file is a one-line `ReportFormatError`, which the CLIs turn into ex
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from foundation.files import atomic_write_text
 from foundation.hardware import hardware_class
-from reporting.regression_md import COMPARISON_MD, append_step_summary, render_regressions
-from reporting.regressions import DEFAULT_THRESHOLD, RegressionReport, compare_reports
+from reporting.regressions import (
+    DEFAULT_THRESHOLD,
+    RegressionReport,
+    compare_reports,
+    render_regressions,
+)
 from reporting.rundir import REPORTS_ROOT
 from reporting.schema.report import (
     ReportFormatError,
@@ -26,6 +31,7 @@ from reporting.schema.report import (
 
 BASELINE_DIR = REPORTS_ROOT / "baseline"
 AUTO = "auto"
+COMPARISON_MD = "comparison.md"  # the regression report's copy inside the new run's directory
 
 # Exit codes shared by audits.run --baseline and audits.compare.
 EXIT_OK = 0
@@ -87,12 +93,16 @@ def gate(
     run_dir: Path | None = None,
     stdout: TextIO | None = None,
 ) -> tuple[int, RegressionReport]:
-    """Compare and print the markdown (also to the step summary and `run_dir`); 1 on regression."""
+    """Compare and print the markdown, also appended to the file GitHub Actions names in
+    $GITHUB_STEP_SUMMARY and written to `run_dir`; 1 on regression."""
     result = compare_reports(baseline, report, threshold)
     markdown = render_regressions(result)
     print(markdown, end="", file=stdout or sys.stdout)
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     try:
-        append_step_summary(markdown)
+        if step_summary:
+            with Path(step_summary).open("a", encoding="utf-8") as handle:  # other steps too
+                handle.write(markdown + "\n")
     except OSError as error:  # a CI misconfiguration must not hide the verdict printed above
         print(f"warning: could not append to $GITHUB_STEP_SUMMARY: {error}", file=sys.stderr)
     if run_dir is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reporting.cells import seconds, table, text
+from reporting.tables import Table, seconds, table
 from reporting.version_matrix import BROKEN, Cell, VersionMatrix, summarize
 
 MATRIX_MD = "matrix.md"
@@ -33,7 +33,7 @@ def describe(cell: Cell | None) -> str:
     if cell.recompiles_ok is False:
         problems.append(
             f"compiles {cell.max_frame_compiles}/{cell.recompile_budget}"
-            + (" (limit hit)" if cell.limit_hit else "")
+            + (" (limit hit)" if cell.recompile_limit_hit else "")
         )
     if cell.parity_ok is False:
         problems.append("parity differs")
@@ -42,51 +42,47 @@ def describe(cell: Cell | None) -> str:
     return ", ".join(problems) or cell.status.value
 
 
-def _summary_table(matrix: VersionMatrix) -> str:
+def _markdown(found: Table | None) -> str:
+    return found.markdown() if found is not None else ""
+
+
+def _summary_table(matrix: VersionMatrix) -> Table | None:
     rows = []
     for release in matrix.releases:
         s = summarize(matrix, release)
+        breaks = f"{s.graph_breaks} in {s.targets_with_breaks} targets" if s.graph_breaks else "0"
         rows.append(
             [
                 release.torch_version,
                 f"**{s.clean}/{s.targets}**",
                 f"{s.fullgraph_ok}/{s.targets}",
-                f"{s.graph_breaks} in {s.targets_with_breaks} targets" if s.graph_breaks else "0",
+                breaks,
                 str(s.recompiles),
                 str(s.over_budget),
                 f"{s.parity_ok}/{s.targets}",
                 f"{s.exception_cases_same}/{s.exception_cases} cases same",
                 str(s.broken),
                 seconds(release.duration_s),
-                text(release.commit),
+                release.commit,
             ]
         )
     headers = (
-        "torch",
-        "targets clean",
-        "fullgraph",
-        "graph breaks",
-        "recompiles",
-        "over budget",
-        "eager parity",
-        "exception parity",
-        "errors",
-        "audit wall time",
-        "commit",
+        "torch | targets clean | fullgraph | graph breaks | recompiles | over budget | "
+        "eager parity | exception parity | errors | audit wall time | commit"
     )
-    return table(rows, headers)
+    return table(headers, rows)
 
 
-def _target_table(matrix: VersionMatrix) -> str:
+def _target_table(matrix: VersionMatrix) -> Table | None:
     rows = []
     for row in matrix.targets:
         first = matrix.first_clean(row.name)
-        name = f"{row.name} (info)" if row.informational else row.name
         rows.append(
-            [text(name), *(describe(r.cell(row.name)) for r in matrix.releases)]
+            [f"{row.name} (info)" if row.informational else row.name]
+            + [describe(r.cell(row.name)) for r in matrix.releases]
             + [first.name if first else f"not clean in {matrix.releases[-1].name}"]
         )
-    return table(rows, ("target", *(r.name for r in matrix.releases), "first clean"))
+    return table(" | ".join(("target", *(r.name for r in matrix.releases), "first clean")), rows)
 
 
 def matrix_markdown(matrix: VersionMatrix) -> str:
@@ -116,7 +112,7 @@ def matrix_markdown(matrix: VersionMatrix) -> str:
             "the whole audit's on the machine named in each report, and depend mostly on "
             "whether inductor's cache was warm: they do not rank the releases.",
             "",
-            _summary_table(matrix),
+            _markdown(_summary_table(matrix)),
             "",
             "## Per target",
             "",
@@ -124,10 +120,18 @@ def matrix_markdown(matrix: VersionMatrix) -> str:
             f"from which it stays clean in every newer one audited. *{NOT_AUDITED}*: the "
             "release's report has no such target.",
             "",
-            _target_table(matrix),
+            _markdown(_target_table(matrix)),
             "",
         ]
     )
+
+
+_BOOLEANS = "clean fullgraph_ok recompiles_ok recompile_limit_hit parity_ok".split()
+_COUNTS = "graph_breaks max_frame_compiles recompile_budget exception_cases exception_cases_same"
+_CELL_COLUMNS = (  # the Cell attributes matrix.csv holds, in its order
+    "clean fullgraph_ok graph_breaks max_frame_compiles recompile_budget recompiles_ok "
+    "recompile_limit_hit parity_ok exception_cases exception_cases_same error"
+).split()
 
 
 def matrix_frame(matrix: VersionMatrix) -> pd.DataFrame:
@@ -137,6 +141,7 @@ def matrix_frame(matrix: VersionMatrix) -> pd.DataFrame:
         for target in matrix.targets:
             cell = release.cell(target.name)
             first = matrix.first_clean(target.name)
+            figures = {column: getattr(cell, column) if cell else None for column in _CELL_COLUMNS}
             rows.append(
                 {
                     "torch_release": release.name,
@@ -146,30 +151,12 @@ def matrix_frame(matrix: VersionMatrix) -> pd.DataFrame:
                     "informational": target.informational,
                     "audited": cell is not None,
                     "status": cell.status.value if cell else None,
-                    "clean": cell.clean if cell else None,
-                    "fullgraph_ok": cell.fullgraph_ok if cell else None,
-                    "graph_breaks": cell.graph_breaks if cell else None,
-                    "max_frame_compiles": cell.max_frame_compiles if cell else None,
-                    "recompile_budget": cell.recompile_budget if cell else None,
-                    "recompiles_ok": cell.recompiles_ok if cell else None,
-                    "recompile_limit_hit": cell.limit_hit if cell else None,
-                    "parity_ok": cell.parity_ok if cell else None,
-                    "exception_cases": cell.exception_cases if cell else None,
-                    "exception_cases_same": cell.exception_cases_same if cell else None,
-                    "error": cell.error if cell else None,
+                    **figures,
                     "first_clean": first.name if first else None,
                 }
             )
-    frame = pd.DataFrame(rows)
-    booleans = ("clean", "fullgraph_ok", "recompiles_ok", "recompile_limit_hit", "parity_ok")
-    counts = (
-        "graph_breaks",
-        "max_frame_compiles",
-        "recompile_budget",
-        "exception_cases",
-        "exception_cases_same",
-    )
-    return frame.astype({**dict.fromkeys(booleans, "boolean"), **dict.fromkeys(counts, "Int64")})
+    types = {**dict.fromkeys(_BOOLEANS, "boolean"), **dict.fromkeys(_COUNTS.split(), "Int64")}
+    return pd.DataFrame(rows).astype(types)
 
 
 def matrix_csv(matrix: VersionMatrix) -> str:

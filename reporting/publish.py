@@ -1,9 +1,10 @@
-"""What audits.run calls at its edges: the baseline before the run, the report after it.
+"""What audits.run and benchmarks.run call at their edges: the baseline before the run,
+the report after it.
 
 Before any target runs, `prepare_baseline` resolves `--baseline` (and `auto`) and reads
 the file, so a missing or corrupt baseline costs one line and exit 2, not a whole audit.
-After the run, `publish_audit` claims the run directory, writes the report into it,
-points reports/latest at it, and then either refreshes the baseline (only with
+After the run, `publish_report` writes the report into the claimed run directory, points
+reports/latest at it, and then either refreshes the baseline (only with
 `--update-baseline`) or gates the run against the baseline read earlier.
 """
 
@@ -23,10 +24,19 @@ from reporting.baseline import (
     resolve_baseline,
     update_baseline,
 )
-from reporting.regressions import DEFAULT_THRESHOLD, RegressionReport
-from reporting.rundir import REPORTS_ROOT, RunDirExistsError, claim_run_dir
+from reporting.regressions import DEFAULT_THRESHOLD
+from reporting.rundir import REPORTS_ROOT, check_out_dir, claim_run_dir, write_run_report
 from reporting.schema.report import RunReport
-from reporting.write import write_run_report
+
+# check_out_dir is the runs' own check, before they start, of the --out they were given.
+__all__ = [
+    "BaselinePlan",
+    "Published",
+    "check_out_dir",
+    "prepare_baseline",
+    "publish_benchmarks",
+    "publish_report",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,12 +55,8 @@ class BaselinePlan:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Published:
-    run_dir: Path
-    report: RunReport
     summary: str  # the console summary, as written to summary.txt
     exit_code: int  # 0, or 1 on a regression against the baseline
-    regressions: RegressionReport | None = None
-    baseline_written: Path | None = None
 
 
 def prepare_baseline(
@@ -64,20 +70,14 @@ def prepare_baseline(
     """None without --baseline/--update-baseline; ReportFormatError for an unusable baseline."""
     if spec is None and not update:
         return None
-    path = resolve_baseline(spec or AUTO, device_kind=device_kind, torch_version=torch_version)
-    if update and (spec or AUTO) == AUTO:
-        # Never the CPU file that `auto` falls back to when reading: a CUDA run that
-        # updates writes its own device's baseline.
-        path = BASELINE_DIR / baseline_name(device_kind, torch_version)
     if update:
+        # `auto` never names the CPU file it falls back to when reading: a CUDA run that
+        # updates writes its own device's baseline.
+        own = BASELINE_DIR / baseline_name(device_kind, torch_version)
+        path = own if spec in (None, AUTO) else Path(spec)
         return BaselinePlan(path=path, update=True, threshold=threshold)
+    path = resolve_baseline(spec or AUTO, device_kind=device_kind, torch_version=torch_version)
     return BaselinePlan(path=path, update=False, threshold=threshold, baseline=load_baseline(path))
-
-
-def check_out_dir(out: Path | None) -> None:
-    """Refuse, before the run, an --out that already holds files (RunDirExistsError)."""
-    if out is not None and out.is_dir() and any(out.iterdir()):
-        raise RunDirExistsError(f"{out} already holds files; a run directory is never overwritten")
 
 
 def publish_report(
@@ -97,23 +97,13 @@ def publish_report(
     summary = write_run_report(report, run_dir, root=root, replace=replace, verbose=verbose)
     sys.stdout.write(summary)
     sys.stdout.flush()
-    if plan is None:
-        return Published(run_dir=run_dir, report=report, summary=summary, exit_code=EXIT_OK)
-    if plan.update:
-        written = update_baseline(report, plan.path)
-        print(f"baseline updated: {written}")
-        return Published(
-            run_dir=run_dir,
-            report=report,
-            summary=summary,
-            exit_code=EXIT_OK,
-            baseline_written=written,
-        )
-    assert plan.baseline is not None  # guaranteed by BaselinePlan.__post_init__
-    code, regressions = gate(plan.baseline, report, threshold=plan.threshold, run_dir=run_dir)
-    return Published(
-        run_dir=run_dir, report=report, summary=summary, exit_code=code, regressions=regressions
-    )
+    code = EXIT_OK
+    if plan is not None and plan.update:
+        print(f"baseline updated: {update_baseline(report, plan.path)}")
+    elif plan is not None:
+        assert plan.baseline is not None  # guaranteed by BaselinePlan.__post_init__
+        code, _ = gate(plan.baseline, report, threshold=plan.threshold, run_dir=run_dir)
+    return Published(summary=summary, exit_code=code)
 
 
 def publish_benchmarks(

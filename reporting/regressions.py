@@ -1,4 +1,5 @@
-"""Compare a run with a baseline: what got worse, per target, as typed findings.
+"""Compare a run with a baseline: what got worse, per target, as typed findings, and the
+markdown that says so (printed, and appended to $GITHUB_STEP_SUMMARY).
 
 A regression is one of:
 - a target that passed and now errors, times out or crashes, or a hazard no longer flagged;
@@ -11,10 +12,9 @@ A regression is one of:
   new interval, so noise alone does not fail a commit.
 
 Timings are compared only when both runs used the same device kind, device (the GPU, or
-the CPU model) and torch version;
-otherwise only the compile-status items are, and the result says why. Breaks are matched
-by type, file, function and source text, not line number, so an edit above a known
-break does not read as a new one.
+the CPU model) and torch version; otherwise only the compile-status items are, and the
+result says why. Breaks are matched by type, file, function and source text, not line
+number, so an edit above a known break does not read as a new one.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reporting.schema.audit import CheckStatus, GraphBreakInfo, TargetResult, TargetStatus
+from reporting.schema.audit import CheckStatus, GraphBreakInfo, TargetResult
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks, speedup_key, speedup_label
+from reporting.tables import markdown_text, table
+from reporting.version_matrix import BROKEN
 
 DEFAULT_THRESHOLD = 0.10
-_BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
 
 
 class RegressionKind(str, enum.Enum):
@@ -60,10 +61,6 @@ class RegressionReport:
     findings: tuple[Finding, ...] = ()
     notes: tuple[str, ...] = ()  # targets or speedups present on one side only, etc.
 
-    def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
-            raise ValueError(f"threshold must be a fraction in (0, 1), got {self.threshold}")
-
     @property
     def regressions(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if f.gating)
@@ -94,42 +91,35 @@ def timings_comparable(base: RunReport, new: RunReport) -> tuple[bool, str]:
 
 def _break_key(info: GraphBreakInfo) -> tuple[str, str, str, str]:
     where = info.location
-    if where is None:
-        return (info.gb_type, "", "", "")
-    return (info.gb_type, where.file, where.function, where.code)
+    return (info.gb_type, *((where.file, where.function, where.code) if where else ("",) * 3))
 
 
 def _describe_break(info: GraphBreakInfo) -> str:
     code = f" {info.gb_code}" if info.gb_code else ""
-    where = (
-        f" at {info.location.file}:{info.location.line} ({info.location.code})"
-        if info.location
-        else ""
-    )
-    return f"{info.gb_type}{code}{where}"
+    where = info.location
+    return info.gb_type + code + (f" at {where.file}:{where.line} ({where.code})" if where else "")
 
 
 def _status_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    if new.status in _BROKEN and base.status not in _BROKEN:
+    if new.status in BROKEN and base.status not in BROKEN:
+        error = new.error
         why = (
-            f": {new.error.type}: {new.error.message.splitlines()[0][:120]}"
-            if new.error and new.error.message
+            f": {error.type}: {error.message.splitlines()[0][:120]}"
+            if error and error.message
             else ""
         )
         yield f"{base.status.value} -> {new.status.value}{why}"
-    if new.expected_flags and new.status not in _BROKEN:
-        lost = sorted(c.value for c in set(new.missed) - set(base.missed))
-        if lost:
-            yield f"hazard no longer flagged by: {', '.join(lost)}"
+    lost = sorted(c.value for c in set(new.missed) - set(base.missed))
+    if new.expected_flags and new.status not in BROKEN and lost:
+        yield f"hazard no longer flagged by: {', '.join(lost)}"
 
 
 def _break_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
     was, now = base.fullgraph, new.fullgraph
     if was and now and was.status is CheckStatus.PASSED and now.status is CheckStatus.FAILED:
+        cause = f"{now.error_type}: {now.error_message}"
         if now.graph_break is not None:
             cause = _describe_break(now.graph_break)
-        else:
-            cause = f"{now.error_type}: {now.error_message}"
         yield f"no longer compiles with fullgraph=True: {cause}"
     a, b = base.breaks, new.breaks
     if not (a and b):
@@ -139,9 +129,7 @@ def _break_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
             f"graphs {a.graph_count} -> {b.graph_count}, breaks {a.break_count} -> {b.break_count}"
         )
     known = {_break_key(info) for info in a.breaks}
-    for info in b.breaks:
-        if _break_key(info) not in known:
-            yield f"new break: {_describe_break(info)}"
+    yield from (f"new break: {_describe_break(i)}" for i in b.breaks if _break_key(i) not in known)
 
 
 def _recompile_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
@@ -150,10 +138,10 @@ def _recompile_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
         return
     if b.max_frame_compiles > a.max_frame_compiles or b.total_compiles > a.total_compiles:
         guards = [g for step in b.steps for g in step.guard_failures]
-        reason = f"; guard: {guards[0][:120]}" if guards else ""
         yield (
             f"compiles {a.total_compiles} -> {b.total_compiles}, most per frame "
-            f"{a.max_frame_compiles} -> {b.max_frame_compiles} (budget {b.budget}){reason}"
+            f"{a.max_frame_compiles} -> {b.max_frame_compiles} (budget {b.budget})"
+            + (f"; guard: {guards[0][:120]}" if guards else "")
         )
     if b.limit_hit and not a.limit_hit:
         fallback = ", frames now run eagerly" if b.silent_fallback else ""
@@ -165,26 +153,17 @@ def _parity_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
     if not (a and b):
         return
     passed_before = {(m.mode, m.dtype) for m in a.modes if m.passed}
-    found = False
-    for mode in b.modes:
-        if mode.passed or (mode.mode, mode.dtype) not in passed_before:
-            continue
-        found = True
+    lost = [m for m in b.modes if not m.passed and (m.mode, m.dtype) in passed_before]
+    for mode in lost:
         worst = max((d for d in (mode.output, mode.worst_grad) if d), key=lambda d: d.max_abs)
-        missing = (
-            f", grads only on one side: {', '.join(mode.grad_presence_mismatch)}"
-            if mode.grad_presence_mismatch
-            else ""
-        )
+        missing = ", ".join(mode.grad_presence_mismatch)
         yield (
             f"{mode.mode.value} {mode.dtype}: {worst.name} max abs {worst.max_abs:.3g} "
-            f"(atol {worst.atol:.1g}, rtol {worst.rtol:.1g}){missing}"
+            f"(atol {worst.atol:.1g}, rtol {worst.rtol:.1g})"
+            + (f", grads only on one side: {missing}" if missing else "")
         )
-    if (
-        not found
-        and a.status is CheckStatus.PASSED
-        and b.status in (CheckStatus.FAILED, CheckStatus.ERROR)
-    ):
+    failed_now = b.status in (CheckStatus.FAILED, CheckStatus.ERROR)
+    if not lost and a.status is CheckStatus.PASSED and failed_now:
         yield f"parity check {a.status.value} -> {b.status.value}"
 
 
@@ -204,6 +183,7 @@ def _exception_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
 
 
 _TARGET_RULES = (
+    (RegressionKind.STATUS, _status_findings),
     (RegressionKind.GRAPH_BREAK, _break_findings),
     (RegressionKind.RECOMPILES, _recompile_findings),
     (RegressionKind.PARITY, _parity_findings),
@@ -213,18 +193,13 @@ _TARGET_RULES = (
 
 def compare_targets(base: TargetResult, new: TargetResult) -> list[Finding]:
     """Compile-status regressions of one target."""
-    gating = not new.informational
-    findings = [
-        Finding(target=new.name, kind=RegressionKind.STATUS, detail=d, gating=gating)
-        for d in _status_findings(base, new)
+    # A hazard's breaks and failures are the point: only its detection (status) counts.
+    rules = _TARGET_RULES[:1] if new.expected_flags else _TARGET_RULES
+    return [
+        Finding(target=new.name, kind=kind, detail=detail, gating=not new.informational)
+        for kind, rule in rules
+        for detail in rule(base, new)
     ]
-    if new.expected_flags:
-        return findings  # a hazard's breaks and failures are the point; only detection counts
-    for kind, rule in _TARGET_RULES:
-        findings.extend(
-            Finding(target=new.name, kind=kind, detail=d, gating=gating) for d in rule(base, new)
-        )
-    return findings
 
 
 def speedup_regressed(
@@ -237,46 +212,31 @@ def speedup_regressed(
 
 def _compare_speedups(
     base: RunReport, new: RunReport, threshold: float
-) -> tuple[list[Finding], list[str], int]:
-    notes: list[str] = []
+) -> tuple[list[Finding], int, list[str]]:
+    """The regressed speedups, how many were compared, and the baseline's not measured now."""
     before = {speedup_key(r): r for r in report_benchmarks(base) if r.speedup is not None}
-    findings: list[Finding] = []
-    compared = 0
+    findings, compared = [], 0
     for result in report_benchmarks(new):
         old = before.get(speedup_key(result))
         if old is None or old.speedup is None:
             continue
-        label = speedup_label(result)
-        if result.speedup is None:
-            why = result.error.message.splitlines()[0][:120] if result.error else "no speedup"
-            findings.append(
-                Finding(
-                    target=label,
-                    kind=RegressionKind.SPEEDUP,
-                    detail=f"was {old.speedup.point:.2f}x, now not measured: {why}",
-                )
-            )
-            continue
-        compared += 1
         a, b = old.speedup, result.speedup
-        if speedup_regressed(a.point, a.low, b.point, b.high, threshold):
-            findings.append(
-                Finding(
-                    target=label,
-                    kind=RegressionKind.SPEEDUP,
-                    detail=(
-                        f"{a.point:.2f}x [{a.low:.2f}, {a.high:.2f}] -> {b.point:.2f}x "
-                        f"[{b.low:.2f}, {b.high:.2f}] ({b.point / a.point - 1.0:+.0%})"
-                    ),
-                )
+        if b is None:
+            why = result.error.message.splitlines()[0][:120] if result.error else "no speedup"
+            detail = f"was {a.point:.2f}x, now not measured: {why}"
+        else:
+            compared += 1
+            if not speedup_regressed(a.point, a.low, b.point, b.high, threshold):
+                continue
+            detail = (
+                f"{a.point:.2f}x [{a.low:.2f}, {a.high:.2f}] -> {b.point:.2f}x "
+                f"[{b.low:.2f}, {b.high:.2f}] ({b.point / a.point - 1.0:+.0%})"
             )
+        label = speedup_label(result)
+        findings.append(Finding(target=label, kind=RegressionKind.SPEEDUP, detail=detail))
     measured_now = {speedup_key(r) for r in report_benchmarks(new)}
     unmeasured = [speedup_label(r) for key, r in before.items() if key not in measured_now]
-    if unmeasured:
-        notes.append(
-            f"{len(unmeasured)} baseline speedup(s) not measured in this run: {_names(unmeasured)}"
-        )
-    return findings, notes, compared
+    return findings, compared, unmeasured
 
 
 def compare_reports(
@@ -290,31 +250,35 @@ def compare_reports(
     compared_targets = 0
     if base.audit is not None and new.audit is not None:
         before = {t.name: t for t in base.audit.targets}
-        for target in new.audit.targets:
-            old = before.get(target.name)
-            if old is not None:
+        now = {t.name: t for t in new.audit.targets}
+        for name, target in now.items():
+            if name in before:
                 compared_targets += 1
-                findings.extend(compare_targets(old, target))
-        names_now = {t.name for t in new.audit.targets}
-        gone = [name for name in before if name not in names_now]
-        added = [t.name for t in new.audit.targets if t.name not in before]
+                findings.extend(compare_targets(before[name], target))
+        gone = [name for name in before if name not in now]
+        added = [name for name in now if name not in before]
         if gone:
             notes.append(f"{len(gone)} baseline target(s) not in this run: {_names(gone)}")
         if added:
             notes.append(f"{len(added)} target(s) not in the baseline: {_names(added)}")
-        if base.audit.config.backend != new.audit.config.backend:
+        backends = (base.audit.config.backend, new.audit.config.backend)
+        if backends[0] != backends[1]:
             notes.append(
-                f"audit backends differ ({base.audit.config.backend} vs "
-                f"{new.audit.config.backend}); parity may differ for that reason alone"
+                f"audit backends differ ({backends[0]} vs {backends[1]}); "
+                "parity may differ for that reason alone"
             )
     elif (base.audit is None) != (new.audit is None):
         notes.append("only one of the two runs has audit results; compile status not compared")
     comparable, reason = timings_comparable(base, new)
     compared_speedups = 0
     if comparable:
-        speed_findings, speed_notes, compared_speedups = _compare_speedups(base, new, threshold)
+        speed_findings, compared_speedups, unmeasured = _compare_speedups(base, new, threshold)
         findings.extend(speed_findings)
-        notes.extend(speed_notes)
+        if unmeasured:
+            notes.append(
+                f"{len(unmeasured)} baseline speedup(s) not measured in this run: "
+                + _names(unmeasured)
+            )
     return RegressionReport(
         base_label=base.label,
         new_label=new.label,
@@ -331,3 +295,42 @@ def compare_reports(
 def _names(names: list[str], limit: int = 8) -> str:
     shown = ", ".join(names[:limit])
     return shown + (f", and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def render_regressions(result: RegressionReport) -> str:
+    regressions = result.regressions
+    targets = sorted({f.target for f in regressions})
+    if regressions:
+        verdict = f"**{len(regressions)} regression(s)** in {len(targets)} target(s)"
+    else:
+        verdict = "**no regressions**"
+    lines = [
+        "## esper regression report",
+        "",
+        f"{verdict}: {result.targets_compared} targets and "
+        f"{result.speedups_compared} speedups compared.",
+        "",
+        f"- baseline: {markdown_text(result.base_label)}",
+        f"- this run: {markdown_text(result.new_label)}",
+    ]
+    if result.timings_compared:
+        lines.append(
+            f"- timings compared ({result.timings_reason}): a speedup regresses when it drops "
+            f"by more than {result.threshold:.0%} and falls outside both 95 % CIs."
+        )
+    else:
+        lines.append(
+            f"- **timings not compared** ({result.timings_reason}): only compile-status items "
+            "(status, graph breaks, recompiles, parity, exception parity) were compared."
+        )
+    rows = [
+        [f.target, f.kind.value, f.detail, "yes" if f.gating else "no (informational)"]
+        for f in result.findings
+    ]
+    findings = table("target | regression | detail | fails the run", rows, limit=220)
+    if findings is not None:
+        lines.extend(["", findings.markdown()])
+    if result.notes:
+        lines.extend(["", "Notes:", ""])
+        lines.extend(f"- {markdown_text(note, 300)}" for note in result.notes)
+    return "\n".join(lines) + "\n"

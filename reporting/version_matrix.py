@@ -17,7 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reporting.schema.audit import AuditRun, CheckStatus, TargetResult, TargetStatus
+from reporting.schema.audit import CheckStatus, TargetResult, TargetStatus
 from reporting.schema.report import RunReport
 
 BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
@@ -36,14 +36,13 @@ def torch_release(version: str) -> tuple[int, int, int]:
     return int(major), int(minor), int(patch or 0)
 
 
-def release_name(release: tuple[int, int, int]) -> str:
-    return ".".join(str(n) for n in release)
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cell:
     """One target under one torch release."""
 
+    name: str
+    group: str
+    informational: bool  # report-only (the guard comparison): never counted as unclean
     status: TargetStatus
     hazard: bool = False  # a wrong-on-purpose target: passed means its flags were raised
     fullgraph_ok: bool | None = None  # None: the check did not run
@@ -51,7 +50,7 @@ class Cell:
     max_frame_compiles: int | None = None
     recompile_budget: int | None = None
     recompiles_ok: bool | None = None
-    limit_hit: bool = False
+    recompile_limit_hit: bool = False
     parity_ok: bool | None = None
     exception_cases: int = 0
     exception_cases_same: int = 0  # compiled raised eager's type with eager's message
@@ -69,15 +68,15 @@ class Cell:
 
 def _passed(result: object) -> bool | None:
     status = getattr(result, "status", None)
-    if status is None or status is CheckStatus.SKIPPED:
-        return None
-    return bool(status is CheckStatus.PASSED)
+    return None if status in (None, CheckStatus.SKIPPED) else status is CheckStatus.PASSED
 
 
 def cell_of(t: TargetResult) -> Cell:
-    rec, exc = t.recompiles, t.exceptions
-    cases = exc.cases if exc is not None else ()
+    rec, cases = t.recompiles, t.exceptions.cases if t.exceptions is not None else ()
     return Cell(
+        name=t.name,
+        group=t.group,
+        informational=t.informational,
         status=t.status,
         hazard=bool(t.expected_flags),
         fullgraph_ok=_passed(t.fullgraph),
@@ -85,19 +84,12 @@ def cell_of(t: TargetResult) -> Cell:
         max_frame_compiles=rec.max_frame_compiles if rec is not None else None,
         recompile_budget=rec.budget if rec is not None else None,
         recompiles_ok=_passed(rec),
-        limit_hit=rec.limit_hit if rec is not None else False,
+        recompile_limit_hit=rec is not None and rec.limit_hit,
         parity_ok=_passed(t.parity),
         exception_cases=len(cases),
         exception_cases_same=sum(c.type_matches and c.message_matches for c in cases),
         error=t.error.type if t.error is not None else None,
     )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TargetRow:
-    name: str
-    group: str
-    informational: bool  # report-only (the guard comparison): never counted as unclean
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,23 +99,23 @@ class Release:
     torch_version: str  # as recorded, e.g. 2.5.1+cu124
     release: tuple[int, int, int]
     commit: str  # short sha, -dirty for a changed tree
-    time_utc: str
     duration_s: float
-    rows: tuple[TargetRow, ...]  # the report's targets, in its order
-    cells: tuple[tuple[str, Cell], ...]
+    cells: tuple[Cell, ...]  # the report's targets, in its order
 
     @property
     def name(self) -> str:
-        return release_name(self.release)
+        return ".".join(str(n) for n in self.release)
 
     def cell(self, target: str) -> Cell | None:
-        return dict(self.cells).get(target)
+        return next((cell for cell in self.cells if cell.name == target), None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VersionMatrix:
     releases: tuple[Release, ...]  # oldest first
-    targets: tuple[TargetRow, ...]  # in the newest report's order, then any others
+    # One cell per target, for its name, group and informational flag: the newest
+    # report's targets in its order, then those only older reports have.
+    targets: tuple[Cell, ...]
     backend: str
     device: str
     dtype: str
@@ -133,10 +125,7 @@ class VersionMatrix:
         first: Release | None = None
         for release in self.releases:
             cell = release.cell(target)
-            if cell is not None and cell.clean:
-                first = first or release
-            else:
-                first = None
+            first = (first or release) if cell is not None and cell.clean else None
         return first
 
     def all_clean_from(self) -> Release | None:
@@ -145,40 +134,21 @@ class VersionMatrix:
         Targets are those of the newest report, informational ones left out: a target the
         audit no longer has does not hold the verdict back.
         """
-        audited = [t.name for t in self.releases[-1].rows if not t.informational]
+        audited = [c.name for c in self.releases[-1].cells if not c.informational]
         firsts = [self.first_clean(name) for name in audited]
         if not audited or any(f is None for f in firsts):
             return None
         return max(firsts, key=lambda r: r.release if r else (0, 0, 0))
 
 
-def _audit_of(label: str, report: RunReport) -> AuditRun:
-    if report.audit is None:
-        raise MatrixInputError(f"{label}: holds no audit (a benchmark-only report)")
-    return report.audit
-
-
-def _release_of(report: RunReport, audit: AuditRun) -> Release:
-    env = report.environment
-    return Release(
-        torch_version=env.torch_version,
-        release=torch_release(env.torch_version),
-        commit=env.short_sha,
-        time_utc=env.time_utc,
-        duration_s=audit.duration_s,
-        rows=tuple(
-            TargetRow(name=t.name, group=t.group, informational=t.informational)
-            for t in audit.targets
-        ),
-        cells=tuple((t.name, cell_of(t)) for t in audit.targets),
-    )
-
-
 def build_matrix(reports: Sequence[tuple[str, RunReport]]) -> VersionMatrix:
     """Merge (label, report) pairs; MatrixInputError names the label of a report that cannot be."""
     if not reports:
         raise MatrixInputError("no reports to merge")
-    audits = [(label, report, _audit_of(label, report)) for label, report in reports]
+    for label, report in reports:
+        if report.audit is None:
+            raise MatrixInputError(f"{label}: holds no audit (a benchmark-only report)")
+    audits = [(label, report, report.audit) for label, report in reports if report.audit]
     settings = {(a.config.backend, a.config.device, a.config.dtype) for _, _, a in audits}
     if len(settings) > 1:
         found = "; ".join(
@@ -191,7 +161,14 @@ def build_matrix(reports: Sequence[tuple[str, RunReport]]) -> VersionMatrix:
     seen: dict[tuple[int, int, int], str] = {}
     releases = []
     for label, report, audit in audits:
-        release = _release_of(report, audit)
+        env = report.environment
+        release = Release(
+            torch_version=env.torch_version,
+            release=torch_release(env.torch_version),
+            commit=env.short_sha,
+            duration_s=audit.duration_s,
+            cells=tuple(map(cell_of, audit.targets)),
+        )
         if release.release in seen:
             raise MatrixInputError(
                 f"{label} and {seen[release.release]} both audit torch {release.name}; "
@@ -200,10 +177,10 @@ def build_matrix(reports: Sequence[tuple[str, RunReport]]) -> VersionMatrix:
         seen[release.release] = label
         releases.append(release)
     releases.sort(key=lambda r: r.release)
-    targets: dict[str, TargetRow] = {}
+    targets: dict[str, Cell] = {}
     for release in reversed(releases):  # the newest report's order, then older-only targets
-        for row in release.rows:
-            targets.setdefault(row.name, row)
+        for cell in release.cells:
+            targets.setdefault(cell.name, cell)
     backend, device, dtype = settings.pop()
     return VersionMatrix(
         releases=tuple(releases),

@@ -89,6 +89,6 @@ def test_reports_name_the_faulting_check_and_input():
         "device fault in exceptions on negative input: CUDA error: device-side" in line
         for line in first_problem(target)
     )
-    table = device_faults_table(run)
+    table = device_faults_table(run).markdown()
     assert "| hazard/x | exceptions | negative input | `AcceleratorError` |" in table
     assert "zero input" in table

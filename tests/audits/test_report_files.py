@@ -23,10 +23,16 @@ from reporting import optional
 from reporting.csv_table import results_csv
 from reporting.markdown import render_markdown
 from reporting.plots import figure_size_px
-from reporting.rundir import RunDirExistsError, claim_run_dir, run_dir_name, update_latest
+from reporting.rundir import (
+    REPORT_FILES,
+    RunDirExistsError,
+    claim_run_dir,
+    run_dir_name,
+    update_latest,
+    write_run_report,
+)
 from reporting.schema.audit import ErrorInfo, TargetStatus
 from reporting.schema.report import load_report
-from reporting.write import REPORT_FILES, write_run_report
 
 
 def _busy_report():

@@ -54,17 +54,17 @@ def test_publish_updates_then_gates(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     baseline = tmp_path / "baseline" / "cpu-torch2.13.0.json"
     plan = prepare_baseline(str(baseline), update=True, device_kind="cpu", torch_version="2.13.0")
+    clean = report(target("t"))
     first = publish_report(
-        report(target("t")), claim_run_dir(report().environment, root=tmp_path), plan, root=tmp_path
+        clean, claim_run_dir(report().environment, root=tmp_path), plan, root=tmp_path
     )
-    assert first.exit_code == 0 and load_report(baseline) == first.report
+    assert first.exit_code == 0 and load_report(baseline) == clean
     plan = prepare_baseline(str(baseline), update=False, device_kind="cpu", torch_version="2.13.0")
     worse = report(target("t", breaks=breaks(graph_break())))
-    second = publish_report(
-        worse, claim_run_dir(worse.environment, root=tmp_path), plan, root=tmp_path
-    )
-    assert second.exit_code == 1 and (second.run_dir / "comparison.md").exists()
-    assert baseline.read_text() == report_to_json(first.report)  # gating never rewrites it
+    run_dir = claim_run_dir(worse.environment, root=tmp_path)
+    second = publish_report(worse, run_dir, plan, root=tmp_path)
+    assert second.exit_code == 1 and (run_dir / "comparison.md").exists()
+    assert baseline.read_text() == report_to_json(clean)  # gating never rewrites it
 
 
 def test_an_out_dir_with_files_is_refused_up_front(tmp_path):

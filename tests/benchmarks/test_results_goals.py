@@ -178,7 +178,7 @@ def test_table_shows_speedup_ci_and_goal_verdicts():
 
     text = render(_run([_result("cnn-small/infer/bare", 2.5)]), _environment())
     assert "cnn-small/infer/bare" in text
-    assert "2.50x" in text and "2.50-2.50" in text
+    assert "2.50x" in text and "[2.50, 2.50]" in text
     assert "cpu.cnn.infer.speedup" in text and "MET" in text
     assert "NOT MEASURED" in text
 
