@@ -1,4 +1,4 @@
-"""Options of a benchmark workload: the levers of issue 11, each chosen once per build.
+"""Options of a benchmark workload (the levers), each chosen once per build.
 
 A lever changes how the same work runs, never how much of it is counted: a padded
 vocabulary adds logits nobody asked for, so FLOPs are always counted on an unpadded build
@@ -10,11 +10,13 @@ so no candidate of an interleaved group leaks its setting into the next one.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 
 from reporting.schema.benchmark_settings import OptimizerStep, SdpaKernel, WorkloadOptions
+from reporting.schema.vocabulary import CompileMode
 
 VOCAB_MULTIPLE = 64  # tensor-core tiles and vectorized CPU kernels like multiples of 64
 
@@ -26,14 +28,22 @@ def padded_vocab(vocab_size: int, multiple: int = VOCAB_MULTIPLE) -> int:
     return -(-vocab_size // multiple) * multiple
 
 
-def make_optimizer(
-    parameters: list[torch.nn.Parameter], step: OptimizerStep
-) -> torch.optim.Optimizer:
-    """AdamW as the lever asks: foreach (torch's default) or fused; compiling is the caller's."""
-    if step is OptimizerStep.FUSED:
-        return torch.optim.AdamW(parameters, lr=1e-4, fused=True)
+def optimizer_step(
+    parameters: list[torch.nn.Parameter], choice: OptimizerStep, mode: CompileMode, backend: str
+) -> Callable[[], Any]:
+    """AdamW's step as the lever asks: foreach (torch's default), fused, or compiled; an
+    eager candidate asked for a compiled step runs the default one, having no compiler."""
     # foreach=None lets torch pick, as a user's plain AdamW would; it is foreach on CUDA.
-    return torch.optim.AdamW(parameters, lr=1e-4)
+    fused = True if choice is OptimizerStep.FUSED else None
+    optimizer = torch.optim.AdamW(parameters, lr=1e-4, fused=fused)
+    if choice is OptimizerStep.COMPILED and mode.compiled:
+        # torch's recipe for a compiled optimizer: the step in its own compiled function,
+        # in the candidate's mode, so that under reduce-overhead it is graphed as well.
+        kwargs: dict[str, Any] = {"backend": backend, "fullgraph": False}
+        if backend == "inductor":
+            kwargs["mode"] = mode.value
+        return torch.compile(optimizer.step, **kwargs)
+    return optimizer.step
 
 
 _SDPA_BACKENDS = {
@@ -42,6 +52,20 @@ _SDPA_BACKENDS = {
     SdpaKernel.MATH: "MATH",
     SdpaKernel.CUDNN: "CUDNN_ATTENTION",
 }
+
+
+def with_levers(
+    step: Callable[[], Any], options: WorkloadOptions, device: torch.device
+) -> Callable[[], Any]:
+    """The step inside the levers' scoped settings, when a lever needs any."""
+    if not (options.tf32 and device.type == "cuda") and options.sdpa is SdpaKernel.AUTO:
+        return step
+
+    def step_with_levers() -> Any:
+        with scoped_levers(options, device):
+            return step()
+
+    return step_with_levers
 
 
 @contextlib.contextmanager
@@ -64,8 +88,7 @@ def scoped_tf32() -> Iterator[None]:
     precision = torch.get_float32_matmul_precision()
     matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.set_float32_matmul_precision("high")
-    torch.backends.cuda.matmul.allow_tf32 = True
-    torch.backends.cudnn.allow_tf32 = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
     try:
         yield
     finally:

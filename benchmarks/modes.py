@@ -72,12 +72,6 @@ def compile_module(
     return torch.compile(module, **kwargs)  # type: ignore[return-value]
 
 
-def _clone_tensors(output: Any) -> Any:
-    return tree_map(
-        lambda value: value.clone() if isinstance(value, torch.Tensor) else value, output
-    )
-
-
 def make_runner(
     step: Callable[[], Any], mode: CompileMode, *, keep_output: bool
 ) -> Callable[[], Any]:
@@ -92,6 +86,8 @@ def make_runner(
     def cudagraph_step() -> Any:
         torch.compiler.cudagraph_mark_step_begin()
         output = step()
-        return _clone_tensors(output) if keep_output else None
+        if not keep_output:
+            return None
+        return tree_map(lambda x: x.clone() if isinstance(x, torch.Tensor) else x, output)
 
     return cudagraph_step
