@@ -28,6 +28,7 @@ from reporting.schema.benchmark_settings import MeasureConfig, WorkloadOptions
 from reporting.schema.vocabulary import CompileMode, Task
 
 Measurements = Mapping[str, CandidateMeasurement]
+Statistic = Callable[..., float]  # of the medians of the compared variants' per-round times
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,73 +141,58 @@ def build_result(
     )
 
 
-def _comparison(
-    measurements: Measurements,
-    variants: Sequence[str],
-    statistic: Callable[[Sequence[np.ndarray]], float],
-    *,
-    name: str,
-    description: str,
-    group: str,
-    mode: CompileMode,
-    config: MeasureConfig,
-) -> Comparison | None:
-    """A statistic of several variants' per-round times under one mode, with its paired
-    bootstrap CI; None unless every variant was timed."""
-    series = {}
-    for variant in variants:
-        found = measurements.get(f"{variant}:{mode.value}")
-        if found is None or found.error is not None or not found.per_call_s:
-            return None
-        series[variant] = found.per_call_s
-    estimate = paired_bootstrap(
-        series,
-        lambda s: statistic([s[variant] for variant in variants]),
-        confidence=config.confidence,
-        resamples=config.resamples,
-        seed=config.seed,
-    )
-    return Comparison(name=name, group=group, mode=mode, description=description, estimate=estimate)
-
-
 def group_comparisons(
     measurements: Measurements, *, group: str, task: Task, config: MeasureConfig
 ) -> list[Comparison]:
     """What dormant slots cost the bare host and each seed costs the dormant one, as time
-    ratios (1.02 means 2 % slower), and for training, what a TRAINING seed adds over
-    its own forward and backward; under eager and each plain mode (a ladder's rungs are
-    not modes)."""
-    found = []
+    ratios (1.02 means 2 % slower), and for training what a TRAINING seed adds over its own
+    forward and backward (at most 1: no more than the seed alone); each with its paired
+    bootstrap CI, under eager and each plain mode (a ladder's rungs are not modes)."""
+    found: list[Comparison] = []
+
+    def compare(
+        mode: CompileMode,
+        name: str,
+        description: str,
+        variants: Sequence[str],
+        statistic: Statistic,
+    ) -> None:
+        series = {}
+        for variant in variants:  # every variant timed under this mode, or no comparison
+            measured = measurements.get(f"{variant}:{mode.value}")
+            if measured is None or measured.error is not None or not measured.per_call_s:
+                return
+            series[variant] = measured.per_call_s
+        estimate = paired_bootstrap(
+            series,
+            lambda s: statistic(*(np.median(s[variant]) for variant in variants)),
+            confidence=config.confidence,
+            resamples=config.resamples,
+            seed=config.seed,
+        )
+        found.append(
+            Comparison(
+                name=name, group=group, mode=mode, description=description, estimate=estimate
+            )
+        )
+
     for mode in (CompileMode.EAGER, *(config.modes if config.ladder is None else ())):
-        pairs = [("dormant", "bare")] + [
+        for candidate, baseline in [("dormant", "bare")] + [
             (seed, "dormant") for seed in ("seed-training", "seed-blending", "seed-fossilized")
-        ]
-        for candidate, baseline in pairs:
-            found.append(
-                _comparison(
-                    measurements,
-                    (candidate, baseline),
-                    lambda s: float(np.median(s[0]) / np.median(s[1])),
-                    name=f"{candidate}-vs-{baseline}",
-                    description=f"time of {candidate} / time of {baseline}, median over rounds",
-                    group=group,
-                    mode=mode,
-                    config=config,
-                )
+        ]:
+            compare(
+                mode,
+                f"{candidate}-vs-{baseline}",
+                f"time of {candidate} / time of {baseline}, median over rounds",
+                (candidate, baseline),
+                lambda candidate, baseline: float(candidate / baseline),
             )
         if task is Task.TRAIN:
-            # At most 1 means the seed costs the host no more than its own forward and backward.
-            found.append(
-                _comparison(
-                    measurements,
-                    ("seed-training", "dormant", "seed-alone"),
-                    lambda s: float((np.median(s[0]) - np.median(s[1])) / np.median(s[2])),
-                    name="seed-training-overhead",
-                    description="(seed-training - dormant) / seed-alone forward+backward, "
-                    "medians over rounds",
-                    group=group,
-                    mode=mode,
-                    config=config,
-                )
+            compare(
+                mode,
+                "seed-training-overhead",
+                "(seed-training - dormant) / seed-alone forward+backward, medians over rounds",
+                ("seed-training", "dormant", "seed-alone"),
+                lambda training, dormant, alone: float((training - dormant) / alone),
             )
-    return [comparison for comparison in found if comparison is not None]
+    return found

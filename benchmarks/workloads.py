@@ -12,9 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from benchmarks.levers import padded_vocab
 from benchmarks.specs import CnnSize, Topology, Variant, WorkloadSpec
-from benchmarks.steps import OutputLoss, Workload
+from benchmarks.steps import OutputLoss, Workload, padded_vocab
 from esper.kasmina.blueprints import BlueprintRegistry
 from esper.kasmina.host import CNNHost, MorphogeneticModel, TransformerHost
 from esper.kasmina.slot import SeedSlot

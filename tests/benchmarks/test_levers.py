@@ -6,11 +6,16 @@ import pytest
 import torch
 
 from benchmarks.attention import NO_SDPA_OP, attention_kernel, kernels_in
-from benchmarks.levers import optimizer_step, padded_vocab, scoped_levers, scoped_tf32
 from benchmarks.mfu import count_flops
-from benchmarks.modes import compile_module
 from benchmarks.runner import workload_candidates
 from benchmarks.specs import SIZES, Topology, Variant, WorkloadSpec
+from benchmarks.steps import (
+    compile_module,
+    optimizer_step,
+    padded_vocab,
+    scoped_levers,
+    scoped_tf32,
+)
 from benchmarks.workloads import build_host_model, host_workload
 from reporting.schema.benchmark_settings import (
     CompileTimeScope,
