@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.measure import CandidateMeasurement
-from benchmarks.mfu import dense_peak_flops, matmul_precision, model_flops_utilization
+from benchmarks.probes import dense_peak_flops, matmul_precision, model_flops_utilization
 from benchmarks.stats import paired_bootstrap, per_round_ratios, speedup_interval, summarize
 from benchmarks.steps import Workload
 from reporting.schema.benchmark import (

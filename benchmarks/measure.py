@@ -10,7 +10,7 @@ are measured together so their rounds interleave. The phases, in order:
 2. build every candidate afresh, time its first call, pick calls per block, warm up.
 3. interleaved rounds (benchmarks.interleave).
 4. peak memory of a few calls, FLOPs of one eager call, and the SDPA kernel one call ran
-   (benchmarks.attention), per candidate.
+   (benchmarks.probes), per candidate.
 
 A candidate that raises is recorded with its error and left out of the later phases; the
 others go on.
@@ -30,8 +30,6 @@ from typing import Any
 
 import torch
 
-from benchmarks.attention import attention_kernel
-from benchmarks.clocks import read_clocks
 from benchmarks.interleave import (
     WarmupOutcome,
     calibrate_iters,
@@ -39,8 +37,7 @@ from benchmarks.interleave import (
     run_interleaved,
     warm_up,
 )
-from benchmarks.memory import measure_peak_memory
-from benchmarks.mfu import count_flops
+from benchmarks.probes import attention_kernel, count_flops, measure_peak_memory, read_clocks
 from benchmarks.timers import synchronize, timer_for
 from foundation.scoped import reset_compiler_state, scoped_inductor_cache
 from reporting.schema.benchmark import BenchmarkError, CompileTime, ErrorPhase, RoundsRecord

@@ -5,8 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from benchmarks.attention import NO_SDPA_OP, attention_kernel, kernels_in
-from benchmarks.mfu import count_flops
+from benchmarks.probes import NO_SDPA_OP, attention_kernel, count_flops, kernels_in
 from benchmarks.runner import workload_candidates
 from benchmarks.specs import SIZES, Topology, Variant, WorkloadSpec
 from benchmarks.steps import (
