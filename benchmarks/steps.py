@@ -257,7 +257,7 @@ class Workload:
         module, inputs = self.build(device, options, config.seed)
         training = self.task is Task.TRAIN
         forward = compile_module(
-            module.train(training),
+            module.train(training),  # eval() for an inference step
             mode,
             backend=config.backend,
             fullgraph=config.fullgraph,
