@@ -14,7 +14,6 @@ informational: the run reports what torch does there and never fails on it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -32,6 +31,7 @@ from audits.targets import (
     batch_dims,
     torch_compile,
 )
+from benchmarks import CnnSize, TransformerSize
 from esper.kasmina import (
     BlueprintRegistry,
     CNNHost,
@@ -46,30 +46,25 @@ from esper.leyline import SeedStage
 from reporting.schema.shapes import DimKind
 from reporting.schema.vocabulary import Task
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CNNConfig:
-    num_classes: int = 10
-    n_blocks: int = 3  # the smallest host with two injection points
-    base_channels: int = 8  # block widths 8, 16, 32
-    batch: int = 2
-    side: int = 16  # 2**n_blocks * 2: the last block still sees 2x2 pixels
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TransformerConfig:
-    vocab_size: int = 128
-    n_embd: int = 32
-    n_head: int = 2
-    n_layer: int = 1  # one block already runs every code path of the host and its slot
-    block_size: int = 16
-    dropout: float = 0.0  # dropout draws differ between eager and compiled kernels
-    batch: int = 2
-    seq_len: int = 8
-
-
-CNN = CNNConfig()
-GPT = TransformerConfig()
+# The benchmarks' host sizes, at the audit's scale.
+CNN = CnnSize(
+    name="audit",
+    n_blocks=3,  # the smallest host with two injection points
+    base_channels=8,  # block widths 8, 16, 32
+    batch_size=2,
+    image_size=16,  # 2**n_blocks * 2: the last block still sees 2x2 pixels
+)
+GPT = TransformerSize(
+    name="audit",
+    vocab_size=128,
+    n_embd=32,
+    n_head=2,
+    n_layer=1,  # one block already runs every code path of the host and its slot
+    block_size=16,
+    dropout=0.0,  # dropout draws differ between eager and compiled kernels
+    batch_size=2,
+    seq_len=8,
+)
 SEED_DIM = 16  # feature width of the bare blueprint targets
 STAGE_BLUEPRINT = {"cnn": "conv_light", "transformer": "lora"}
 ALPHA_RAMP_STEPS = 20
@@ -80,23 +75,14 @@ def compile_validated(module: nn.Module, *, backend: Any, fullgraph: bool) -> Ca
 
 
 # ----------------------------------------------------------------- hosts
-def _cnn_host(size: CNNConfig = CNN) -> CNNHost:
-    return CNNHost(
-        num_classes=size.num_classes, n_blocks=size.n_blocks, base_channels=size.base_channels
-    )
+def _cnn_host(size: CnnSize = CNN) -> CNNHost:
+    return CNNHost(**size.host_arguments())
 
 
 def _transformer_host(
-    cls: type[TransformerHost] = TransformerHost, size: TransformerConfig = GPT
+    cls: type[TransformerHost] = TransformerHost, size: TransformerSize = GPT
 ) -> TransformerHost:
-    return cls(
-        vocab_size=size.vocab_size,
-        n_embd=size.n_embd,
-        n_head=size.n_head,
-        n_layer=size.n_layer,
-        block_size=size.block_size,
-        dropout=size.dropout,
-    )
+    return cls(**size.host_arguments())
 
 
 HOSTS: dict[str, Callable[[], nn.Module]] = {"cnn": _cnn_host, "transformer": _transformer_host}
@@ -104,11 +90,11 @@ HOST_NAMES = {"cnn": "CNNHost", "transformer": "TransformerHost"}
 
 
 def _images(channels: int = 3) -> Inputs:
-    return (torch.randn(CNN.batch, channels, CNN.side, CNN.side),)
+    return (torch.randn(CNN.batch_size, channels, CNN.image_size, CNN.image_size),)
 
 
 def _tokens(seq_len: int = GPT.seq_len) -> Inputs:
-    return (torch.randint(0, GPT.vocab_size, (GPT.batch, seq_len)),)
+    return (torch.randint(0, GPT.vocab_size, (GPT.batch_size, seq_len)),)
 
 
 HOST_INPUTS: dict[str, Callable[[], Inputs]] = {"cnn": _images, "transformer": _tokens}
@@ -148,9 +134,16 @@ HOST_BAD_INPUTS: dict[str, tuple[BadInput, ...]] = {
 # eager and compiled both wait on launches and measured 1.00x on an H200 (torch 2.11). The
 # host benchmarks there use these sizes instead: wide enough that the matmuls and convs,
 # not the launches, set the time, and still seconds per target.
-CNN_GPU = CNNConfig(n_blocks=4, base_channels=64, batch=256, side=32)
-GPT_GPU = TransformerConfig(
-    vocab_size=8192, n_embd=768, n_head=12, n_layer=2, block_size=512, batch=8, seq_len=512
+CNN_GPU = CnnSize(name="gpu", n_blocks=4, base_channels=64, batch_size=256, image_size=32)
+GPT_GPU = TransformerSize(
+    name="gpu",
+    vocab_size=8192,
+    n_embd=768,
+    n_head=12,
+    n_layer=2,
+    block_size=512,
+    batch_size=8,
+    seq_len=512,
 )
 
 
@@ -168,16 +161,16 @@ def host_benchmark_size(topology: str, device: str) -> BenchmarkSize:
             launch_bound=False,
         )
     if topology == "cnn":
-        shape = (CNN_GPU.batch, 3, CNN_GPU.side, CNN_GPU.side)
+        shape = (CNN_GPU.batch_size, 3, CNN_GPU.image_size, CNN_GPU.image_size)
         return BenchmarkSize(
-            label=f"GPU size: {CNN_GPU.base_channels}-channel base, batch {CNN_GPU.batch}",
+            label=f"GPU size: {CNN_GPU.base_channels}-channel base, batch {CNN_GPU.batch_size}",
             build=_gpu_cnn_host,
             make_inputs=lambda: (torch.randn(shape),),
             launch_bound=False,
         )
-    tokens = (GPT_GPU.batch, GPT_GPU.seq_len)
+    tokens = (GPT_GPU.batch_size, GPT_GPU.seq_len)
     return BenchmarkSize(
-        label=f"GPU size: {GPT_GPU.n_embd} wide, {GPT_GPU.batch} x {GPT_GPU.seq_len} tokens",
+        label=f"GPU size: {GPT_GPU.n_embd} wide, {GPT_GPU.batch_size} x {GPT_GPU.seq_len} tokens",
         build=_gpu_transformer_host,
         make_inputs=lambda: (torch.randint(0, GPT_GPU.vocab_size, tokens),),
         launch_bound=False,

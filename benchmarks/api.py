@@ -1,113 +1,28 @@
 """benchmark_module: eager vs compiled for any module, the entry point the audit calls.
 
 The audit hands over a module factory and example inputs (its targets' simple form); this
-returns one BenchmarkResult measured the same way as the built-in workloads: interleaved
-rounds, paired bootstrap CI, compile time with a cold and a warm cache, peak memory.
+returns one BenchmarkResult measured the same way as the built-in workloads, through the
+same path (benchmarks.runner): interleaved rounds, paired bootstrap CI, compile time with
+a cold and a warm cache, peak memory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn as nn
 from torch.utils._pytree import tree_flatten, tree_map
 
-from benchmarks.assemble import build_result
-from benchmarks.measure import Candidate, measure_group_candidates
-from benchmarks.modes import autocast_context, compile_module, make_runner
+from benchmarks.runner import measure_workloads
+from benchmarks.steps import OutputLoss, Workload
 from foundation.devices import usable_cpus
 from foundation.environment import cpu_model
 from foundation.scoped import scoped_num_threads
 from reporting.schema.benchmark import BenchmarkResult
-from reporting.schema.benchmark_settings import MeasureConfig
-from reporting.schema.vocabulary import CompileMode, Task
-
-Step = Callable[[], Any]
-
-
-def _as_args(example_inputs: Any) -> tuple[Any, ...]:
-    return tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-
-
-def _batch_size(args: Sequence[Any]) -> int:
-    leaves, _ = tree_flatten(list(args))
-    for leaf in leaves:
-        if isinstance(leaf, torch.Tensor) and leaf.dim() > 0:
-            return int(leaf.shape[0])
-    return 1
-
-
-def output_loss(output: Any) -> torch.Tensor:
-    """A scalar that depends on every floating-point output: the sum of their means."""
-    leaves, _ = tree_flatten(output)
-    floats = [
-        leaf.float().mean()
-        for leaf in leaves
-        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point()
-    ]
-    if not floats:
-        raise ValueError("a training step needs a floating-point tensor output to form a loss")
-    return torch.stack(floats).sum()
-
-
-class _OutputLoss(nn.Module):
-    def __init__(self, module: nn.Module) -> None:
-        super().__init__()
-        self.module = module
-
-    def forward(self, *args: Any) -> torch.Tensor:
-        return output_loss(self.module(*args))
-
-
-def _builder(
-    module_factory: Callable[[], nn.Module],
-    args: tuple[Any, ...],
-    task: Task,
-    mode: CompileMode,
-    config: MeasureConfig,
-) -> Callable[[], Step]:
-    device = torch.device(config.device)
-
-    def build() -> Step:
-        torch.manual_seed(config.seed)
-        module = module_factory().to(device)
-        inputs = tree_map(lambda v: v.to(device) if isinstance(v, torch.Tensor) else v, args)
-        precision = config.precision
-        if task is Task.INFER:
-            module.eval()
-            forward = compile_module(
-                module, mode, backend=config.backend, fullgraph=config.fullgraph
-            )
-
-            def inference_step() -> Any:
-                with torch.no_grad(), autocast_context(precision, device):
-                    return forward(*inputs)
-
-            return make_runner(inference_step, mode, keep_output=False)
-        module.train()
-        parameters = [p for p in module.parameters() if p.requires_grad]
-        if not parameters:
-            raise ValueError(
-                f"{type(module).__name__} has no trainable parameters for a training step"
-            )
-        loss_fn = compile_module(
-            _OutputLoss(module), mode, backend=config.backend, fullgraph=config.fullgraph
-        )
-        optimizer = torch.optim.AdamW(parameters, lr=1e-4)
-
-        def train_step() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
-            with autocast_context(precision, device):
-                loss = loss_fn(*inputs)
-            loss.backward()
-            optimizer.step()
-            return loss.detach()
-
-        return make_runner(train_step, mode, keep_output=True)
-
-    return build
+from reporting.schema.benchmark_settings import MeasureConfig, WorkloadOptions
+from reporting.schema.vocabulary import Task
 
 
 def benchmark_module(
@@ -132,35 +47,35 @@ def benchmark_module(
         raise ValueError(
             f"benchmark_module compares eager with one compiled mode; got modes {config.modes}"
         )
-    (mode,) = config.modes
-    args = _as_args(example_inputs)
-    items = items_per_call if items_per_call is not None else _batch_size(args)
-    if items < 1:
-        raise ValueError(f"items_per_call must be >= 1, got {items}")
+    is_tuple = isinstance(example_inputs, (tuple, list))
+    args = tuple(example_inputs) if is_tuple else (example_inputs,)
+    if items_per_call is None:
+        leaves, _ = tree_flatten(list(args))
+        batched = [x for x in leaves if isinstance(x, torch.Tensor) and x.dim() > 0]
+        items_per_call = int(batched[0].shape[0]) if batched else 1
+    if items_per_call < 1:
+        raise ValueError(f"items_per_call must be >= 1, got {items_per_call}")
+
+    def parts(device: torch.device, _options: WorkloadOptions) -> tuple[nn.Module, Any]:
+        module = module_factory().to(device)
+        if task is Task.TRAIN and not any(p.requires_grad for p in module.parameters()):
+            raise ValueError(
+                f"{type(module).__name__} has no trainable parameters for a training step"
+            )
+        inputs = tree_map(lambda v: v.to(device) if isinstance(v, torch.Tensor) else v, args)
+        return (OutputLoss(module) if task is Task.TRAIN else module), inputs
+
     label = name or str(getattr(module_factory, "__qualname__", "module"))
-    candidates = [
-        Candidate(
-            name=m.value,
-            mode=m,
-            build=_builder(module_factory, args, task, m, config),
-            count_flops=not m.compiled,
-        )
-        for m in (CompileMode.EAGER, mode)
-    ]
-    with scoped_num_threads(config.threads or usable_cpus()):
-        measured = measure_group_candidates(candidates, config)
-        measurements = measured.candidates
-        device_name = torch.cuda.get_device_name() if config.device == "cuda" else cpu_model()
-    return build_result(
+    workload = Workload(
         name=label,
         group=label,
         task=task,
         variant=None,
         unit="samples/s",
-        items_per_call=items,
-        eager=measurements[CompileMode.EAGER.value],
-        compiled=measurements[mode.value],
-        config=config,
-        device_name=device_name,
-        rounds=measured.rounds,
+        items_per_call=items_per_call,
+        parts=parts,
     )
+    with scoped_num_threads(config.threads or usable_cpus()):
+        device_name = torch.cuda.get_device_name() if config.device == "cuda" else cpu_model()
+        (result,), _ = measure_workloads([workload], config, device_name)
+    return result

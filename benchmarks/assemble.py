@@ -1,19 +1,21 @@
 """Turning a group's raw measurements into typed results and comparisons.
 
 The statistics live in benchmarks.stats; this file only decides which series are paired
-with which: eager with each compiled mode of the same variant (the speedup), and variants
+with which: eager with each compiled side of the same workload (the speedup), and variants
 with each other under the same mode (what a slot or a seed costs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from benchmarks.measure import CandidateMeasurement
-from benchmarks.mfu import dense_peak_flops, matmul_precision, model_flops_utilization
+from benchmarks.probes import dense_peak_flops, matmul_precision, model_flops_utilization
 from benchmarks.stats import paired_bootstrap, per_round_ratios, speedup_interval, summarize
+from benchmarks.steps import Workload
 from reporting.schema.benchmark import (
     BenchmarkError,
     BenchmarkResult,
@@ -25,12 +27,37 @@ from reporting.schema.benchmark import (
 from reporting.schema.benchmark_settings import MeasureConfig, WorkloadOptions
 from reporting.schema.vocabulary import CompileMode, Task
 
+Measurements = Mapping[str, CandidateMeasurement]
+Statistic = Callable[..., float]  # of the medians of the compared variants' per-round times
 
-def candidate_name(variant: str, mode: CompileMode) -> str:
-    return f"{variant}:{mode.value}"
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Side:
+    """One setting every workload of a group is measured in: eager, a mode, or a ladder rung."""
+
+    key: str  # the candidate name's suffix: the mode's value, or "rung:<label>"
+    mode: CompileMode
+    options: WorkloadOptions
+    setting: str | None = None  # the rung's label; None for a plain mode
 
 
-def mode_timing(measurement: CandidateMeasurement) -> ModeTiming | None:
+def candidate_name(workload: Workload, side_key: str) -> str:
+    """'<variant>:<side key>', or the side's key alone for a workload without variants."""
+    return side_key if workload.variant is None else f"{workload.variant}:{side_key}"
+
+
+def compiled_sides(config: MeasureConfig) -> list[Side]:
+    """The config's modes, or, when a ladder runs, its rungs that apply to the device."""
+    if config.ladder is None:
+        return [Side(key=mode.value, mode=mode, options=config.options) for mode in config.modes]
+    return [
+        Side(key=f"rung:{rung.label}", mode=rung.mode, options=rung.options, setting=rung.label)
+        for rung in config.rungs
+        if rung.not_applicable is None
+    ]
+
+
+def _timing(measurement: CandidateMeasurement) -> ModeTiming | None:
     if measurement.error is not None or not measurement.per_call_s:
         return None
     assert measurement.warmup is not None and measurement.first_call_s is not None
@@ -57,23 +84,18 @@ def _mfu(
 
 
 def build_result(
+    workload: Workload,
+    side: Side,
+    measurements: Measurements,
     *,
-    name: str,
-    group: str,
-    task: Task,
-    variant: str | None,
-    unit: str,
-    items_per_call: int,
-    eager: CandidateMeasurement,
-    compiled: CandidateMeasurement,
     config: MeasureConfig,
     device_name: str,
-    rounds: RoundsRecord | None = None,
-    setting: str | None = None,
-    options: WorkloadOptions | None = None,
+    rounds: RoundsRecord | None,
 ) -> BenchmarkResult:
-    """Eager against one compiled candidate; the first error of either becomes the result's."""
-    eager_timing, compiled_timing = mode_timing(eager), mode_timing(compiled)
+    """Eager against one compiled side; the first error of either becomes the result's."""
+    eager = measurements[candidate_name(workload, CompileMode.EAGER.value)]
+    compiled = measurements[candidate_name(workload, side.key)]
+    eager_timing, compiled_timing = _timing(eager), _timing(compiled)
     error = eager.error or compiled.error
     if error is None and (eager_timing is None or compiled_timing is None):
         error = BenchmarkError(phase=ErrorPhase.MEASURE, message="no timed rounds", traceback="")
@@ -90,16 +112,16 @@ def build_result(
         )
     flops = eager.flops_per_call
     return BenchmarkResult(
-        name=name,
-        group=group,
-        task=task,
-        variant=variant,
+        name=workload.name,
+        group=workload.group,
+        task=workload.task,
+        variant=workload.variant,
         device=config.device,
         precision=config.precision,
         backend=config.backend,
         mode=compiled.mode,
-        unit=unit,
-        items_per_call=items_per_call,
+        unit=workload.unit,
+        items_per_call=workload.items_per_call,
         eager=eager_timing,
         compiled=compiled_timing,
         speedup=speedup,
@@ -112,80 +134,65 @@ def build_result(
         mfu_compiled=_mfu(flops, compiled_timing, device_name, config),
         error=error,
         rounds=rounds,
-        setting=setting,
-        options=options or config.options,
+        setting=side.setting,
+        options=side.options,
         attention_eager=eager.attention_kernel,
         attention_compiled=compiled.attention_kernel,
     )
 
 
-def _timed(measurements: Mapping[str, CandidateMeasurement], name: str) -> Sequence[float] | None:
-    measurement = measurements.get(name)
-    if measurement is None or measurement.error is not None or not measurement.per_call_s:
-        return None
-    return measurement.per_call_s
+def group_comparisons(
+    measurements: Measurements, *, group: str, task: Task, config: MeasureConfig
+) -> list[Comparison]:
+    """What dormant slots cost the bare host and each seed costs the dormant one, as time
+    ratios (1.02 means 2 % slower), and for training what a TRAINING seed adds over its own
+    forward and backward (at most 1: no more than the seed alone); each with its paired
+    bootstrap CI, under eager and each plain mode (a ladder's rungs are not modes)."""
+    found: list[Comparison] = []
 
+    def compare(
+        mode: CompileMode,
+        name: str,
+        description: str,
+        variants: Sequence[str],
+        statistic: Statistic,
+    ) -> None:
+        series = {}
+        for variant in variants:  # every variant timed under this mode, or no comparison
+            measured = measurements.get(f"{variant}:{mode.value}")
+            if measured is None or measured.error is not None or not measured.per_call_s:
+                return
+            series[variant] = measured.per_call_s
+        estimate = paired_bootstrap(
+            series,
+            lambda s: statistic(*(np.median(s[variant]) for variant in variants)),
+            confidence=config.confidence,
+            resamples=config.resamples,
+            seed=config.seed,
+        )
+        found.append(
+            Comparison(
+                name=name, group=group, mode=mode, description=description, estimate=estimate
+            )
+        )
 
-def time_ratio(
-    measurements: Mapping[str, CandidateMeasurement],
-    *,
-    group: str,
-    mode: CompileMode,
-    candidate: str,
-    baseline: str,
-    config: MeasureConfig,
-) -> Comparison | None:
-    """median(candidate) / median(baseline) under one mode: 1.02 means 2 % slower."""
-    cand = _timed(measurements, candidate_name(candidate, mode))
-    base = _timed(measurements, candidate_name(baseline, mode))
-    if cand is None or base is None:
-        return None
-    # speedup_interval(a, b) is median(a) / median(b): the candidate's time over the baseline's.
-    estimate = speedup_interval(
-        cand, base, confidence=config.confidence, resamples=config.resamples, seed=config.seed
-    )
-    return Comparison(
-        name=f"{candidate}-vs-{baseline}",
-        group=group,
-        mode=mode,
-        description=f"time of {candidate} / time of {baseline}, median over rounds",
-        estimate=estimate,
-    )
-
-
-def seed_overhead(
-    measurements: Mapping[str, CandidateMeasurement],
-    *,
-    group: str,
-    mode: CompileMode,
-    config: MeasureConfig,
-) -> Comparison | None:
-    """(time with a TRAINING seed - time dormant) / time of the seed alone, under one mode.
-
-    At most 1 means the seed costs the host no more than its own forward and backward.
-    """
-    series = {
-        "training": _timed(measurements, candidate_name("seed-training", mode)),
-        "dormant": _timed(measurements, candidate_name("dormant", mode)),
-        "alone": _timed(measurements, candidate_name("seed-alone", mode)),
-    }
-    if any(values is None for values in series.values()):
-        return None
-
-    def statistic(s: Mapping[str, np.ndarray]) -> float:
-        return float((np.median(s["training"]) - np.median(s["dormant"])) / np.median(s["alone"]))
-
-    estimate = paired_bootstrap(
-        {key: values for key, values in series.items() if values is not None},
-        statistic,
-        confidence=config.confidence,
-        resamples=config.resamples,
-        seed=config.seed,
-    )
-    return Comparison(
-        name="seed-training-overhead",
-        group=group,
-        mode=mode,
-        description="(seed-training - dormant) / seed-alone forward+backward, medians over rounds",
-        estimate=estimate,
-    )
+    for mode in (CompileMode.EAGER, *(config.modes if config.ladder is None else ())):
+        for candidate, baseline in [("dormant", "bare")] + [
+            (seed, "dormant") for seed in ("seed-training", "seed-blending", "seed-fossilized")
+        ]:
+            compare(
+                mode,
+                f"{candidate}-vs-{baseline}",
+                f"time of {candidate} / time of {baseline}, median over rounds",
+                (candidate, baseline),
+                lambda candidate, baseline: float(candidate / baseline),
+            )
+        if task is Task.TRAIN:
+            compare(
+                mode,
+                "seed-training-overhead",
+                "(seed-training - dormant) / seed-alone forward+backward, medians over rounds",
+                ("seed-training", "dormant", "seed-alone"),
+                lambda training, dormant, alone: float((training - dormant) / alone),
+            )
+    return found

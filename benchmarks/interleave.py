@@ -133,7 +133,6 @@ def run_interleaved(
     *,
     rounds: int,
     iters: Mapping[str, int],
-    before_round: Callable[[int], None] | None = None,
     orders: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, list[float]]:
     """Per-call seconds of each candidate, one value per round, rounds interleaved.
@@ -150,9 +149,7 @@ def run_interleaved(
     if len(plan) != rounds or any(sorted(order) != sorted(names) for order in plan):
         raise ValueError(f"orders must give {rounds} rounds, each a permutation of {names}")
     per_call: dict[str, list[float]] = {name: [] for name in names}
-    for index, order in enumerate(plan):
-        if before_round is not None:
-            before_round(index)
+    for order in plan:
         for name in order:
             n = iters[name]
             per_call[name].append(timer.time_block(candidates[name], n) / n)

@@ -58,29 +58,19 @@ def ablation_ladder(base: WorkloadOptions, mode: CompileMode, device: str) -> tu
 def cpu_options_ladder(base: WorkloadOptions, device: str) -> tuple[Rung, ...]:
     """Default mode, then each inductor option for CPU inference on its own."""
     frozen = dataclasses.replace(base, freezing=True, weight_prepack=True)
+    unpacked = dataclasses.replace(frozen, weight_prepack=False)
+    no_graphs = CompileMode.MAX_AUTOTUNE_NO_CUDAGRAPHS
     rungs = (
-        Rung(label="default", mode=CompileMode.DEFAULT, options=base),
-        Rung(label="freezing (prepacked weights)", mode=CompileMode.DEFAULT, options=frozen),
-        Rung(
-            label="freezing, no weight prepack",
-            mode=CompileMode.DEFAULT,
-            options=dataclasses.replace(frozen, weight_prepack=False),
-        ),
-        Rung(label="max-autotune", mode=CompileMode.MAX_AUTOTUNE, options=base),
-        Rung(
-            label="max-autotune-no-cudagraphs",
-            mode=CompileMode.MAX_AUTOTUNE_NO_CUDAGRAPHS,
-            options=base,
-        ),
-        Rung(
-            label="max-autotune-no-cudagraphs + freezing",
-            mode=CompileMode.MAX_AUTOTUNE_NO_CUDAGRAPHS,
-            options=frozen,
-        ),
+        ("default", CompileMode.DEFAULT, base),
+        ("freezing (prepacked weights)", CompileMode.DEFAULT, frozen),
+        ("freezing, no weight prepack", CompileMode.DEFAULT, unpacked),
+        ("max-autotune", CompileMode.MAX_AUTOTUNE, base),
+        ("max-autotune-no-cudagraphs", no_graphs, base),
+        ("max-autotune-no-cudagraphs + freezing", no_graphs, frozen),
     )
     return tuple(
-        dataclasses.replace(rung, not_applicable=rung.options.not_applicable(device))
-        for rung in rungs
+        Rung(label=label, mode=mode, options=options, not_applicable=options.not_applicable(device))
+        for label, mode, options in rungs
     )
 
 

@@ -10,7 +10,7 @@ are measured together so their rounds interleave. The phases, in order:
 2. build every candidate afresh, time its first call, pick calls per block, warm up.
 3. interleaved rounds (benchmarks.interleave).
 4. peak memory of a few calls, FLOPs of one eager call, and the SDPA kernel one call ran
-   (benchmarks.attention), per candidate.
+   (benchmarks.probes), per candidate.
 
 A candidate that raises is recorded with its error and left out of the later phases; the
 others go on.
@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-import shutil
 import tempfile
 import time
 import traceback
@@ -31,8 +30,6 @@ from typing import Any
 
 import torch
 
-from benchmarks.attention import attention_kernel
-from benchmarks.clocks import read_clocks
 from benchmarks.interleave import (
     WarmupOutcome,
     calibrate_iters,
@@ -40,8 +37,7 @@ from benchmarks.interleave import (
     run_interleaved,
     warm_up,
 )
-from benchmarks.memory import measure_peak_memory
-from benchmarks.mfu import count_flops
+from benchmarks.probes import attention_kernel, count_flops, measure_peak_memory, read_clocks
 from benchmarks.timers import synchronize, timer_for
 from foundation.scoped import reset_compiler_state, scoped_inductor_cache
 from reporting.schema.benchmark import BenchmarkError, CompileTime, ErrorPhase, RoundsRecord
@@ -98,7 +94,7 @@ def _error(phase: ErrorPhase, exc: BaseException) -> BenchmarkError:
     )
 
 
-def time_first_call(step: Step, device: torch.device) -> float:
+def _time_first_call(step: Step, device: torch.device) -> float:
     """Seconds of one call, waiting for the device: for a compiled step, mostly compiling."""
     synchronize(device)
     start = time.perf_counter()
@@ -120,7 +116,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def prime_compiler(device: torch.device, backend: str) -> None:
+def _prime_compiler(device: torch.device, backend: str) -> None:
     """Compile a trivial function once, so the first measured compile does not pay for
     importing the compiler stack and starting its worker pool."""
     with (
@@ -132,27 +128,7 @@ def prime_compiler(device: torch.device, backend: str) -> None:
         reset_compiler_state()
 
 
-def _measure_compile_time(
-    candidate: Candidate, cache_dir: str, device: torch.device
-) -> CompileTime:
-    with scoped_inductor_cache(cache_dir):
-        reset_compiler_state()
-        cold = time_first_call(candidate.build(), device)
-        reset_compiler_state()
-        warm = time_first_call(candidate.build(), device)
-    return CompileTime(cold_s=cold, warm_s=warm)
-
-
 def measure_candidates(
-    candidates: Sequence[Candidate],
-    config: MeasureConfig,
-    progress: Callable[[str], None] | None = None,
-) -> dict[str, CandidateMeasurement]:
-    """Run all phases for one group; returns a measurement per candidate, keyed by name."""
-    return measure_group_candidates(candidates, config, progress).candidates
-
-
-def measure_group_candidates(
     candidates: Sequence[Candidate],
     config: MeasureConfig,
     progress: Callable[[str], None] | None = None,
@@ -170,109 +146,101 @@ def measure_group_candidates(
     timer = timer_for(device)
     found = {c.name: CandidateMeasurement(name=c.name, mode=c.mode) for c in candidates}
     group = GroupMeasurement(candidates=found)
-    cache_root = tempfile.mkdtemp(prefix="bench-inductor-")
-    cache_dirs = {
-        c.name: os.path.join(cache_root, str(index)) for index, c in enumerate(candidates)
-    }
-    try:
-        if any(c.mode.compiled for c in candidates):
-            prime_compiler(device, config.backend)
-        if config.compile_time is not CompileTimeScope.NONE:
+    with tempfile.TemporaryDirectory(prefix="bench-inductor-") as cache_root:
+        cache_dirs = {c.name: os.path.join(cache_root, str(i)) for i, c in enumerate(candidates)}
+        try:
+            if any(c.mode.compiled for c in candidates):
+                _prime_compiler(device, config.backend)
             for candidate in candidates:
-                if not (candidate.mode.compiled and candidate.measure_compile_time):
+                if config.compile_time is CompileTimeScope.NONE or not (
+                    candidate.mode.compiled and candidate.measure_compile_time
+                ):
                     continue
                 try:
-                    compile_time = _measure_compile_time(
-                        candidate, cache_dirs[candidate.name], device
-                    )
+                    with scoped_inductor_cache(cache_dirs[candidate.name]):
+                        reset_compiler_state()
+                        cold = _time_first_call(candidate.build(), device)
+                        reset_compiler_state()  # the directory the cold call filled: warm
+                        warm = _time_first_call(candidate.build(), device)
                 except Exception as exc:  # recorded in the result, the group goes on
                     found[candidate.name].error = _error(ErrorPhase.COMPILE, exc)
                     report(f"  {candidate.name}: compile failed: {exc}")
                     continue
-                found[candidate.name].compile_time = compile_time
-                report(
-                    f"  {candidate.name}: compile {compile_time.cold_s:.1f} s cold, "
-                    f"{compile_time.warm_s:.1f} s warm"
-                )
+                found[candidate.name].compile_time = CompileTime(cold_s=cold, warm_s=warm)
+                report(f"  {candidate.name}: compile {cold:.1f} s cold, {warm:.1f} s warm")
 
-        reset_compiler_state()
-        steps: dict[str, Step] = {}
-        for candidate in candidates:
-            measurement = found[candidate.name]
-            if measurement.error is not None:
-                continue
-            phase = ErrorPhase.BUILD
-            try:
-                step = candidate.build()
-                phase = ErrorPhase.COMPILE if candidate.mode.compiled else ErrorPhase.MEASURE
-                with scoped_inductor_cache(cache_dirs[candidate.name]):
-                    measurement.first_call_s = time_first_call(step, device)
-                phase = ErrorPhase.MEASURE
-                measurement.iters_per_block = calibrate_iters(
-                    step, timer, min_block_s=config.min_block_s
-                )
-                measurement.warmup = warm_up(
-                    step,
-                    timer,
-                    iters=measurement.iters_per_block,
-                    min_blocks=min(2, config.warmup_max_blocks),
-                    max_blocks=config.warmup_max_blocks,
-                    window=config.warmup_window,
-                    tolerance=config.warmup_tolerance,
-                )
-            except Exception as exc:
-                measurement.error = _error(phase, exc)
-                report(f"  {candidate.name}: {phase.value} failed: {exc}")
-                continue
-            steps[candidate.name] = step
-            report(
-                f"  {candidate.name}: first call {measurement.first_call_s:.1f} s, "
-                f"{measurement.iters_per_block} calls/block, "
-                f"warm-up {measurement.warmup.blocks} blocks"
-            )
-
-        if steps:
-            rounds_started = time.perf_counter()
-            order_seed = config.seed if config.randomize_order else None
-            orders = round_orders(list(steps), config.rounds, seed=order_seed)
-            clock_start = read_clocks(device)
-            with _gc_paused():
+            reset_compiler_state()
+            steps: dict[str, Step] = {}
+            for candidate in candidates:
+                measurement = found[candidate.name]
+                if measurement.error is not None:
+                    continue
+                phase = ErrorPhase.BUILD
                 try:
-                    per_call = run_interleaved(
-                        steps,
+                    step = candidate.build()
+                    phase = ErrorPhase.COMPILE if candidate.mode.compiled else ErrorPhase.MEASURE
+                    with scoped_inductor_cache(cache_dirs[candidate.name]):
+                        measurement.first_call_s = _time_first_call(step, device)
+                    phase = ErrorPhase.MEASURE
+                    iters = calibrate_iters(step, timer, min_block_s=config.min_block_s)
+                    measurement.iters_per_block = iters
+                    measurement.warmup = warm_up(
+                        step,
                         timer,
-                        rounds=config.rounds,
-                        iters={name: found[name].iters_per_block for name in steps},
-                        orders=orders,
+                        iters=iters,
+                        min_blocks=min(2, config.warmup_max_blocks),
+                        max_blocks=config.warmup_max_blocks,
+                        window=config.warmup_window,
+                        tolerance=config.warmup_tolerance,
                     )
                 except Exception as exc:
-                    for name in steps:
-                        found[name].error = _error(ErrorPhase.MEASURE, exc)
-                    return group
-            group.rounds = RoundsRecord(
-                order_seed=order_seed,
-                orders=tuple(orders),
-                clock_start=clock_start,
-                clock_end=read_clocks(device),
-            )
-            for name, values in per_call.items():
-                found[name].per_call_s = values
-            report(f"  {config.rounds} rounds in {time.perf_counter() - rounds_started:.0f} s")
+                    measurement.error = _error(phase, exc)
+                    report(f"  {candidate.name}: {phase.value} failed: {exc}")
+                    continue
+                steps[candidate.name] = step
+                report(
+                    f"  {candidate.name}: first call {measurement.first_call_s:.1f} s, "
+                    f"{iters} calls/block, warm-up {measurement.warmup.blocks} blocks"
+                )
+            if steps:
+                started = time.perf_counter()
+                order_seed = config.seed if config.randomize_order else None
+                orders = round_orders(list(steps), config.rounds, seed=order_seed)
+                clock_start = read_clocks(device)
+                block_iters = {name: found[name].iters_per_block for name in steps}
+                with _gc_paused():
+                    try:
+                        per_call = run_interleaved(
+                            steps, timer, rounds=config.rounds, iters=block_iters, orders=orders
+                        )
+                    except Exception as exc:  # every timed candidate's error
+                        for name in steps:
+                            found[name].error = _error(ErrorPhase.MEASURE, exc)
+                        return group
+                group.rounds = RoundsRecord(
+                    order_seed=order_seed,
+                    orders=tuple(orders),
+                    clock_start=clock_start,
+                    clock_end=read_clocks(device),
+                )
+                for name, values in per_call.items():
+                    found[name].per_call_s = values
+                report(f"  {config.rounds} rounds in {time.perf_counter() - started:.0f} s")
 
-        by_name = {c.name: c for c in candidates}
-        for name, step in steps.items():
-            try:
-                if config.memory:
-                    found[name].memory = measure_peak_memory(step, device)
-                candidate = by_name[name]
-                if config.flops and candidate.count_flops:
-                    counted = step if candidate.flops_build is None else candidate.flops_build()
-                    found[name].flops_per_call = count_flops(counted)
-                if candidate.detect_attention:
-                    found[name].attention_kernel = attention_kernel(step)
-            except Exception as exc:
-                found[name].error = _error(ErrorPhase.MEASURE, exc)
-    finally:
-        shutil.rmtree(cache_root, ignore_errors=True)
-        reset_compiler_state()
+            for candidate in candidates:
+                if candidate.name not in steps:
+                    continue
+                step, measurement = steps[candidate.name], found[candidate.name]
+                try:
+                    if config.memory:
+                        measurement.memory = measure_peak_memory(step, device)
+                    if config.flops and candidate.count_flops:
+                        counted = step if candidate.flops_build is None else candidate.flops_build()
+                        measurement.flops_per_call = count_flops(counted)
+                    if candidate.detect_attention:
+                        measurement.attention_kernel = attention_kernel(step)
+                except Exception as exc:
+                    measurement.error = _error(ErrorPhase.MEASURE, exc)
+        finally:
+            reset_compiler_state()
     return group

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.ladders import build_ladder
 from benchmarks.runner import run_benchmarks
-from benchmarks.specs import DEFAULT_SIZES_CPU, DEFAULT_SIZES_CUDA, select_specs
+from benchmarks.specs import select_specs
 from foundation.cli import UsageError, UsageParser
 from foundation.devices import local_cuda, resolve_device
 from foundation.files import atomic_write_text
@@ -248,10 +248,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         )
         if args.quick:
             measure = quick(measure)
-        default_sizes = DEFAULT_SIZES_CUDA if device == "cuda" else DEFAULT_SIZES_CPU
-        select_specs(
-            args.workloads, default_sizes=default_sizes
-        )  # fail fast on a glob that matches nothing
+        select_specs(args.workloads, device)  # fail fast on a glob that matches nothing
     except ValueError as error:
         raise UsageError(str(error)) from None
     out = str(args.out) if args.out is not None else None
@@ -292,9 +289,7 @@ def cli(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return 2
     if args.list:
-        measure = config.measure
-        default_sizes = DEFAULT_SIZES_CUDA if measure.device == "cuda" else DEFAULT_SIZES_CPU
-        for spec in select_specs(config.workloads, default_sizes=default_sizes):
+        for spec in select_specs(config.workloads, config.measure.device):
             print(spec.name)
         return 0
     return main(config)

@@ -3,15 +3,17 @@
 A workload's name is ``<topology>-<size>/<task>/<variant>``, for example
 ``cnn-small/infer/dormant`` or ``transformer-gpt2-small/train/seed-training``, so that
 ``--workloads 'cnn-*'`` or ``'*/train/*'`` pick families with a glob. This module knows
-no esper: it only names things and holds the size presets; workloads.py builds them.
+no esper: it only names things and holds the host sizes (the audit's targets use the same
+two records); workloads.py builds them.
 """
 
 from __future__ import annotations
 
 import enum
 import fnmatch
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 from reporting.schema.vocabulary import Task
 
@@ -30,13 +32,14 @@ class Variant(enum.Enum):
     SEED_ALONE = "seed-alone"  # only the seed module, on the features it sees in the host
 
 
-HOST_VARIANTS = (
-    Variant.BARE,
-    Variant.DORMANT,
-    Variant.SEED_TRAINING,
-    Variant.SEED_BLENDING,
-    Variant.SEED_FOSSILIZED,
-)
+HOST_VARIANTS = tuple(variant for variant in Variant if variant is not Variant.SEED_ALONE)
+
+
+def _check_positive(size: Any) -> None:
+    for field in fields(size):
+        value = getattr(size, field.name)
+        if type(value) is int and value < 1:
+            raise ValueError(f"{type(size).__name__}.{field.name} must be >= 1, got {value}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,13 +55,16 @@ class CnnSize:
     blueprint: str = "conv_light"  # the seed grafted in the seed variants
 
     def __post_init__(self) -> None:
-        for field in ("n_blocks", "base_channels", "num_classes", "batch_size", "image_size"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"CnnSize.{field} must be >= 1, got {getattr(self, field)}")
+        _check_positive(self)
 
     @property
     def items_per_call(self) -> int:
         return self.batch_size
+
+    def host_arguments(self) -> dict[str, Any]:
+        """CNNHost's constructor arguments."""
+        names = ("num_classes", "n_blocks", "base_channels")
+        return {name: getattr(self, name) for name in names}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,19 +85,7 @@ class TransformerSize:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        for field in (
-            "vocab_size",
-            "n_embd",
-            "n_head",
-            "n_layer",
-            "block_size",
-            "batch_size",
-            "seq_len",
-        ):
-            if getattr(self, field) < 1:
-                raise ValueError(
-                    f"TransformerSize.{field} must be >= 1, got {getattr(self, field)}"
-                )
+        _check_positive(self)
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
         if self.seq_len > self.block_size:
@@ -101,9 +95,15 @@ class TransformerSize:
     def items_per_call(self) -> int:
         return self.batch_size * self.seq_len
 
+    def host_arguments(self) -> dict[str, Any]:
+        """TransformerHost's constructor arguments."""
+        names = ("vocab_size", "n_embd", "n_head", "n_layer", "block_size", "dropout")
+        return {name: getattr(self, name) for name in names}
+
 
 Size = CnnSize | TransformerSize
 
+# fmt: off
 SIZES: dict[tuple[Topology, str], Size] = {
     (Topology.CNN, "tiny"): CnnSize(
         name="tiny", n_blocks=2, base_channels=4, batch_size=2, image_size=8
@@ -111,32 +111,20 @@ SIZES: dict[tuple[Topology, str], Size] = {
     (Topology.CNN, "small"): CnnSize(name="small"),
     (Topology.CNN, "large"): CnnSize(name="large", n_blocks=4, base_channels=64, batch_size=256),
     (Topology.TRANSFORMER, "tiny"): TransformerSize(
-        name="tiny",
-        vocab_size=64,
-        n_embd=16,
-        n_head=2,
-        n_layer=2,
-        block_size=16,
-        batch_size=2,
-        seq_len=8,
+        name="tiny", vocab_size=64, n_embd=16, n_head=2, n_layer=2, block_size=16,
+        batch_size=2, seq_len=8,
     ),
     (Topology.TRANSFORMER, "small"): TransformerSize(name="small"),
     (Topology.TRANSFORMER, "gpt2-small"): TransformerSize(
-        name="gpt2-small",
-        vocab_size=50257,
-        n_embd=768,
-        n_head=12,
-        n_layer=12,
-        block_size=1024,
-        batch_size=8,
-        seq_len=1024,
+        name="gpt2-small", vocab_size=50257, n_embd=768, n_head=12, n_layer=12,
+        block_size=1024, batch_size=8, seq_len=1024,
     ),
 }
+# fmt: on
 
 # What a run measures when --workloads is not given: the small sizes everywhere, and the
 # GPU-sized presets too on CUDA. "tiny" exists for tests and is never a default.
-DEFAULT_SIZES_CPU = ("small",)
-DEFAULT_SIZES_CUDA = ("small", "large", "gpt2-small")
+DEFAULT_SIZES = {"cpu": ("small",), "cuda": ("small", "large", "gpt2-small")}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,27 +165,17 @@ class WorkloadSpec:
         return "images/s" if self.topology is Topology.CNN else "tokens/s"
 
 
-def all_specs() -> list[WorkloadSpec]:
-    """Every host variant of every size and task (seed-alone rides along; see select_specs)."""
-    return [
+def select_specs(patterns: Sequence[str] | None, device: str) -> list[WorkloadSpec]:
+    """The host workloads whose names match any glob; without globs, the device's default
+    sizes. Raises ValueError naming the valid workloads when a glob matches nothing."""
+    specs = [
         WorkloadSpec(topology=topology, size=size, task=task, variant=variant)
         for (topology, size) in SIZES
         for task in Task
         for variant in HOST_VARIANTS
     ]
-
-
-def select_specs(
-    patterns: Sequence[str] | None, *, default_sizes: Iterable[str]
-) -> list[WorkloadSpec]:
-    """The host workloads whose names match any glob; without globs, the default sizes.
-
-    Raises ValueError naming the valid workloads when a glob matches nothing.
-    """
-    specs = all_specs()
     if not patterns:
-        sizes = set(default_sizes)
-        return [spec for spec in specs if spec.size in sizes]
+        return [spec for spec in specs if spec.size in DEFAULT_SIZES[device]]
     selected: list[WorkloadSpec] = []
     for pattern in patterns:
         matches = [spec for spec in specs if fnmatch.fnmatchcase(spec.name, pattern)]

@@ -49,13 +49,6 @@ def per_round_ratios(baseline: Sequence[float], candidate: Sequence[float]) -> t
     return tuple(float(r) for r in base / cand)
 
 
-def ratio_of_medians(baseline: Sequence[float], candidate: Sequence[float]) -> float:
-    """median(baseline) / median(candidate): the speedup of the candidate over the baseline."""
-    return float(
-        np.median(_as_array(baseline, "baseline")) / np.median(_as_array(candidate, "candidate"))
-    )
-
-
 def paired_bootstrap(
     samples: Mapping[str, Sequence[float]],
     statistic: Callable[[Mapping[str, np.ndarray]], float],

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks.specs import SIZES, Topology, Variant, WorkloadSpec
 from benchmarks.timers import synchronized_clock
-from benchmarks.workloads import StepBuilder
+from benchmarks.workloads import host_workload
 from reporting.schema.benchmark_settings import MeasureConfig
 from reporting.schema.vocabulary import CompileMode, Task
 
@@ -27,7 +27,8 @@ def test_step_throughput(benchmark, bench_device, bench_size, topology, task, va
     if (topology, bench_size) not in SIZES:
         pytest.skip(f"no {bench_size!r} preset for {topology.value}")
     spec = WorkloadSpec(topology=topology, size=bench_size, task=task, variant=variant)
-    step = StepBuilder(spec=spec, mode=mode, config=MeasureConfig(device=bench_device))()
+    config = MeasureConfig(device=bench_device)
+    step = host_workload(spec, config.seed).step(mode, config)
     step()  # compiles, for a compiled mode; never part of the timing
     benchmark.group = spec.name
     benchmark.extra_info["items_per_call"] = spec.config.items_per_call

@@ -2,7 +2,7 @@
 
 import torch
 
-from benchmarks.clocks import NOT_AVAILABLE, read_clocks, read_cpu_mhz, read_gpu_sm_mhz
+from benchmarks.probes import NOT_AVAILABLE, read_clocks, read_cpu_mhz, read_gpu_sm_mhz
 from reporting.schema.measures import ClockReading
 
 

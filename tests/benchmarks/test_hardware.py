@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 from benchmarks.goals import Hardware
-from benchmarks.mfu import dense_peak_flops
+from benchmarks.probes import dense_peak_flops
 from foundation.environment import EnvironmentRecord
 from foundation.hardware import HardwareClass, gpu_part, hardware_class
 

@@ -5,13 +5,17 @@ import dataclasses
 import pytest
 import torch
 
-from benchmarks.attention import NO_SDPA_OP, attention_kernel, kernels_in
-from benchmarks.levers import padded_vocab, scoped_levers, scoped_tf32
-from benchmarks.mfu import count_flops
-from benchmarks.modes import compile_module
-from benchmarks.runner import Group, group_candidates
+from benchmarks.probes import NO_SDPA_OP, attention_kernel, count_flops, kernels_in
+from benchmarks.runner import workload_candidates
 from benchmarks.specs import SIZES, Topology, Variant, WorkloadSpec
-from benchmarks.workloads import StepBuilder, build_host_model
+from benchmarks.steps import (
+    compile_module,
+    optimizer_step,
+    padded_vocab,
+    scoped_levers,
+    scoped_tf32,
+)
+from benchmarks.workloads import build_host_model, host_workload
 from reporting.schema.benchmark_settings import (
     CompileTimeScope,
     MeasureConfig,
@@ -50,6 +54,10 @@ def _spec(task=Task.TRAIN, variant=Variant.BARE, topology=Topology.TRANSFORMER):
     return WorkloadSpec(topology=topology, size="tiny", task=task, variant=variant)
 
 
+def _step(spec, mode=CompileMode.EAGER, options=None):
+    return host_workload(spec, CHEAP.seed).step(mode, CHEAP, options)
+
+
 def test_padded_vocab_rounds_up_to_a_multiple_of_64():
     """gpt2's 50257 becomes 50304; a multiple stays; nonsense is refused."""
     assert padded_vocab(50257) == 50304
@@ -65,8 +73,8 @@ def test_pad_vocab_widens_the_model_but_not_the_flop_count(odd_vocab):
     model = build_host_model(spec, torch.device("cpu"), padded)
     assert model.wte.num_embeddings == 64 and model.lm_head.out_features == 64
     config = dataclasses.replace(CHEAP, options=padded)
-    (eager, compiled) = group_candidates(Group(name="g", specs=(spec,)), config)
-    plain_flops = count_flops(StepBuilder(spec=spec, mode=CompileMode.EAGER, config=CHEAP)())
+    (eager, compiled) = workload_candidates([host_workload(spec, config.seed)], config)
+    plain_flops = count_flops(_step(spec))
     assert count_flops(eager.flops_build()) == plain_flops
     assert count_flops(eager.build()) > plain_flops  # the padded step does more work
 
@@ -74,50 +82,31 @@ def test_pad_vocab_widens_the_model_but_not_the_flop_count(odd_vocab):
 def test_fused_optimizer_is_fused_and_compiled_optimizer_is_compiled():
     """FUSED builds AdamW(fused=True); COMPILED wraps its step in torch.compile."""
     params = [torch.nn.Parameter(torch.ones(3))]
-    spec = _spec()
-    fused = StepBuilder(
-        spec=spec,
-        mode=CompileMode.DEFAULT,
-        config=CHEAP,
-        options=WorkloadOptions(optimizer=OptimizerStep.FUSED),
-    )._optimizer_step(params)
+    fused = optimizer_step(params, OptimizerStep.FUSED, CompileMode.DEFAULT, "eager")
     assert fused.__self__.defaults["fused"] is True
-    compiled = StepBuilder(
-        spec=spec,
-        mode=CompileMode.DEFAULT,
-        config=CHEAP,
-        options=WorkloadOptions(optimizer=OptimizerStep.COMPILED),
-    )._optimizer_step(params)
+    compiled = optimizer_step(params, OptimizerStep.COMPILED, CompileMode.DEFAULT, "eager")
     assert compiled._torchdynamo_orig_callable.__self__.defaults["fused"] is None
-    eager = StepBuilder(
-        spec=spec,
-        mode=CompileMode.EAGER,
-        config=CHEAP,
-        options=WorkloadOptions(optimizer=OptimizerStep.COMPILED),
-    )._optimizer_step(params)
+    eager = optimizer_step(params, OptimizerStep.COMPILED, CompileMode.EAGER, "eager")
     assert not hasattr(eager, "_torchdynamo_orig_callable")  # eager has no compiler
 
 
 @pytest.mark.parametrize("optimizer", list(OptimizerStep))
 def test_every_optimizer_lever_trains(optimizer):
     """A compiled training step with each optimizer lever runs and returns a finite loss."""
-    step = StepBuilder(
-        spec=_spec(),
-        mode=CompileMode.DEFAULT,
-        config=CHEAP,
-        options=WorkloadOptions(optimizer=optimizer),
-    )()
+    step = _step(_spec(), CompileMode.DEFAULT, WorkloadOptions(optimizer=optimizer))
     assert torch.isfinite(step()).all() and torch.isfinite(step()).all()
 
 
 @pytest.mark.parametrize("topology", list(Topology))
 def test_pure_bf16_stores_parameters_in_bf16(topology):
-    """Every parameter is bf16, and a training step on it runs."""
+    """Every parameter and float input is bf16, token ids stay integers, and a step runs."""
     options = WorkloadOptions(pure_bf16=True)
     spec = _spec(topology=topology, variant=Variant.SEED_BLENDING)
-    model = build_host_model(spec, torch.device("cpu"), options)
+    model, inputs = host_workload(spec, 0).build(torch.device("cpu"), options, seed=0)
     assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
-    step = StepBuilder(spec=spec, mode=CompileMode.EAGER, config=CHEAP, options=options)()
+    expected = torch.bfloat16 if topology is Topology.CNN else torch.int64
+    assert inputs[0].dtype == expected and inputs[1].dtype == torch.int64
+    step = _step(spec, options=options)
     assert torch.isfinite(step()).all()
 
 
@@ -153,14 +142,9 @@ def test_kernel_names_map_from_op_names():
 def test_the_attention_kernel_follows_the_sdpa_lever():
     """Unrestricted, CPU SDPA runs its flash kernel; with only MATH allowed, math."""
     spec = _spec(task=Task.INFER)
-    auto = StepBuilder(spec=spec, mode=CompileMode.EAGER, config=CHEAP)()
+    auto = _step(spec)
     assert attention_kernel(auto) == "flash (cpu)"
-    math_only = StepBuilder(
-        spec=spec,
-        mode=CompileMode.EAGER,
-        config=CHEAP,
-        options=WorkloadOptions(sdpa=SdpaKernel.MATH),
-    )()
+    math_only = _step(spec, options=WorkloadOptions(sdpa=SdpaKernel.MATH))
     assert attention_kernel(math_only) == "math"
     assert attention_kernel(lambda: torch.ones(2) @ torch.ones(2)) == NO_SDPA_OP
 
@@ -220,11 +204,6 @@ def test_the_compiled_optimizer_step_compiles_in_the_candidates_mode(monkeypatch
         return fn
 
     monkeypatch.setattr(torch, "compile", fake_compile)
-    config = dataclasses.replace(CHEAP, backend="inductor")
-    StepBuilder(
-        spec=_spec(),
-        mode=CompileMode.REDUCE_OVERHEAD,
-        config=config,
-        options=WorkloadOptions(optimizer=OptimizerStep.COMPILED),
-    )._optimizer_step([torch.nn.Parameter(torch.ones(2))])
+    parameters = [torch.nn.Parameter(torch.ones(2))]
+    optimizer_step(parameters, OptimizerStep.COMPILED, CompileMode.REDUCE_OVERHEAD, "inductor")
     assert seen["mode"] == "reduce-overhead"

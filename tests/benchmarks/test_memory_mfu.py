@@ -3,8 +3,13 @@
 import pytest
 import torch
 
-from benchmarks.memory import measure_peak_memory
-from benchmarks.mfu import count_flops, dense_peak_flops, matmul_precision, model_flops_utilization
+from benchmarks.probes import (
+    count_flops,
+    dense_peak_flops,
+    matmul_precision,
+    measure_peak_memory,
+    model_flops_utilization,
+)
 from reporting.schema.measures import MemoryKind
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from benchmarks.modes import compile_module, make_runner
+from benchmarks.steps import compile_module, make_runner
 from reporting.schema.benchmark_settings import MeasureConfig
 from reporting.schema.vocabulary import CompileMode, Precision
 

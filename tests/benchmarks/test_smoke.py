@@ -118,7 +118,7 @@ def test_a_failing_candidate_is_recorded_and_the_others_still_run():
             Candidate(name="broken", mode=CompileMode.EAGER, build=broken),
         ],
         dataclasses.replace(CHEAP, rounds=2, memory=False, flops=False),
-    )
+    ).candidates
     assert found["broken"].error.phase is ErrorPhase.BUILD
     assert "no such model" in found["broken"].error.message
     assert len(found["ok"].per_call_s) == 2 and found["ok"].error is None

@@ -24,14 +24,14 @@ def test_gpt2_small_preset_matches_the_issue():
 
 def test_default_selection_is_the_small_sizes_with_every_variant_and_task():
     """Without globs a CPU run measures both small families, both tasks, all five variants."""
-    specs = select_specs([], default_sizes=("small",))
+    specs = select_specs([], "cpu")
     assert {spec.family for spec in specs} == {"cnn-small", "transformer-small"}
     assert len(specs) == 2 * 2 * 5
 
 
 def test_globs_select_and_deduplicate():
     """Overlapping globs select each workload once."""
-    specs = select_specs(["cnn-small/train/*", "*/train/bare"], default_sizes=())
+    specs = select_specs(["cnn-small/train/*", "*/train/bare"], "cpu")
     names = [spec.name for spec in specs]
     assert len(names) == len(set(names))
     assert "cnn-small/train/seed-blending" in names
@@ -41,7 +41,7 @@ def test_globs_select_and_deduplicate():
 def test_a_glob_that_matches_nothing_names_what_exists():
     """The error lists the families, tasks and variants a glob can match."""
     with pytest.raises(ValueError, match="matches nothing.*cnn-small"):
-        select_specs(["resnet/*"], default_sizes=())
+        select_specs(["resnet/*"], "cpu")
 
 
 def test_sequence_longer_than_block_size_is_refused():

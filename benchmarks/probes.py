@@ -1,0 +1,237 @@
+"""What is recorded beside the timings of a candidate: clocks, peak memory, FLOPs and MFU,
+and the attention kernel that ran. Every reading is best effort: what the platform does
+not expose is recorded as not available, never estimated.
+
+Clocks are read at the start and end of a group's timed rounds: a ratio between two
+candidates is only as good as the conditions both ran under, and a CPU that boosts at first
+and throttles later, or a GPU that drops its SM clock when it warms, shows up there rather
+than as a phantom speedup.
+
+Peak memory on CUDA is the caching allocator's exact, resettable peak. On CPU the closest
+measure is the resident set's high-water mark (VmHWM); Linux lets a process reset its own
+mark by writing "5" to /proc/self/clear_refs, and where that is not allowed the mark covers
+the whole process lifetime and the result says so.
+
+FLOPs come from FlopCounterMode on one eager call (matmuls, convolutions and attention,
+forward and backward), so eager and compiled share the same count: compiling changes how
+fast the work runs, not how much of it the model asks for. The peaks are vendor dense
+figures (foundation.hardware); a device missing from that table yields no MFU.
+
+SDPA picks its backend per call and torch offers no query for "what did you pick". Every
+backend is its own aten op, and a compiled graph calls the same op as an extern kernel, so
+one profiled call names the backend for eager and compiled steps alike. Inductor could
+instead decompose attention into matmuls; then no SDPA op appears and the record says so.
+"""
+
+from __future__ import annotations
+
+import gc
+import glob
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils.flop_counter import FlopCounterMode
+
+from benchmarks.timers import synchronize
+from foundation.hardware import gpu_part
+from reporting.schema.measures import ClockReading, MemoryKind, PeakMemory
+
+NOT_AVAILABLE = "not available"
+
+
+def _read_sysfs_mhz(pattern: str) -> tuple[float, ...]:
+    values = []
+    for path in sorted(glob.glob(pattern)):
+        try:
+            with open(path, encoding="ascii") as handle:
+                values.append(int(handle.read().strip()) / 1000.0)  # kHz
+        except (OSError, ValueError):
+            return ()
+    return tuple(values)
+
+
+def _read_cpuinfo_mhz(path: str) -> tuple[float, ...]:
+    values = []
+    try:
+        with open(path, encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.lower().startswith("cpu mhz"):
+                    values.append(float(line.split(":", 1)[1]))
+    except (OSError, ValueError):
+        return ()
+    return tuple(values)
+
+
+def read_cpu_mhz(
+    sysfs_pattern: str = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq",
+    cpuinfo_path: str = "/proc/cpuinfo",
+) -> tuple[tuple[float, ...], str]:
+    """(MHz per CPU, source). cpufreq first: /proc/cpuinfo's figure is stale on some kernels."""
+    found = _read_sysfs_mhz(sysfs_pattern)
+    if found:
+        return found, "cpufreq scaling_cur_freq"
+    found = _read_cpuinfo_mhz(cpuinfo_path)
+    if found:
+        return found, "/proc/cpuinfo cpu MHz"
+    return (), NOT_AVAILABLE
+
+
+def read_gpu_sm_mhz(
+    device: torch.device, clock_rate: Callable[[torch.device], int] | None = None
+) -> tuple[float | None, str]:
+    """(SM MHz, source) on CUDA. torch.cuda.clock_rate asks NVML, which needs pynvml."""
+    if device.type != "cuda":
+        return None, f"not measured on {device.type}"
+    reader = clock_rate or getattr(torch.cuda, "clock_rate", None)
+    if reader is None:
+        return None, "not available: this torch has no torch.cuda.clock_rate"
+    try:
+        return float(reader(device)), "torch.cuda.clock_rate"
+    except Exception as exc:  # pynvml missing, NVML refusing: recorded, never raised
+        return None, f"not available: {type(exc).__name__}: {exc}"
+
+
+def read_clocks(device: torch.device | str) -> ClockReading:
+    device = torch.device(device)
+    cpu_mhz, cpu_source = read_cpu_mhz()
+    gpu_mhz, gpu_source = read_gpu_sm_mhz(device)
+    return ClockReading(
+        time_s=time.perf_counter(),
+        cpu_mhz=cpu_mhz,
+        cpu_source=cpu_source,
+        gpu_sm_mhz=gpu_mhz,
+        gpu_source=gpu_source,
+    )
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _reset_rss_high_water_mark() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _lifetime_peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
+
+
+def measure_peak_memory(
+    fn: Callable[[], Any], device: torch.device | str, *, calls: int = 3
+) -> PeakMemory:
+    """Run ``fn`` ``calls`` times and report the peak memory on ``device``."""
+    if calls < 1:
+        raise ValueError(f"calls must be >= 1, got {calls}")
+    device = torch.device(device)
+    gc.collect()
+    if device.type == "cuda":
+        synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        baseline = torch.cuda.memory_allocated(device)
+        for _ in range(calls):
+            fn()
+        synchronize(device)
+        return PeakMemory(
+            kind=MemoryKind.CUDA_MAX_ALLOCATED,
+            peak_bytes=torch.cuda.max_memory_allocated(device),
+            baseline_bytes=baseline,
+        )
+    reset = _reset_rss_high_water_mark()
+    baseline_kib = _status_kib("VmRSS")
+    for _ in range(calls):
+        fn()
+    peak_kib = _status_kib("VmHWM")
+    if reset and peak_kib is not None and baseline_kib is not None:
+        return PeakMemory(
+            kind=MemoryKind.CPU_PEAK_RSS,
+            peak_bytes=peak_kib * 1024,
+            baseline_bytes=baseline_kib * 1024,
+        )
+    return PeakMemory(
+        kind=MemoryKind.CPU_LIFETIME_PEAK_RSS,
+        peak_bytes=_lifetime_peak_rss_bytes(),
+        baseline_bytes=(baseline_kib or 0) * 1024,
+    )
+
+
+def matmul_precision(dtype: torch.dtype) -> str:
+    """The precision matmuls really run at: bf16, tf32 (fp32 with TF32 allowed) or fp32."""
+    if dtype == torch.bfloat16:
+        return "bf16"
+    if dtype == torch.float32:
+        return "fp32" if torch.get_float32_matmul_precision() == "highest" else "tf32"
+    raise ValueError(f"no peak table entry for dtype {dtype}; expected float32 or bfloat16")
+
+
+def dense_peak_flops(device_name: str, precision: str) -> float | None:
+    """The part's dense peak at this precision (foundation.hardware), None for an unlisted GPU."""
+    part = gpu_part(device_name)
+    return None if part is None else part.peak(precision)
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of ``fn``, counted by FlopCounterMode; run it eagerly."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+def model_flops_utilization(
+    flops_per_call: int, seconds_per_call: float, peak_flops: float
+) -> float:
+    """Achieved FLOP/s as a fraction of the peak (0.4 means 40 %)."""
+    if seconds_per_call <= 0 or peak_flops <= 0:
+        raise ValueError(f"need positive time and peak, got {seconds_per_call}, {peak_flops}")
+    return flops_per_call / seconds_per_call / peak_flops
+
+
+NO_SDPA_OP = "no SDPA op in the trace"
+
+# Checked in order: the CPU flash op's name contains the CUDA flash op's.
+_KERNEL_OPS = (
+    ("_scaled_dot_product_flash_attention_for_cpu", "flash (cpu)"),
+    ("_scaled_dot_product_flash_attention", "flash"),
+    ("_scaled_dot_product_efficient_attention", "efficient"),
+    ("_scaled_dot_product_cudnn_attention", "cudnn"),
+    ("_scaled_dot_product_fused_attention_overrideable", "overrideable"),
+    ("_scaled_dot_product_attention_math", "math"),
+)
+
+
+def kernels_in(op_names: Iterable[str]) -> tuple[str, ...]:
+    """The SDPA backends named by forward ops of a trace, sorted; backward ops are skipped."""
+    found = set()
+    for name in op_names:
+        if "backward" in name.lower():
+            continue
+        for op, kernel in _KERNEL_OPS:
+            if op in name:
+                found.add(kernel)
+                break
+    return tuple(sorted(found))
+
+
+def attention_kernel(step: Callable[[], Any]) -> str:
+    """The SDPA backend(s) one call of ``step`` ran, e.g. 'flash (cpu)', or NO_SDPA_OP."""
+    with profile(activities=[ProfilerActivity.CPU]) as trace:
+        step()
+    kernels = kernels_in(event.name for event in trace.events())
+    return ", ".join(kernels) if kernels else NO_SDPA_OP
