@@ -104,7 +104,7 @@ class BenchmarkResult:
     rounds: RoundsRecord | None = None  # order and clocks of the group's rounds
     setting: str | None = None  # the ladder rung of the compiled side, if a ladder ran
     options: WorkloadOptions = WorkloadOptions()  # the compiled side's levers
-    # The SDPA kernel one call ran (benchmarks.attention), for transformer workloads.
+    # The SDPA kernel one call ran (benchmarks.probes), for transformer workloads.
     attention_eager: str | None = None
     attention_compiled: str | None = None
 
