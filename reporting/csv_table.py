@@ -46,6 +46,12 @@ def _audit_metrics(t: TargetResult) -> Iterator[Metric]:
         yield "compile_first_call", t.compile_time.first_call_s, "s"
         yield "compile_first_backward", t.compile_time.first_backward_s, "s"
         yield "steady_call", t.compile_time.steady_state_s, "s"
+    if t.shapes is not None and t.shapes.status is not CheckStatus.SKIPPED:
+        yield "shapes_compiles", t.shapes.total_compiles, "count"
+        yield "shapes_max_frame_compiles", t.shapes.max_frame_compiles, "count"
+        yield "shapes_budget", t.shapes.budget, "count"
+    if t.export is not None:
+        yield "export_ok", int(t.export.status is CheckStatus.PASSED), "bool"
     yield "duration", t.duration_s, "s"
 
 

@@ -14,7 +14,7 @@ import math
 from collections import Counter
 
 from reporting import audit_tables as audit_view
-from reporting import bench_table, optional
+from reporting import bench_table, extra_checks, optional
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks
 from reporting.tables import Table, table
@@ -103,6 +103,12 @@ def render_markdown(report: RunReport) -> str:
         section("Parity", audit_view.parity_table(audit), "No parity results.")
         section("Exception parity", audit_view.exceptions_table(audit), "No bad inputs audited.")
         section("Guard comparison", audit_view.guards_table(audit))
+        note = (
+            "`compiles/budget`: most compilations of one frame over the sweep; the budget is "
+            "the first compile, one when the dims turn dynamic and one for size 1."
+        )
+        section("Shapes (--shapes)", extra_checks.shapes_table(audit), note=note)
+        section("Export (--export)", extra_checks.export_table(audit))
         note = f"One measurement per target (no CI). {_chart('compile time', COMPILE_TIME_PNG)}"
         section("Compile time", audit_view.compile_time_table(audit), "No compile times.", note)
     note = (

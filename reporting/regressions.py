@@ -23,6 +23,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from reporting.extra_checks import export_findings, shapes_findings
 from reporting.schema.audit import CheckStatus, GraphBreakInfo, TargetResult
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks, speedup_key, speedup_label
@@ -38,6 +39,8 @@ class RegressionKind(str, enum.Enum):
     RECOMPILES = "more recompiles"
     PARITY = "parity"
     EXCEPTION_PARITY = "exception parity"
+    SHAPES = "more compiles over the shape sweep"
+    EXPORT = "export"
     SPEEDUP = "speedup"
 
 
@@ -188,6 +191,8 @@ _TARGET_RULES = (
     (RegressionKind.RECOMPILES, _recompile_findings),
     (RegressionKind.PARITY, _parity_findings),
     (RegressionKind.EXCEPTION_PARITY, _exception_findings),
+    (RegressionKind.SHAPES, shapes_findings),
+    (RegressionKind.EXPORT, export_findings),
 )
 
 

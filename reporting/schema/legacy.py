@@ -4,7 +4,7 @@ a history over git keep working.
 Version 1 stored the audit's own environment and resolved settings inside the audit
 block, and the benchmarks' environment inside theirs, beside the report's environment;
 it named the parity modes "train"/"eval" and their dtypes "float32"/"bfloat16", and its
-audit block was read leniently (unknown keys ignored). `upgrade_v1` turns such a
+earliest files kept a target's one benchmark result under `benchmark`. `upgrade_v1` turns such a
 document into version 2, as plain JSON values, and the ordinary decoder does the rest.
 """
 
@@ -71,5 +71,8 @@ def _target(target: dict[str, Any]) -> dict[str, Any]:
             for m in parity.get("modes", [])
         ]
         target["parity"] = {**parity, "modes": modes}
-    target["benchmarks"] = [_without(b, "environment") for b in target.get("benchmarks", [])]
+    # The earliest version 1 files held at most one result, under `benchmark`.
+    single = target.pop("benchmark", None)
+    found = target.get("benchmarks") or ([single] if single is not None else [])
+    target["benchmarks"] = [_without(b, "environment") for b in found]
     return target

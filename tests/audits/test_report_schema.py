@@ -115,3 +115,29 @@ def test_a_report_needs_some_results():
     """An environment alone is not a report."""
     with pytest.raises(ValueError, match="neither"):
         RunReport(environment=environment())
+
+
+def _version_1_document() -> dict:
+    """A report as schema 1 wrote it: the audit's own environment and settings, parity
+    modes "eval"/"float32", and the earliest files' single `benchmark` key."""
+    document = report_to_dict(report(target("host/cnn")))
+    audit = document["audit"]
+    config = audit.pop("config")
+    audit["schema_version"] = 1
+    audit["environment"] = {"torch_version": "2.13.0", "device": "cpu", "started_at": ""}
+    audit["settings"] = {k: config[k] for k in ("backend", "device", "dtype", "fail_on")}
+    (only,) = audit["targets"]
+    only["parity"]["modes"][0].update(mode="eval", dtype="float32")
+    only["benchmark"] = None
+    only.pop("shapes"), only.pop("export")
+    return {**document, "schema_version": 1}
+
+
+def test_a_version_1_report_is_read_into_the_current_types():
+    """Baselines and matrix reports written before version 2 still load, with the words
+    of today's vocabulary (eval -> infer, float32 -> fp32)."""
+    loaded = report_from_json(json.dumps(_version_1_document()))
+    (only,) = loaded.audit.targets
+    assert only.parity.modes[0].mode.value == "infer"
+    assert only.parity.modes[0].dtype.value == "fp32"
+    assert only.benchmarks == () and loaded.audit.config.backend == "inductor"
