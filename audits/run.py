@@ -140,8 +140,8 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "empty TORCHINDUCTOR_CACHE_DIR, warm on the same one, and from the cold run's "
         "torch.compiler.save_cache_artifacts (mega-cache). Reports torch's FX graph and "
         "AOTAutograd cache hits and misses, cold vs warm compile time and what the mega-cache "
-        "saves; a miss after the cold run fails, with torch's reason. About a minute per "
-        "target on 2 cores, so off by default",
+        "saves; a miss after the cold run fails, with torch's reason. Minutes per target on "
+        "2 cores (raise --timeout, e.g. 900), so off by default",
     )
     p.add_argument(
         "--cudagraphs",

@@ -91,11 +91,12 @@ class FreshOutcome:
     key_parts: dict[tuple[str, str], tuple[str, str]]
 
 
-def _counts(found: Any, prefix: str) -> CacheCounts:
+def _counts(found: Any, prefix: str, *, counts_saves: bool = False) -> CacheCounts:
     return CacheCounts(
         hits=int(found.get(f"{prefix}_hit", 0)),
         misses=int(found.get(f"{prefix}_miss", 0)),
         bypasses=int(found.get(f"{prefix}_bypass", 0)),
+        saved=int(found.get(f"{prefix}_saved", 0)) if counts_saves else None,
     )
 
 
@@ -162,7 +163,11 @@ def compile_fresh(job: FreshCompile) -> FreshOutcome:
         kind=job.kind,
         compile_s=compile_s,
         fx_graph=_counts(counters["inductor"], "fxgraph_cache"),
-        autograd=_counts(autograd_counters, "autograd_cache") if autograd_cache_enabled() else None,
+        autograd=(
+            _counts(autograd_counters, "autograd_cache", counts_saves=True)
+            if autograd_cache_enabled()
+            else None
+        ),
         bypass_reasons=tuple(dict.fromkeys(reasons)),
         load_s=load_s,
         artifacts_bytes=artifacts_bytes,

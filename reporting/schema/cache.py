@@ -22,6 +22,9 @@ class CacheCounts:
     hits: int = 0
     misses: int = 0
     bypasses: int = 0  # lookups torch refused to make: nothing was cached either
+    # Entries written (AOTAutograd counts them; None for the FX graph cache, which does not).
+    # AOTAutograd saves an entry only when every graph in it has an FX graph cache key.
+    saved: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
