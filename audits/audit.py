@@ -21,6 +21,7 @@ import torch
 
 from audits.checks.benchmark import benchmark_target
 from audits.checks.breaks import check_breaks
+from audits.checks.cache import check_cache
 from audits.checks.common import (
     CheckSettings,
     clone_module,
@@ -29,6 +30,7 @@ from audits.checks.common import (
     target_inputs,
 )
 from audits.checks.compile_time import compile_time_result
+from audits.checks.cudagraphs import check_cudagraphs
 from audits.checks.device_fault import DeviceFaultError, fault_from, is_device_fault
 from audits.checks.exceptions import check_exceptions
 from audits.checks.export import check_export
@@ -136,10 +138,18 @@ RUN_ORDER = (
     CheckName.BREAKS,
     CheckName.SHAPES,
     CheckName.EXPORT,
+    CheckName.CACHE,
+    CheckName.CUDAGRAPHS,
 )
 _NEED_FIRST_CALL = RUN_ORDER[:4]
-# Run only when CheckSettings.optional names them, each on its own fresh compile.
-_OPTIONAL = {CheckName.SHAPES: check_shapes, CheckName.EXPORT: check_export}
+# Run only when CheckSettings.optional names them, each on its own fresh compile (the
+# cache check's compiles are in fresh processes of their own).
+_OPTIONAL = {
+    CheckName.SHAPES: check_shapes,
+    CheckName.EXPORT: check_export,
+    CheckName.CACHE: check_cache,
+    CheckName.CUDAGRAPHS: check_cudagraphs,
+}
 EXAMPLE_INPUTS = "example inputs"
 
 
@@ -244,7 +254,8 @@ def audit_target_part(
 ) -> AuditPart:
     """The checks not in `skip`, in this process, until the first device fault.
 
-    A hazard always runs the optional checks it exists to trip (CheckName.SHAPES, EXPORT).
+    A hazard always runs the optional checks it exists to trip (CheckName.SHAPES, EXPORT,
+    CACHE, CUDAGRAPHS).
     """
     wanted = {c.value for c in target.expected_flags if c in _OPTIONAL}
     if not wanted <= settings.optional:

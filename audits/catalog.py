@@ -6,6 +6,9 @@ A child started by a forkserver or spawn receives its job by pickle, and a Targe
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
+
 from audits.targets import Target
 
 BUILTIN = "builtin"
@@ -26,5 +29,5 @@ def catalog_target(catalog: str, name: str) -> Target:
         raise ValueError(f"catalog {catalog!r}: valid catalogs are {BUILTIN}, {HAZARD}")
     for target in candidates:
         if target.name == name:
-            return target
+            return replace(target, reload=partial(catalog_target, catalog, name))
     raise KeyError(f"no {catalog} target named {name!r}")

@@ -34,6 +34,8 @@ SETTING_OF_FLAG = {
     "hazards": "hazards",
     "shapes": "shapes",
     "export": "export",
+    "cache": "cache",
+    "cudagraphs": "cudagraphs",
     "timeout": "timeout_s",
     "jobs": "jobs",
     "start_method": "start_method",

@@ -134,6 +134,24 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "success the exported outputs against eager and the Python flags the export baked in",
     )
     p.add_argument(
+        "--cache",
+        action="store_true",
+        help="also compile each target (inductor only) in three fresh processes: cold on an "
+        "empty TORCHINDUCTOR_CACHE_DIR, warm on the same one, and from the cold run's "
+        "torch.compiler.save_cache_artifacts (mega-cache). Reports torch's FX graph and "
+        "AOTAutograd cache hits and misses, cold vs warm compile time and what the mega-cache "
+        "saves; a miss after the cold run fails, with torch's reason. Minutes per target on "
+        "2 cores (raise --timeout, e.g. 900), so off by default",
+    )
+    p.add_argument(
+        "--cudagraphs",
+        action="store_true",
+        help="also run each target under reduce-overhead (CUDA only; 'not applicable' on "
+        "cpu): whether CUDA graphs were recorded, each skip with torch's reason (mutated "
+        "inputs, CPU tensors, dynamic shapes, incompatible ops) and the re-recordings over "
+        "the target's scenario; a skip, no graph, or a recording in an alpha step fails",
+    )
+    p.add_argument(
         "--hazards",
         action="store_true",
         help="audit the wrong-on-purpose modules in audits/hazards/ and check that each is "
@@ -187,8 +205,8 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         default=",".join(f.value for f in FailOn),
         metavar="LIST",
         help="comma-separated checks whose failure makes the exit code 1: "
-        "breaks (includes fullgraph), recompiles, parity, exceptions, shapes, export "
-        "(default: all; shapes and export count only with --shapes / --export); "
+        "breaks (includes fullgraph), recompiles, parity, exceptions, shapes, export, cache, "
+        "cudagraphs (default: all; the last four count only with their own flags); "
         "'none' alone: exit 0 whatever the targets show, failed checks and targets that "
         "errored, timed out or crashed being recorded in the report only (to survey another "
         "torch release)",
@@ -264,6 +282,8 @@ def parse_config(argv: Sequence[str] | None, prog: str = MODULE_PROG) -> AuditCo
         bench=not (args.quick or args.no_bench),
         shapes=args.shapes,
         export=args.export,
+        cache=args.cache,
+        cudagraphs=args.cudagraphs,
         hazards=args.hazards,
         timeout_s=args.timeout,
         jobs=args.jobs,
@@ -408,7 +428,14 @@ def main(config: AuditConfig) -> int:
             dtype=config.dtype.dtype,
             bench=config.bench,
             optional=frozenset(
-                name for name, on in (("shapes", config.shapes), ("export", config.export)) if on
+                name
+                for name, on in (
+                    ("shapes", config.shapes),
+                    ("export", config.export),
+                    ("cache", config.cache),
+                    ("cudagraphs", config.cudagraphs),
+                )
+                if on
             ),
         ),
         timeout_s=config.timeout_s,

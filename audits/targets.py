@@ -149,6 +149,9 @@ class Target:
     # declared, so the shapes check skips the target.
     dynamic_dims: tuple[DynamicDim, ...] | None = None
     seed: int = 0
+    # A picklable way to build this same target in a new interpreter (the cache check
+    # compiles it in fresh processes); the catalog and --target set it. None: no way.
+    reload: Callable[[], Target] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or any(c.isspace() for c in self.name):

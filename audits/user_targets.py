@@ -13,6 +13,7 @@ import importlib
 import re
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 from audits.targets import Target, target_from_pair
@@ -55,10 +56,12 @@ def resolve_factory(spec: str) -> Callable[[], Any]:
 def build_user_target(spec: str) -> Target:
     """Call the factory named by `spec` and turn what it returns into a Target named `spec`."""
     made = resolve_factory(spec)()
+    reload = partial(build_user_target, spec)
     if isinstance(made, Target):
-        return replace(made, name=spec, group="user", description=made.description or made.name)
+        description = made.description or made.name
+        return replace(made, name=spec, group="user", description=description, reload=reload)
     if isinstance(made, tuple) and len(made) == 2:
-        return target_from_pair(spec, made)
+        return replace(target_from_pair(spec, made), reload=reload)
     raise TypeError(
         f"{spec} returned {type(made).__name__}; a target factory returns an audits Target "
         f"or a (module, example_inputs) pair"

@@ -27,7 +27,8 @@ class CheckSettings:
     device: str = "cpu"
     dtype: torch.dtype = torch.float32
     bench: bool = False  # benchmark targets that ask for it (Target.benchmark)
-    # Checks that run only when asked for: CheckName.SHAPES, CheckName.EXPORT.
+    # Checks that run only when asked for, by CheckName value: shapes, export, cache,
+    # cudagraphs.
     optional: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:

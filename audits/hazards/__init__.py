@@ -14,6 +14,8 @@ from audits.hazards import (
     dict_building,
     disabled_slot,
     item_in_forward,
+    mutated_input,
+    plain_custom_pass,
     print_in_forward,
     raise_under_fullgraph,
     tensor_branch,
@@ -23,6 +25,8 @@ from audits.targets import Target
 _MODULES = (
     data_dependent_assert,
     item_in_forward,
+    mutated_input,
+    plain_custom_pass,
     print_in_forward,
     disabled_slot,
     changing_attribute,
@@ -31,9 +35,11 @@ _MODULES = (
     raise_under_fullgraph,
     batch_loop,
     data_dependent_branch,
+    plain_custom_pass,
+    mutated_input,
 )
 # Hazards with a clean counterpart: the same job done right, which no check may flag.
-_WITH_CLEAN = (batch_loop, data_dependent_branch)
+_WITH_CLEAN = (batch_loop, data_dependent_branch, plain_custom_pass, mutated_input)
 
 
 def hazard_targets() -> list[Target]:

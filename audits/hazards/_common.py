@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from audits.targets import BadInput, DynamicDim, Target
+from audits.targets import BadInput, CompileFn, DynamicDim, Target, torch_compile
 from reporting.schema.audit import CheckName
 
 WIDTH = 8
@@ -25,6 +25,7 @@ def hazard_target(
     description: str,
     bad_inputs: tuple[BadInput, ...] = (),
     dynamic_dims: tuple[DynamicDim, ...] | None = None,
+    compile: CompileFn = torch_compile,
 ) -> Target:
     return Target(
         name=f"hazard/{name}",
@@ -35,4 +36,5 @@ def hazard_target(
         description=description,
         expected_flags=expected,
         dynamic_dims=dynamic_dims,
+        compile=compile,
     )
