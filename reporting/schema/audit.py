@@ -3,7 +3,9 @@
 Every check returns one of the frozen result types below; a `TargetResult` gathers
 them for one target and an `AuditRun` gathers the targets with the settings the run
 was made with (`AuditConfig`, saved as is). The report (reporting.schema.report) holds
-an `AuditRun` beside the environment; renders read only these types.
+an `AuditRun` beside the environment; renders read only these types. GraphBreakInfo,
+TensorDiff and SourceLocation are defined in reporting.schema.basics (the distributed
+results use them too) and importable from here as before.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from foundation.cli import UsageError
 from foundation.devices import DEVICES
 from foundation.processes import AUTO as AUTO_START
 from foundation.processes import START_METHODS
-from reporting.schema.basics import CheckStatus, SourceLocation
+from reporting.schema.basics import CheckStatus, GraphBreakInfo, TensorDiff
+from reporting.schema.basics import SourceLocation as SourceLocation
 from reporting.schema.benchmark import BenchmarkResult
+from reporting.schema.distributed import DistributedResult
 from reporting.schema.export import ExportResult
 from reporting.schema.shapes import ShapesResult
 from reporting.schema.vocabulary import Precision, Task
@@ -27,7 +31,8 @@ BACKENDS = ("eager", "aot_eager", "inductor")
 
 class CheckName(str, Enum):
     """The checks run on each target, in the order they are reported; the last ones only
-    when asked for (`--shapes`, `--export`)."""
+    when asked for (`--shapes`, `--export`). A distributed target (`--distributed`) runs
+    the distributed check alone."""
 
     FULLGRAPH = "fullgraph"
     BREAKS = "breaks"
@@ -37,6 +42,7 @@ class CheckName(str, Enum):
     COMPILE_TIME = "compile_time"
     SHAPES = "shapes"
     EXPORT = "export"
+    DISTRIBUTED = "distributed"
 
 
 class FailOn(str, Enum):
@@ -48,6 +54,7 @@ class FailOn(str, Enum):
     EXCEPTIONS = "exceptions"
     SHAPES = "shapes"
     EXPORT = "export"
+    DISTRIBUTED = "distributed"
 
     @property
     def checks(self) -> tuple[CheckName, ...]:
@@ -64,19 +71,6 @@ class TargetStatus(str, Enum):
     TIMEOUT = "timeout"  # the target's subprocess ran past --timeout
     CRASHED = "crashed"  # the subprocess died (segfault, abort, out of memory)
     NOT_RUN = "not run"  # the run was interrupted before this target finished
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GraphBreakInfo:
-    """Why dynamo stopped a graph, as torch explains it."""
-
-    gb_type: str  # context-free break type, e.g. "Data-dependent branching"
-    gb_code: str | None = None  # "GB0099" where the installed torch's registry knows the type
-    doc_url: str | None = None
-    explanation: str = ""
-    hints: tuple[str, ...] = ()
-    context: str = ""  # torch's developer context, e.g. the offending value
-    location: SourceLocation | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -123,16 +117,6 @@ class RecompilesResult:
     limit_hit: bool = False
     silent_fallback: bool = False  # limit hit without fullgraph: frames now run eagerly
     steps: tuple[StepCompiles, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TensorDiff:
-    name: str  # "output" or "grad:<parameter name>"
-    max_abs: float
-    max_rel: float
-    atol: float
-    rtol: float
-    passed: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,6 +220,7 @@ class TargetResult:
     compile_time: CompileTimeResult | None = None
     shapes: ShapesResult | None = None  # with --shapes
     export: ExportResult | None = None  # with --export
+    distributed: DistributedResult | None = None  # distributed targets only (--distributed)
     error: ErrorInfo | None = None
     # Eager-vs-compiled measurements of host targets (unless --no-bench).
     benchmarks: tuple[BenchmarkResult, ...] = ()
@@ -290,6 +275,7 @@ class AuditConfig:
     bench: bool = True  # eager-vs-compiled throughput of the host targets
     shapes: bool = False  # sweep the targets' dynamic dims (seconds per target: a flag)
     export: bool = False  # torch.export each target, strict and non-strict
+    distributed: bool = False  # also the DDP/FSDP2 targets, 2 gloo ranks each (a flag: slow)
     hazards: bool = False
     timeout_s: float = 300.0
     jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda
