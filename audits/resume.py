@@ -34,6 +34,7 @@ SETTING_OF_FLAG = {
     "hazards": "hazards",
     "shapes": "shapes",
     "export": "export",
+    "distributed": "distributed",
     "timeout": "timeout_s",
     "jobs": "jobs",
     "start_method": "start_method",
