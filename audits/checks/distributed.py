@@ -20,6 +20,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -38,8 +39,9 @@ from audits.checks.common import (
     prepare_module,
     scalar_loss,
     set_mode,
+    to_double,
 )
-from audits.checks.parity import TOLERANCES, tensor_diff, worst_diff
+from audits.checks.parity import FP64_MAX_PARAMS, TOLERANCES, tensor_diff, worst_diff
 from audits.checks.recompiles import describe_guard
 from audits.targets import DistributedSpec, Inputs, Target
 from reporting.schema.basics import TensorDiff
@@ -191,53 +193,87 @@ def _clear_grads(module: nn.Module) -> None:
         p.grad = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Eager:
+    outputs: list[torch.Tensor]  # on this rank's inputs
+    grads: dict[str, torch.Tensor | None]  # averaged over every rank's inputs
+
+
 def _eager_reference(
-    target: Target, settings: CheckSettings, rank: int, world_size: int
-) -> tuple[list[torch.Tensor], dict[str, torch.Tensor | None]]:
-    """This rank's eager outputs, and the eager gradients averaged over every rank's inputs."""
+    target: Target, settings: CheckSettings, rank: int, world_size: int, *, fp64: bool = False
+) -> _Eager:
+    """The unwrapped module in eager on every rank's inputs, in fp64 when asked."""
     reference = prepare_module(target, settings)
     set_mode(reference, Task.TRAIN)
     outputs: list[torch.Tensor] = []
     summed: dict[str, torch.Tensor | None] = {}
     for other in range(world_size):
-        twin = clone_module(reference)
-        got = _step(twin, rank_inputs(target, settings, other))
+        inputs = rank_inputs(target, settings, other)
+        twin, inputs = to_double(reference, inputs) if fp64 else (clone_module(reference), inputs)
+        got = _step(twin, inputs)
         if other == rank:
             outputs = got
         for name, grad in _param_grads(twin).items():
             before = summed.get(name)
             summed[name] = grad if before is None else (before if grad is None else before + grad)
-    return outputs, {k: None if g is None else g / world_size for k, g in summed.items()}
+    return _Eager(outputs, {k: None if g is None else g / world_size for k, g in summed.items()})
+
+
+def _fp64_reference(
+    target: Target, settings: CheckSettings, rank: int, world_size: int
+) -> _Eager | None:
+    """As the parity check does: where fp64 is cheap, a difference passes when the wrapped
+    run is no further from fp64 than eager is (kernels may reorder a reduction)."""
+    if settings.dtype != torch.float32:
+        return None
+    if sum(p.numel() for p in target.fresh_module().parameters()) > FP64_MAX_PARAMS:
+        return None
+    try:
+        return _eager_reference(target, settings, rank, world_size, fp64=True)
+    except (RuntimeError, TypeError, NotImplementedError):
+        return None  # a module that cannot run in fp64 is compared on tolerance alone
 
 
 def _compare(
     got_outputs: list[torch.Tensor],
-    want_outputs: list[torch.Tensor],
     got_grads: dict[str, torch.Tensor | None],
-    want_grads: dict[str, torch.Tensor | None],
+    want: _Eager,
+    fp64: _Eager | None,
     tol: tuple[float, float],
 ) -> tuple[TensorDiff, TensorDiff | None, int, tuple[str, ...]]:
-    if len(got_outputs) != len(want_outputs) or not want_outputs:
-        why = f"output (wrapped gave {len(got_outputs)} tensors, eager {len(want_outputs)})"
+    if len(got_outputs) != len(want.outputs) or not want.outputs:
+        why = f"output (wrapped gave {len(got_outputs)} tensors, eager {len(want.outputs)})"
         inf = float("inf")
         diff = TensorDiff(
             name=why, max_abs=inf, max_rel=inf, atol=tol[0], rtol=tol[1], passed=False
         )
         return diff, None, 0, ()
+
+    def exact(items: list[torch.Tensor], i: int) -> torch.Tensor | None:
+        return items[i] if i < len(items) else None
+
+    single = len(want.outputs) == 1
     outputs = [
-        tensor_diff("output" if len(want_outputs) == 1 else f"output[{i}]", g, w, tol, None)
-        for i, (g, w) in enumerate(zip(got_outputs, want_outputs, strict=True))
+        tensor_diff(
+            "output" if single else f"output[{i}]",
+            g,
+            w,
+            tol,
+            None if fp64 is None else exact(fp64.outputs, i),
+        )
+        for i, (g, w) in enumerate(zip(got_outputs, want.outputs, strict=True))
     ]
     grads: list[TensorDiff] = []
     presence: list[str] = []
-    for name, expected in want_grads.items():
+    for name, expected in want.grads.items():
         actual = got_grads.get(name)
         if (expected is None) != (actual is None):
             presence.append(name)
         elif expected is not None and actual is not None:
-            grads.append(tensor_diff(name, actual, expected, tol, None))
+            reference = None if fp64 is None else fp64.grads.get(name)
+            grads.append(tensor_diff(name, actual, expected, tol, reference))
     output = worst_diff(outputs)
-    assert output is not None  # want_outputs is not empty
+    assert output is not None  # want.outputs is not empty
     return output, worst_diff(grads), len(grads), tuple(presence)
 
 
@@ -251,7 +287,8 @@ def check_rank(target: Target, settings: CheckSettings, rank: int, world_size: i
     spec = target.distributed
     if spec is None:
         raise ValueError(f"target {target.name!r} is not distributed (its distributed is None)")
-    want_outputs, want_grads = _eager_reference(target, settings, rank, world_size)
+    want = _eager_reference(target, settings, rank, world_size)
+    fp64 = _fp64_reference(target, settings, rank, world_size)
 
     module = prepare_module(target, settings)
     set_mode(module, Task.TRAIN)
@@ -278,7 +315,7 @@ def check_rank(target: Target, settings: CheckSettings, rank: int, world_size: i
     ids = log.since(mark)
     per_frame = Counter(frame_of(i) for i in ids)
     output, worst_grad, compared, presence = _compare(
-        got_outputs, want_outputs, got_grads, want_grads, TOLERANCES[settings.dtype]
+        got_outputs, got_grads, want, fp64, TOLERANCES[settings.dtype]
     )
     max_frame = max(per_frame.values(), default=0)
     passed = (
