@@ -255,8 +255,14 @@ def audit_target_part(
     """The checks not in `skip`, in this process, until the first device fault.
 
     A hazard always runs the optional checks it exists to trip (CheckName.SHAPES, EXPORT,
-    CACHE, CUDAGRAPHS).
+    CACHE, CUDAGRAPHS). A distributed target is refused: its ranks run in processes of
+    their own, which audits.child launches (audits.distributed.launch).
     """
+    if target.distributed is not None:
+        raise ValueError(
+            f"target {target.name!r} is distributed: audit it through the runner "
+            "(python -m audits.run --distributed), whose child launches its ranks"
+        )
     wanted = {c.value for c in target.expected_flags if c in _OPTIONAL}
     if not wanted <= settings.optional:
         settings = replace(settings, optional=settings.optional | wanted)

@@ -13,6 +13,7 @@ informational: the run reports what torch does there and never fails on it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -24,6 +25,7 @@ from audits.targets import (
     BadInput,
     BenchmarkSize,
     CompileFn,
+    DistributedSpec,
     DynamicDim,
     Inputs,
     ScenarioStep,
@@ -43,6 +45,7 @@ from esper.kasmina import (
 )
 from esper.kasmina.staging import DRIVEN_COUNTERFACTUAL, PERMISSIVE_GATES, drive_to_stage
 from esper.leyline import SeedStage
+from reporting.schema.distributed import Wrapper
 from reporting.schema.shapes import DimKind
 from reporting.schema.vocabulary import Task
 
@@ -305,14 +308,19 @@ def blueprint_targets() -> list[Target]:
 
 
 # ----------------------------------------------------------------- hosts with seeds
-def _model(topology: str) -> MorphogeneticModel:
-    model = MorphogeneticModel(HOSTS[topology]())
+def _model(topology: str, hosts: dict[str, Callable[[], nn.Module]] = HOSTS) -> MorphogeneticModel:
+    model = MorphogeneticModel(hosts[topology]())
     model.seed_slot.gates = PERMISSIVE_GATES  # the audit drives stages, it does not train
     return model
 
 
-def _model_in_stage(topology: str, stage: SeedStage, alpha: float | None) -> MorphogeneticModel:
-    model = _model(topology)
+def _model_in_stage(
+    topology: str,
+    stage: SeedStage,
+    alpha: float | None,
+    hosts: dict[str, Callable[[], nn.Module]] = HOSTS,
+) -> MorphogeneticModel:
+    model = _model(topology, hosts)
     drive_to_stage(
         model.seed_slot,
         stage,
@@ -499,6 +507,51 @@ def guard_targets() -> list[Target]:
         )
         for guard, host_cls, raises in variants
         for entry, compile_fn in entry_points
+    ]
+
+
+# ----------------------------------------------------------------- distributed
+# torch.compile's DDPOptimizer refuses a bucket cap below its 1 MiB first bucket (torch
+# 2.13 asserts "First bucket should be smaller/equal to other buckets"), so DDP splits a
+# graph only for a module with more than 1 MiB of parameters: these hosts have about 1.4
+# and 1.2 MiB, and a 1 MiB cap gives each two buckets. Wider layers cost the compile
+# nothing; the ranks run on CPU.
+CNN_DISTRIBUTED = dataclasses.replace(CNN, name="distributed", base_channels=64)  # 64-128-256
+GPT_DISTRIBUTED = dataclasses.replace(GPT, name="distributed", vocab_size=4096, n_embd=64)
+DISTRIBUTED_HOSTS: dict[str, Callable[[], nn.Module]] = {
+    "cnn": partial(_cnn_host, CNN_DISTRIBUTED),
+    "transformer": partial(_transformer_host, TransformerHost, GPT_DISTRIBUTED),
+}
+DDP_BUCKET_CAP_MB = 1.0
+
+
+def distributed_targets() -> list[Target]:
+    """Both hosts with a seed in TRAINING, under DDP and FSDP2, two gloo ranks each."""
+    specs = {
+        Wrapper.DDP: DistributedSpec(
+            wrapper=Wrapper.DDP, bucket_cap_mb=DDP_BUCKET_CAP_MB, min_graphs=2
+        ),
+        Wrapper.FSDP2: DistributedSpec(wrapper=Wrapper.FSDP2),
+    }
+    wrapped = {
+        Wrapper.DDP: f"DistributedDataParallel(bucket_cap_mb={DDP_BUCKET_CAP_MB:g})",
+        Wrapper.FSDP2: "fully_shard",
+    }
+    return [
+        Target(
+            name=f"distributed/{wrapper.value}/{topology}/training",
+            build=partial(_model_in_stage, topology, SeedStage.TRAINING, 0.0, DISTRIBUTED_HOSTS),
+            make_inputs=HOST_INPUTS[topology],
+            modes=(Task.TRAIN,),
+            compile=compile_validated,
+            distributed=spec,
+            group="distributed",
+            description=f"{wrapped[wrapper]}(compile_with_validation(MorphogeneticModel("
+            f"{HOST_NAMES[topology]}))) with a {STAGE_BLUEPRINT[topology]} seed in TRAINING, "
+            f"{spec.world_size} gloo ranks",
+        )
+        for wrapper, spec in specs.items()
+        for topology in ("cnn", "transformer")
     ]
 
 

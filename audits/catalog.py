@@ -13,10 +13,13 @@ from audits.targets import Target
 
 BUILTIN = "builtin"
 HAZARD = "hazard"
+DISTRIBUTED = "distributed"  # the built-in distributed targets (--distributed)
+CATALOGS = (BUILTIN, HAZARD, DISTRIBUTED)
 
 
 def catalog_target(catalog: str, name: str) -> Target:
-    """The target called `name` in the built-in or hazard catalog; KeyError when none is."""
+    """The target called `name` in the built-in, hazard or distributed catalog; KeyError
+    when none is."""
     if catalog == BUILTIN:
         from audits.builtin_targets import builtin_targets
 
@@ -25,8 +28,12 @@ def catalog_target(catalog: str, name: str) -> Target:
         from audits.hazards import hazard_targets
 
         candidates = hazard_targets()
+    elif catalog == DISTRIBUTED:
+        from audits.builtin_targets import distributed_targets
+
+        candidates = distributed_targets()
     else:
-        raise ValueError(f"catalog {catalog!r}: valid catalogs are {BUILTIN}, {HAZARD}")
+        raise ValueError(f"catalog {catalog!r}: valid catalogs are {', '.join(CATALOGS)}")
     for target in candidates:
         if target.name == name:
             return replace(target, reload=partial(catalog_target, catalog, name))

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,6 +121,7 @@ def child_entry(
 def _audit_one(
     job: Job, settings: RunnerSettings, workdir: Path, index: int, skip: frozenset[CheckName]
 ) -> None:
+    started = time.perf_counter()
     log = os.open(workdir / f"{index}.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -142,13 +144,42 @@ def _audit_one(
         check_file.write_text(check.value)
 
     try:
-        part = audit_target_part(job.load(), settings.checks, skip=skip, on_check=on_check)
+        target = job.load()
+        if target.distributed is None:
+            part = audit_target_part(target, settings.checks, skip=skip, on_check=on_check)
+        else:
+            part = AuditPart(
+                result=_audit_distributed(job, target, settings, workdir, index, started)
+            )
     except Exception as exc:  # the factory itself failed: still a result
         error = ErrorInfo(
             type=type(exc).__name__, message=str(exc), traceback=traceback.format_exc()
         )
         part = AuditPart(result=placeholder(job, TargetStatus.ERROR, error))
     write_part(workdir, index, part)
+
+
+# Of the target's --timeout, what a distributed target leaves itself to stop its ranks
+# and write the result, so that a hang ends as a result quoting the ranks' logs.
+DISTRIBUTED_STOP_MARGIN_S = 15.0
+
+
+def _audit_distributed(
+    job: Job, target: Target, settings: RunnerSettings, workdir: Path, index: int, started: float
+) -> TargetResult:
+    from audits.distributed.launch import audit_distributed
+
+    (workdir / f"{index}.check").write_text(CheckName.DISTRIBUTED.value)
+    spent = time.perf_counter() - started
+    world_size = target.distributed.world_size if target.distributed else 1
+    return audit_distributed(
+        target,
+        job.load,
+        settings.checks,
+        run_dir=workdir / f"{index}.ranks",
+        deadline_s=max(1.0, settings.timeout_s - DISTRIBUTED_STOP_MARGIN_S - spent),
+        threads=max(1, settings.threads_per_job // world_size),
+    )
 
 
 def placeholder(

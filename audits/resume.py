@@ -36,6 +36,7 @@ SETTING_OF_FLAG = {
     "export": "export",
     "cache": "cache",
     "cudagraphs": "cudagraphs",
+    "distributed": "distributed",
     "timeout": "timeout_s",
     "jobs": "jobs",
     "start_method": "start_method",

@@ -74,7 +74,8 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         default=[],
         metavar="GLOB",
         help="audit only built-in targets whose name matches one of these globs, "
-        "e.g. 'stage/cnn/*' 'host/*' (with --hazards, hazard names too). Default: all.",
+        "e.g. 'stage/cnn/*' 'host/*' (with --hazards or --distributed, their names too). "
+        "Default: all.",
     )
     p.add_argument(
         "--target",
@@ -152,6 +153,16 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "the target's scenario; a skip, no graph, or a recording in an alpha step fails",
     )
     p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="also audit the distributed targets: both hosts with a seed in TRAINING wrapped "
+        "in DistributedDataParallel (a 1 MiB bucket cap, so that DDPOptimizer splits the "
+        "graph) and in FSDP2's fully_shard, each run as 2 ranks on CPU with gloo through "
+        "torch.distributed.run: graphs per rank, bucket splits, recompiles, and parity of "
+        "outputs and averaged gradients with eager. Tens of seconds per target, so off by "
+        "default and refused with --quick",
+    )
+    p.add_argument(
         "--hazards",
         action="store_true",
         help="audit the wrong-on-purpose modules in audits/hazards/ and check that each is "
@@ -206,7 +217,8 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         metavar="LIST",
         help="comma-separated checks whose failure makes the exit code 1: "
         "breaks (includes fullgraph), recompiles, parity, exceptions, shapes, export, cache, "
-        "cudagraphs (default: all; the last four count only with their own flags); "
+        "cudagraphs, distributed (default: all; the last five count only with their own "
+        "flags); "
         "'none' alone: exit 0 whatever the targets show, failed checks and targets that "
         "errored, timed out or crashed being recorded in the report only (to survey another "
         "torch release)",
@@ -271,6 +283,12 @@ def parse_config(argv: Sequence[str] | None, prog: str = MODULE_PROG) -> AuditCo
     args = build_parser(prog).parse_args(argv)
     if args.quick and args.backend not in (None, "aot_eager"):
         raise UsageError(f"--quick runs aot_eager; drop --backend {args.backend} or --quick")
+    if args.quick and args.distributed:
+        raise UsageError(
+            "--distributed launches 2 ranks per target and is not part of the --quick "
+            "verdict; drop --quick (add --backend aot_eager --no-bench for a fast run) "
+            "or --distributed"
+        )
     backend = "aot_eager" if args.quick else (args.backend or "inductor")
     config = AuditConfig(
         target_globs=tuple(args.targets),
@@ -284,6 +302,7 @@ def parse_config(argv: Sequence[str] | None, prog: str = MODULE_PROG) -> AuditCo
         export=args.export,
         cache=args.cache,
         cudagraphs=args.cudagraphs,
+        distributed=args.distributed,
         hazards=args.hazards,
         timeout_s=args.timeout,
         jobs=args.jobs,
@@ -303,9 +322,18 @@ def parse_config(argv: Sequence[str] | None, prog: str = MODULE_PROG) -> AuditCo
     return resumed_config(config, _flags_given(argv))
 
 
+def _distributed_hint(glob: str) -> str:
+    """' (distributed targets need --distributed)' when `glob` names one of them."""
+    from audits.builtin_targets import distributed_targets
+
+    if any(fnmatch.fnmatchcase(t.name, glob) for t in distributed_targets()):
+        return " (it names distributed targets: add --distributed)"
+    return ""
+
+
 def select_jobs(config: AuditConfig, start_method: str = "fork") -> list[Job]:
     """Built-in, hazard and user targets named by the config, or UsageError."""
-    from audits.catalog import BUILTIN, HAZARD, catalog_target
+    from audits.catalog import BUILTIN, DISTRIBUTED, HAZARD, catalog_target
     from audits.runner import error_in_child, job_for_target
     from audits.targets import Target
     from audits.user_targets import build_user_target, resolve_factory
@@ -319,12 +347,19 @@ def select_jobs(config: AuditConfig, start_method: str = "fork") -> list[Job]:
         from audits.hazards import hazard_targets
 
         candidates.extend((HAZARD, t) for t in hazard_targets())
+    if config.distributed:
+        from audits.builtin_targets import distributed_targets
+
+        candidates.extend((DISTRIBUTED, t) for t in distributed_targets())
     chosen = candidates
     if config.target_globs:
         for glob in config.target_globs:
             if not any(fnmatch.fnmatchcase(t.name, glob) for _, t in candidates):
                 names = ", ".join(t.name for _, t in candidates)
-                raise UsageError(f"--targets {glob!r} matches no target; valid names: {names}")
+                hint = _distributed_hint(glob) if not config.distributed else ""
+                raise UsageError(
+                    f"--targets {glob!r} matches no target{hint}; valid names: {names}"
+                )
         chosen = [
             (c, t)
             for c, t in candidates

@@ -62,6 +62,8 @@ def job_for_target(target: Target, load: Callable[[], Target] | None = None) -> 
     """A job for `target`; `load` rebuilds it in the child (needed unless children fork)."""
     # A scenario step can compile again; everything else compiles about twice.
     cost = 1.0 + len(target.scenario) / 4 + len(target.bad_inputs) / 2
+    if target.distributed is not None:  # a launcher and its ranks, each importing torch
+        cost = 2.0 + target.distributed.world_size
     return Job(
         name=target.name,
         group=target.group,

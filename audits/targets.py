@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from reporting.schema.audit import CheckName
+from reporting.schema.distributed import CompileOrder, Wrapper
 from reporting.schema.shapes import DimKind
 from reporting.schema.vocabulary import Task
 
@@ -123,6 +124,46 @@ class BenchmarkSize:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DistributedSpec:
+    """How a distributed target is wrapped and launched (`--distributed`).
+
+    Every rank builds the module under the target's seed, so all start from the same
+    weights, and makes its inputs under the seed plus its rank, so the wrapper has
+    different gradients to average.
+    """
+
+    wrapper: Wrapper
+    order: CompileOrder = CompileOrder.COMPILE_THEN_WRAP
+    world_size: int = 2
+    # DDP's bucket cap. torch.compile's DDPOptimizer refuses caps below its 1 MiB first
+    # bucket (torch 2.13: "First bucket should be smaller/equal to other buckets"), so a
+    # module needs more than 1 MiB of parameters for DDP to split its graph.
+    bucket_cap_mb: float | None = None
+    min_graphs: int = 1  # compiled graphs each rank must show; 2: the buckets split the graph
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.wrapper, Wrapper):
+            valid = ", ".join(w.value for w in Wrapper)
+            raise ValueError(
+                f"DistributedSpec: wrapper must be a Wrapper ({valid}), got {self.wrapper!r}"
+            )
+        if self.world_size < 2:
+            raise ValueError(f"DistributedSpec: world_size must be >= 2, got {self.world_size}")
+        if self.bucket_cap_mb is not None:
+            if self.wrapper is not Wrapper.DDP:
+                raise ValueError(
+                    f"DistributedSpec: bucket_cap_mb is DDP's; got {self.bucket_cap_mb} "
+                    f"with {self.wrapper.value}"
+                )
+            if not self.bucket_cap_mb > 0:
+                raise ValueError(
+                    f"DistributedSpec: bucket_cap_mb must be > 0, got {self.bucket_cap_mb}"
+                )
+        if self.min_graphs < 1:
+            raise ValueError(f"DistributedSpec: min_graphs must be >= 1, got {self.min_graphs}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     name: str  # unique, "/"-separated, matched by --targets globs
     build: Callable[[], nn.Module]  # a fresh module; called under torch.manual_seed(seed)
@@ -148,6 +189,9 @@ class Target:
     # Input dims whose size varies in real use (the shapes check sweeps them); None: not
     # declared, so the shapes check skips the target.
     dynamic_dims: tuple[DynamicDim, ...] | None = None
+    # Set: the target runs wrapped in DDP or FSDP2 as `world_size` ranks, through the
+    # distributed check alone, in train mode (its bad inputs and shapes are not used).
+    distributed: DistributedSpec | None = None
     seed: int = 0
     # A picklable way to build this same target in a new interpreter (the cache check
     # compiles it in fresh processes); the catalog and --target set it. None: no way.
@@ -175,6 +219,11 @@ class Target:
                 raise ValueError(
                     f"target {self.name!r}: dynamic_dims name an (input, dim) twice: {places}"
                 )
+        if self.distributed is not None and self.scenario:
+            raise ValueError(
+                f"target {self.name!r}: a distributed target replays its steady calls; "
+                f"it cannot have a scenario ({len(self.scenario)} steps given)"
+            )
 
     def fresh_module(self) -> nn.Module:
         torch.manual_seed(self.seed)

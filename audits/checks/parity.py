@@ -73,13 +73,15 @@ def _max_errors(actual: torch.Tensor, expected: torch.Tensor, atol: float) -> tu
     return max_abs, max_rel
 
 
-def _diff(
+def tensor_diff(
     name: str,
     actual: torch.Tensor,
     expected: torch.Tensor,
     tol: tuple[float, float],
     reference: torch.Tensor | None,
 ) -> TensorDiff:
+    """`actual` against `expected` within `tol` (atol, rtol), or no further from the fp64
+    `reference` than eager is, where there is one."""
     atol, rtol = tol
     max_abs, max_rel = _max_errors(actual, expected, atol)
     passed = actual.shape == expected.shape and bool(
@@ -98,7 +100,8 @@ def _precision(dtype: torch.dtype) -> Precision:
     return Precision.BF16 if dtype == torch.bfloat16 else Precision.FP32
 
 
-def _worst(diffs: list[TensorDiff]) -> TensorDiff | None:
+def worst_diff(diffs: list[TensorDiff]) -> TensorDiff | None:
+    """The failing difference with the largest error, else the largest; None for none."""
     if not diffs:
         return None
     failing = [d for d in diffs if not d.passed]
@@ -166,7 +169,7 @@ def _compare_mode(
 
     ref_outputs = reference.outputs if reference else None
     output_diffs = [
-        _diff(
+        tensor_diff(
             "output" if len(want.outputs) == 1 else f"output[{i}]", g, w, tol, ref(ref_outputs, i)
         )
         for i, (g, w) in enumerate(zip(got.outputs, want.outputs, strict=True))
@@ -181,15 +184,15 @@ def _compare_mode(
         if expected is None or actual is None:
             continue
         reference_grad = reference.grads.get(name) if reference else None
-        grad_diffs.append(_diff(name, actual, expected, tol, reference_grad))
+        grad_diffs.append(tensor_diff(name, actual, expected, tol, reference_grad))
     fp64_eager = fp64_compiled = None
     if reference and reference.outputs and want.outputs and got.outputs:
         fp64_eager, _ = _max_errors(want.outputs[0], reference.outputs[0], tol[0])
         fp64_compiled, _ = _max_errors(got.outputs[0], reference.outputs[0], tol[0])
-    output = _worst(output_diffs)
+    output = worst_diff(output_diffs)
     if output is None:
         raise ValueError("parity needs a module that returns at least one tensor; it returned none")
-    worst_grad = _worst(grad_diffs)
+    worst_grad = worst_diff(grad_diffs)
     passed = all(d.passed for d in output_diffs + grad_diffs) and not presence
     return ModeParity(
         mode=mode,

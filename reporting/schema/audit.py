@@ -3,7 +3,9 @@
 Every check returns one of the frozen result types below; a `TargetResult` gathers
 them for one target and an `AuditRun` gathers the targets with the settings the run
 was made with (`AuditConfig`, saved as is). The report (reporting.schema.report) holds
-an `AuditRun` beside the environment; renders read only these types.
+an `AuditRun` beside the environment; renders read only these types. GraphBreakInfo,
+TensorDiff and SourceLocation are defined in reporting.schema.basics (the distributed
+results use them too) and importable from here as before.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from foundation.cli import UsageError
 from foundation.devices import DEVICES
 from foundation.processes import AUTO as AUTO_START
 from foundation.processes import START_METHODS
-from reporting.schema.basics import CheckStatus, SourceLocation
+from reporting.schema.basics import CheckStatus, GraphBreakInfo, TensorDiff
+from reporting.schema.basics import SourceLocation as SourceLocation
 from reporting.schema.benchmark import BenchmarkResult
 from reporting.schema.cache import CacheResult
 from reporting.schema.cudagraphs import CudagraphsResult
+from reporting.schema.distributed import DistributedResult
 from reporting.schema.export import ExportResult
 from reporting.schema.shapes import ShapesResult
 from reporting.schema.vocabulary import Precision, Task
@@ -29,7 +33,8 @@ BACKENDS = ("eager", "aot_eager", "inductor")
 
 class CheckName(str, Enum):
     """The checks run on each target, in the order they are reported; the last ones only
-    when asked for (`--shapes`, `--export`, `--cache`, `--cudagraphs`)."""
+    when asked for (`--shapes`, `--export`, `--cache`, `--cudagraphs`). A distributed
+    target (`--distributed`) runs the distributed check alone."""
 
     FULLGRAPH = "fullgraph"
     BREAKS = "breaks"
@@ -41,6 +46,7 @@ class CheckName(str, Enum):
     EXPORT = "export"
     CACHE = "cache"
     CUDAGRAPHS = "cudagraphs"
+    DISTRIBUTED = "distributed"
 
 
 class FailOn(str, Enum):
@@ -54,6 +60,7 @@ class FailOn(str, Enum):
     EXPORT = "export"
     CACHE = "cache"
     CUDAGRAPHS = "cudagraphs"
+    DISTRIBUTED = "distributed"
 
     @property
     def checks(self) -> tuple[CheckName, ...]:
@@ -70,19 +77,6 @@ class TargetStatus(str, Enum):
     TIMEOUT = "timeout"  # the target's subprocess ran past --timeout
     CRASHED = "crashed"  # the subprocess died (segfault, abort, out of memory)
     NOT_RUN = "not run"  # the run was interrupted before this target finished
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GraphBreakInfo:
-    """Why dynamo stopped a graph, as torch explains it."""
-
-    gb_type: str  # context-free break type, e.g. "Data-dependent branching"
-    gb_code: str | None = None  # "GB0099" where the installed torch's registry knows the type
-    doc_url: str | None = None
-    explanation: str = ""
-    hints: tuple[str, ...] = ()
-    context: str = ""  # torch's developer context, e.g. the offending value
-    location: SourceLocation | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,16 +123,6 @@ class RecompilesResult:
     limit_hit: bool = False
     silent_fallback: bool = False  # limit hit without fullgraph: frames now run eagerly
     steps: tuple[StepCompiles, ...] = ()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TensorDiff:
-    name: str  # "output" or "grad:<parameter name>"
-    max_abs: float
-    max_rel: float
-    atol: float
-    rtol: float
-    passed: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -244,6 +228,7 @@ class TargetResult:
     export: ExportResult | None = None  # with --export
     cache: CacheResult | None = None  # with --cache
     cudagraphs: CudagraphsResult | None = None  # with --cudagraphs
+    distributed: DistributedResult | None = None  # distributed targets only (--distributed)
     error: ErrorInfo | None = None
     # Eager-vs-compiled measurements of host targets (unless --no-bench).
     benchmarks: tuple[BenchmarkResult, ...] = ()
@@ -309,6 +294,7 @@ class AuditConfig:
     export: bool = False  # torch.export each target, strict and non-strict
     cache: bool = False  # compile each target in 3 fresh processes (about a minute each: a flag)
     cudagraphs: bool = False  # reduce-overhead's CUDA graphs over the scenario (CUDA only)
+    distributed: bool = False  # also the DDP/FSDP2 targets, 2 gloo ranks each (a flag: slow)
     hazards: bool = False
     timeout_s: float = 300.0
     jobs: int | None = None  # None: one per CPU core on cpu, 1 on cuda

@@ -1,4 +1,5 @@
-"""The words every check result uses: a check's status and a place in the user's code."""
+"""The words every check result uses: a check's status, a place in the user's code, a
+graph break and a tensor compared with eager."""
 
 from __future__ import annotations
 
@@ -24,3 +25,26 @@ class SourceLocation:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line} in {self.function}: {self.code}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GraphBreakInfo:
+    """Why dynamo stopped a graph, as torch explains it."""
+
+    gb_type: str  # context-free break type, e.g. "Data-dependent branching"
+    gb_code: str | None = None  # "GB0099" where the installed torch's registry knows the type
+    doc_url: str | None = None
+    explanation: str = ""
+    hints: tuple[str, ...] = ()
+    context: str = ""  # torch's developer context, e.g. the offending value
+    location: SourceLocation | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TensorDiff:
+    name: str  # "output" or "grad:<parameter name>"
+    max_abs: float
+    max_rel: float
+    atol: float
+    rtol: float
+    passed: bool
