@@ -13,7 +13,13 @@ from pathlib import Path
 from foundation.environment import EnvironmentRecord
 from reporting import bench_table
 from reporting.audit_tables import guards_table, status_label, targets_table
-from reporting.extra_checks import export_lines, shapes_lines
+from reporting.extra_checks import (
+    cache_lines,
+    cudagraphs_lines,
+    distributed_lines,
+    export_lines,
+    shapes_lines,
+)
 from reporting.schema.audit import AuditRun, CheckStatus, GraphBreakInfo, TargetResult, TargetStatus
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks
@@ -74,7 +80,8 @@ def first_problem(t: TargetResult) -> list[str]:
             lines.append(
                 f"bad input {case.name!r}: eager raises {eager}, compiled raises {compiled}"
             )
-    lines += shapes_lines(t.shapes) + export_lines(t.export)
+    lines += shapes_lines(t.shapes) + export_lines(t.export) + cache_lines(t.cache)
+    lines += cudagraphs_lines(t.cudagraphs) + distributed_lines(t.distributed)
     lines += [
         f"device fault in {fault.check.value} on {fault.input}: {fault.message} "
         "(the checks after it ran in a fresh process)"

@@ -52,6 +52,16 @@ def _audit_metrics(t: TargetResult) -> Iterator[Metric]:
         yield "shapes_budget", t.shapes.budget, "count"
     if t.export is not None:
         yield "export_ok", int(t.export.status is CheckStatus.PASSED), "bool"
+    if t.cache is not None and t.cache.status is not CheckStatus.SKIPPED:
+        yield "cache_ok", int(t.cache.status is CheckStatus.PASSED), "bool"
+        for run in t.cache.runs:
+            yield f"cache_{run.kind.value}_compile", None if run.error else run.compile_s, "s"
+    if t.cudagraphs is not None and t.cudagraphs.status is not CheckStatus.SKIPPED:
+        yield "cudagraph_recordings", t.cudagraphs.total_recordings, "count"
+        yield "cudagraph_skips", t.cudagraphs.total_skips, "count"
+    if t.distributed is not None and t.distributed.ranks:
+        yield "distributed_min_graphs", t.distributed.fewest_graphs, "count"
+        yield "distributed_max_compiles", t.distributed.most_compiles, "count"
     yield "duration", t.duration_s, "s"
 
 

@@ -109,6 +109,11 @@ def render_markdown(report: RunReport) -> str:
         )
         section("Shapes (--shapes)", extra_checks.shapes_table(audit), note=note)
         section("Export (--export)", extra_checks.export_table(audit))
+        note = "Each process is a fresh interpreter; only a miss after the cold one fails."
+        section("Compile caches (--cache)", extra_checks.cache_table(audit), note=note)
+        section("CUDA graphs (--cudagraphs)", extra_checks.cudagraphs_table(audit))
+        note = "2 ranks on CPU with gloo; diffs against the unwrapped eager module."
+        section("Distributed (--distributed)", extra_checks.distributed_table(audit), note=note)
         note = f"One measurement per target (no CI). {_chart('compile time', COMPILE_TIME_PNG)}"
         section("Compile time", audit_view.compile_time_table(audit), "No compile times.", note)
     note = (

@@ -23,7 +23,13 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reporting.extra_checks import export_findings, shapes_findings
+from reporting.extra_checks import (
+    cache_findings,
+    cudagraphs_findings,
+    distributed_findings,
+    export_findings,
+    shapes_findings,
+)
 from reporting.schema.audit import CheckStatus, GraphBreakInfo, TargetResult
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks, speedup_key, speedup_label
@@ -41,6 +47,9 @@ class RegressionKind(str, enum.Enum):
     EXCEPTION_PARITY = "exception parity"
     SHAPES = "more compiles over the shape sweep"
     EXPORT = "export"
+    CACHE = "cache miss"
+    CUDAGRAPHS = "CUDA-graph skip"
+    DISTRIBUTED = "distributed"
     SPEEDUP = "speedup"
 
 
@@ -193,6 +202,9 @@ _TARGET_RULES = (
     (RegressionKind.EXCEPTION_PARITY, _exception_findings),
     (RegressionKind.SHAPES, shapes_findings),
     (RegressionKind.EXPORT, export_findings),
+    (RegressionKind.CACHE, cache_findings),
+    (RegressionKind.CUDAGRAPHS, cudagraphs_findings),
+    (RegressionKind.DISTRIBUTED, distributed_findings),
 )
 
 

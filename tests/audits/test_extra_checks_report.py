@@ -9,6 +9,8 @@ from reporting.console import first_problem
 from reporting.markdown import render_markdown
 from reporting.regressions import RegressionKind, compare_targets
 from reporting.schema.basics import CheckStatus, SourceLocation
+from reporting.schema.cache import CacheCounts, CacheResult, CacheRun, CacheRunKind
+from reporting.schema.cudagraphs import CudagraphsResult, CudagraphStep
 from reporting.schema.export import ExportAttempt, ExportParity, ExportResult
 from reporting.schema.shapes import (
     AdviceKind,
@@ -118,3 +120,55 @@ def test_report_md_has_the_sections_only_when_the_checks_ran():
     text = render_markdown(report(target("t", shapes=_shapes(5), export=_export(strict_ok=False))))
     assert "## Shapes (--shapes)" in text and "| 5/3 " in text
     assert "## Export (--export)" in text and "`model.py:7`" in text
+
+
+def _cache(warm_misses: int) -> CacheResult:
+
+    def run(kind, misses):
+        counts = CacheCounts(hits=2 - misses, misses=misses)
+        return CacheRun(kind=kind, compile_s=1.0, fx_graph=counts, autograd=CacheCounts(hits=1))
+
+    return CacheResult(
+        status=CheckStatus.FAILED if warm_misses else CheckStatus.PASSED,
+        mode=Task.TRAIN,
+        runs=(run(CacheRunKind.COLD, 2), run(CacheRunKind.WARM, warm_misses)),
+    )
+
+
+def test_a_new_cache_miss_is_a_regression_and_the_console_names_the_cache():
+    """0 -> 1 misses in the warm process regresses; the cold process's misses never count."""
+    found = compare_targets(target("t", cache=_cache(0)), target("t", cache=_cache(1)))
+    assert [f.kind for f in found] == [RegressionKind.CACHE]
+    assert compare_targets(target("t", cache=_cache(1)), target("t", cache=_cache(1))) == []
+    text = "\n".join(first_problem(target("t", cache=_cache(1))))
+    assert "cache (warm process): FX graph cache 1 hit, 1 miss" in text
+    assert "## Compile caches (--cache)" in render_markdown(report(target("t", cache=_cache(1))))
+
+
+def _cudagraphs(skips: int) -> CudagraphsResult:
+
+    step = CudagraphStep(
+        step="alpha 0.1",
+        calls=1,
+        recordings=0,
+        skips=skips,
+        skip_reasons=("mutated inputs (1 instances)",) if skips else (),
+        max_recordings=0,
+    )
+    return CudagraphsResult(
+        status=CheckStatus.FAILED if skips else CheckStatus.PASSED,
+        recorded=True,
+        total_recordings=2,
+        total_skips=skips,
+        steps=(step,),
+    )
+
+
+def test_a_new_cudagraph_skip_is_a_regression_with_torchs_reason():
+    """A skip that was not there before regresses, and the console quotes torch's reason."""
+    found = compare_targets(
+        target("t", cudagraphs=_cudagraphs(0)), target("t", cudagraphs=_cudagraphs(1))
+    )
+    assert [f.kind for f in found] == [RegressionKind.CUDAGRAPHS]
+    text = "\n".join(first_problem(target("t", cudagraphs=_cudagraphs(1))))
+    assert "step 'alpha 0.1' skipped CUDA graphs: mutated inputs" in text
