@@ -276,6 +276,7 @@ def test_a_rank_that_raises_is_an_error_that_names_it(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 def test_a_rank_that_dies_is_a_crash_that_names_it(tmp_path):
     """Rank 1 killed by SIGKILL: status crashed, naming the rank and the signal."""
     result = _run(tmp_path, distributed_targets.dying_rank)
@@ -286,6 +287,7 @@ def test_a_rank_that_dies_is_a_crash_that_names_it(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 def test_a_hanging_rank_times_out_with_its_stack_and_leaves_nothing(tmp_path):
     """Past the deadline the ranks' stacks are logged and the launcher and ranks are gone."""
     result = _run(tmp_path, distributed_targets.hanging_rank, timeout_s=45.0)
@@ -297,6 +299,7 @@ def test_a_hanging_rank_times_out_with_its_stack_and_leaves_nothing(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 def test_ranks_die_with_a_child_the_runner_kills(tmp_path, monkeypatch):
     """When the runner's timeout kills the child first, the launcher and ranks die with it."""
     # No margin: the child would wait for its ranks longer than the runner lets it live.

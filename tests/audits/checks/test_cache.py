@@ -135,6 +135,7 @@ def test_the_result_round_trips_through_the_codec():
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 def test_a_plain_function_pass_bypasses_both_caches_with_torchs_reason():
     """The hazard compiles from scratch in every process; torch's bypass reason is kept."""
     result = check_cache(catalog_target("hazard", HAZARD), INDUCTOR)
@@ -145,6 +146,7 @@ def test_a_plain_function_pass_bypasses_both_caches_with_torchs_reason():
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 def test_the_same_pass_with_a_uuid_hits_warm_and_from_mega_cache():
     """With a CustomGraphPass the warm and mega-cache processes find every graph cached."""
     clean = plain_custom_pass.clean_target()
