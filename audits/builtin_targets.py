@@ -73,34 +73,31 @@ STAGE_BLUEPRINT = {"cnn": "conv_light", "transformer": "lora"}
 ALPHA_RAMP_STEPS = 20
 
 
-def compile_validated(module: nn.Module, *, backend: Any, fullgraph: bool) -> Callable[..., Any]:
-    return compile_with_validation(module, backend=backend, fullgraph=fullgraph)
-
-
 # ----------------------------------------------------------------- hosts
+# Called with no argument, the audit's sizes; with one, another size of the same host.
 def _cnn_host(size: CnnSize = CNN) -> CNNHost:
     return CNNHost(**size.host_arguments())
 
 
 def _transformer_host(
-    cls: type[TransformerHost] = TransformerHost, size: TransformerSize = GPT
+    size: TransformerSize = GPT, cls: type[TransformerHost] = TransformerHost
 ) -> TransformerHost:
     return cls(**size.host_arguments())
 
 
-HOSTS: dict[str, Callable[[], nn.Module]] = {"cnn": _cnn_host, "transformer": _transformer_host}
+HOSTS: dict[str, Callable[..., nn.Module]] = {"cnn": _cnn_host, "transformer": _transformer_host}
 HOST_NAMES = {"cnn": "CNNHost", "transformer": "TransformerHost"}
 
 
-def _images(channels: int = 3) -> Inputs:
-    return (torch.randn(CNN.batch_size, channels, CNN.image_size, CNN.image_size),)
+def _images(size: CnnSize = CNN, channels: int = 3) -> Inputs:
+    return (torch.randn(size.batch_size, channels, size.image_size, size.image_size),)
 
 
-def _tokens(seq_len: int = GPT.seq_len) -> Inputs:
-    return (torch.randint(0, GPT.vocab_size, (GPT.batch_size, seq_len)),)
+def _tokens(size: TransformerSize = GPT, seq_len: int | None = None) -> Inputs:
+    return (torch.randint(0, size.vocab_size, (size.batch_size, seq_len or size.seq_len)),)
 
 
-HOST_INPUTS: dict[str, Callable[[], Inputs]] = {"cnn": _images, "transformer": _tokens}
+HOST_INPUTS: dict[str, Callable[..., Inputs]] = {"cnn": _images, "transformer": _tokens}
 
 # What varies between calls in real use: the batch, and a transformer's sequence length
 # up to its block size.
@@ -150,8 +147,13 @@ GPT_GPU = TransformerSize(
 )
 
 
-_gpu_cnn_host = partial(_cnn_host, CNN_GPU)
-_gpu_transformer_host = partial(_transformer_host, TransformerHost, GPT_GPU)
+GPU_SIZES: dict[str, tuple[CnnSize | TransformerSize, str]] = {
+    "cnn": (CNN_GPU, f"{CNN_GPU.base_channels}-channel base, batch {CNN_GPU.batch_size}"),
+    "transformer": (
+        GPT_GPU,
+        f"{GPT_GPU.n_embd} wide, {GPT_GPU.batch_size} x {GPT_GPU.seq_len} tokens",
+    ),
+}
 
 
 def host_benchmark_size(topology: str, device: str) -> BenchmarkSize:
@@ -163,19 +165,11 @@ def host_benchmark_size(topology: str, device: str) -> BenchmarkSize:
             make_inputs=HOST_INPUTS[topology],
             launch_bound=False,
         )
-    if topology == "cnn":
-        shape = (CNN_GPU.batch_size, 3, CNN_GPU.image_size, CNN_GPU.image_size)
-        return BenchmarkSize(
-            label=f"GPU size: {CNN_GPU.base_channels}-channel base, batch {CNN_GPU.batch_size}",
-            build=_gpu_cnn_host,
-            make_inputs=lambda: (torch.randn(shape),),
-            launch_bound=False,
-        )
-    tokens = (GPT_GPU.batch_size, GPT_GPU.seq_len)
+    size, label = GPU_SIZES[topology]
     return BenchmarkSize(
-        label=f"GPU size: {GPT_GPU.n_embd} wide, {GPT_GPU.batch_size} x {GPT_GPU.seq_len} tokens",
-        build=_gpu_transformer_host,
-        make_inputs=lambda: (torch.randint(0, GPT_GPU.vocab_size, tokens),),
+        label=f"GPU size: {label}",
+        build=partial(HOSTS[topology], size),
+        make_inputs=partial(HOST_INPUTS[topology], size),
         launch_bound=False,
     )
 
@@ -220,34 +214,29 @@ def _features() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def isolation_targets() -> list[Target]:
+    features = partial(Target, group="isolation", dynamic_dims=batch_dims(0, 1))
     return [
-        Target(
+        features(
             name="isolation/ste_forward",
             build=partial(_Function, ste_forward),
             make_inputs=_features,
-            group="isolation",
             description="ste_forward(host, seed)",
-            dynamic_dims=batch_dims(0, 1),
         ),
-        Target(
+        features(
             name="isolation/blend_float_alpha",
             build=_BlendAtFloatAlpha,
             make_inputs=_features,
-            group="isolation",
-            dynamic_dims=batch_dims(0, 1),
             description="blend_with_isolation(host, seed, alpha) with a Python float alpha "
             "that moves every step (0.3, then 0.1 .. 0.9)",
             scenario=FLOAT_ALPHA_RAMP,
             # the first compile, plus one when dynamo turns the float dynamic
             recompile_budget=2,
         ),
-        Target(
+        features(
             name="isolation/blend_tensor_alpha",
             build=partial(_Function, blend_with_isolation),
             make_inputs=lambda: (*_features(), torch.tensor(0.3)),
-            group="isolation",
             description="blend_with_isolation(host, seed, torch.tensor(0.3))",
-            dynamic_dims=batch_dims(0, 1),
         ),
     ]
 
@@ -308,26 +297,23 @@ def blueprint_targets() -> list[Target]:
 
 
 # ----------------------------------------------------------------- hosts with seeds
-def _model(topology: str, hosts: dict[str, Callable[[], nn.Module]] = HOSTS) -> MorphogeneticModel:
-    model = MorphogeneticModel(hosts[topology]())
-    model.seed_slot.gates = PERMISSIVE_GATES  # the audit drives stages, it does not train
-    return model
-
-
-def _model_in_stage(
+def _model(
     topology: str,
-    stage: SeedStage,
-    alpha: float | None,
+    stage: SeedStage | None = None,
+    alpha: float | None = None,
     hosts: dict[str, Callable[[], nn.Module]] = HOSTS,
 ) -> MorphogeneticModel:
-    model = _model(topology, hosts)
-    drive_to_stage(
-        model.seed_slot,
-        stage,
-        blueprint_id=STAGE_BLUEPRINT[topology],
-        alpha=alpha,
-        host_module=model.host,
-    )
+    """The host with a slot; its seed driven to `stage` (none: the slot stays empty)."""
+    model = MorphogeneticModel(hosts[topology]())
+    model.seed_slot.gates = PERMISSIVE_GATES  # the audit drives stages, it does not train
+    if stage is not None:
+        drive_to_stage(
+            model.seed_slot,
+            stage,
+            blueprint_id=STAGE_BLUEPRINT[topology],
+            alpha=alpha,
+            host_module=model.host,
+        )
     return model
 
 
@@ -349,7 +335,7 @@ def host_targets() -> list[Target]:
         common: dict[str, Any] = dict(
             make_inputs=HOST_INPUTS[topology],
             bad_inputs=HOST_BAD_INPUTS[topology],
-            compile=compile_validated,
+            compile=compile_with_validation,
             dynamic_dims=HOST_DYNAMIC_DIMS[topology],
         )
         targets.append(
@@ -367,7 +353,7 @@ def host_targets() -> list[Target]:
             targets.append(
                 Target(
                     name=f"stage/{topology}/{label}",
-                    build=partial(_model_in_stage, topology, stage, alpha),
+                    build=partial(_model, topology, stage, alpha),
                     group="stage",
                     description=f"MorphogeneticModel({topology}) with a "
                     f"{STAGE_BLUEPRINT[topology]} seed in {stage.name}",
@@ -416,34 +402,19 @@ def _alpha_step(step: int, model: nn.Module) -> None:
 def lifecycle_scenario(topology: str) -> tuple[ScenarioStep, ...]:
     """germinate, TRAINING, BLENDING with a 20-step alpha ramp, SHADOWING, PROBATIONARY,
     FOSSILIZED: at most one compile per stage entered, none while alpha moves."""
+    enter = partial(ScenarioStep, calls=2, max_compiles=1)
     ramp = tuple(
         ScenarioStep(name=f"alpha step {i}", action=partial(_alpha_step, i), max_compiles=0)
         for i in range(1, ALPHA_RAMP_STEPS + 1)
     )
     return (
-        ScenarioStep(
-            name="germinate", action=partial(_germinate, topology), calls=2, max_compiles=1
-        ),
-        ScenarioStep(
-            name="TRAINING", action=partial(_advance, SeedStage.TRAINING), calls=2, max_compiles=1
-        ),
-        ScenarioStep(name="BLENDING", action=_start_blending, calls=2, max_compiles=1),
+        enter(name="germinate", action=partial(_germinate, topology)),
+        enter(name="TRAINING", action=partial(_advance, SeedStage.TRAINING)),
+        enter(name="BLENDING", action=_start_blending),
         *ramp,
-        ScenarioStep(
-            name="SHADOWING", action=partial(_advance, SeedStage.SHADOWING), calls=2, max_compiles=1
-        ),
-        ScenarioStep(
-            name="PROBATIONARY",
-            action=partial(_advance, SeedStage.PROBATIONARY),
-            calls=2,
-            max_compiles=1,
-        ),
-        ScenarioStep(
-            name="FOSSILIZED",
-            action=_fossilize,
-            calls=2,
-            max_compiles=1,
-        ),
+        enter(name="SHADOWING", action=partial(_advance, SeedStage.SHADOWING)),
+        enter(name="PROBATIONARY", action=partial(_advance, SeedStage.PROBATIONARY)),
+        enter(name="FOSSILIZED", action=_fossilize),
     )
 
 
@@ -456,7 +427,7 @@ def lifecycle_targets() -> list[Target]:
             scenario=lifecycle_scenario(topology),
             # DORMANT plus the six stages the scenario enters.
             recompile_budget=7,
-            compile=compile_validated,
+            compile=compile_with_validation,
             dynamic_dims=HOST_DYNAMIC_DIMS[topology],
             group="lifecycle",
             description=f"MorphogeneticModel({HOST_NAMES[topology]}) through its whole lifecycle",
@@ -483,12 +454,12 @@ def guard_targets() -> list[Target]:
     )
     entry_points: tuple[tuple[str, CompileFn], ...] = (
         ("torch.compile", torch_compile),
-        ("compile_with_validation", compile_validated),
+        ("compile_with_validation", compile_with_validation),
     )
     return [
         Target(
             name=f"guard/{guard}/{entry}",
-            build=partial(_transformer_host, host_cls),
+            build=partial(_transformer_host, GPT, host_cls),
             make_inputs=_tokens,
             bad_inputs=(
                 BadInput(
@@ -520,7 +491,7 @@ CNN_DISTRIBUTED = dataclasses.replace(CNN, name="distributed", base_channels=64)
 GPT_DISTRIBUTED = dataclasses.replace(GPT, name="distributed", vocab_size=4096, n_embd=64)
 DISTRIBUTED_HOSTS: dict[str, Callable[[], nn.Module]] = {
     "cnn": partial(_cnn_host, CNN_DISTRIBUTED),
-    "transformer": partial(_transformer_host, TransformerHost, GPT_DISTRIBUTED),
+    "transformer": partial(_transformer_host, GPT_DISTRIBUTED),
 }
 DDP_BUCKET_CAP_MB = 1.0
 
@@ -540,10 +511,10 @@ def distributed_targets() -> list[Target]:
     return [
         Target(
             name=f"distributed/{wrapper.value}/{topology}/training",
-            build=partial(_model_in_stage, topology, SeedStage.TRAINING, 0.0, DISTRIBUTED_HOSTS),
+            build=partial(_model, topology, SeedStage.TRAINING, 0.0, DISTRIBUTED_HOSTS),
             make_inputs=HOST_INPUTS[topology],
             modes=(Task.TRAIN,),
-            compile=compile_validated,
+            compile=compile_with_validation,
             distributed=spec,
             group="distributed",
             description=f"{wrapped[wrapper]}(compile_with_validation(MorphogeneticModel("

@@ -1,4 +1,5 @@
-"""Built-in and hazard targets looked up by name, for a child that rebuilds its own target.
+"""Built-in, hazard and distributed targets looked up by name, for a child that rebuilds
+its own target.
 
 A child started by a forkserver or spawn receives its job by pickle, and a Target
 (full of lambdas) does not pickle; a partial of `catalog_target` does.
@@ -17,24 +18,24 @@ DISTRIBUTED = "distributed"  # the built-in distributed targets (--distributed)
 CATALOGS = (BUILTIN, HAZARD, DISTRIBUTED)
 
 
-def catalog_target(catalog: str, name: str) -> Target:
-    """The target called `name` in the built-in, hazard or distributed catalog; KeyError
-    when none is."""
-    if catalog == BUILTIN:
-        from audits.builtin_targets import builtin_targets
-
-        candidates = builtin_targets()
-    elif catalog == HAZARD:
+def catalog_targets(catalog: str) -> list[Target]:
+    """Every target of the built-in, hazard or distributed catalog, in the summary's order."""
+    if catalog == HAZARD:
         from audits.hazards import hazard_targets
 
-        candidates = hazard_targets()
-    elif catalog == DISTRIBUTED:
-        from audits.builtin_targets import distributed_targets
+        return hazard_targets()
+    from audits.builtin_targets import builtin_targets, distributed_targets
 
-        candidates = distributed_targets()
-    else:
-        raise ValueError(f"catalog {catalog!r}: valid catalogs are {', '.join(CATALOGS)}")
-    for target in candidates:
+    if catalog == BUILTIN:
+        return builtin_targets()
+    if catalog == DISTRIBUTED:
+        return distributed_targets()
+    raise ValueError(f"catalog {catalog!r}: valid catalogs are {', '.join(CATALOGS)}")
+
+
+def catalog_target(catalog: str, name: str) -> Target:
+    """The target called `name` in the catalog; KeyError when none is."""
+    for target in catalog_targets(catalog):
         if target.name == name:
             return replace(target, reload=partial(catalog_target, catalog, name))
     raise KeyError(f"no {catalog} target named {name!r}")

@@ -58,28 +58,16 @@ class RunnerSettings:
 # What a first compilation imports lazily (measured with torch 2.13): about
 # 1 s per child for aot_eager and more for inductor when left to each child.
 # aot_eager goes through inductor's decompositions, hence the inductor modules.
-COMPILE_STACK = (
-    "torch._dynamo",
-    "torch._dynamo.backends.debugging",
-    "torch._dynamo.backends.inductor",
-    "torch._dynamo.repro.after_aot",
-    "torch._dynamo.testing",
-    "torch._functorch.aot_autograd",
-    "torch.fx.experimental.symbolic_shapes",
-    "torch.export._trace",
-    "torch._inductor.async_compile",
-    "torch._inductor.codecache",
-    "torch._inductor.codegen.cpp",
-    "torch._inductor.codegen.wrapper",
-    "torch._inductor.compile_fx",
-    "torch._inductor.decomposition",
-    "torch._inductor.fx_passes.post_grad",
-    "torch._inductor.graph",
-    "torch._inductor.kernel.mm",
-    "torch._inductor.lowering",
-    "torch._inductor.pattern_matcher",
-    "torch._inductor.scheduler",
-    "torch._inductor.select_algorithm",
+COMPILE_STACK = tuple(
+    """
+    torch._dynamo torch._dynamo.backends.debugging torch._dynamo.backends.inductor
+    torch._dynamo.repro.after_aot torch._dynamo.testing torch._functorch.aot_autograd
+    torch.fx.experimental.symbolic_shapes torch.export._trace torch._inductor.async_compile
+    torch._inductor.codecache torch._inductor.codegen.cpp torch._inductor.codegen.wrapper
+    torch._inductor.compile_fx torch._inductor.decomposition torch._inductor.fx_passes.post_grad
+    torch._inductor.graph torch._inductor.kernel.mm torch._inductor.lowering
+    torch._inductor.pattern_matcher torch._inductor.scheduler torch._inductor.select_algorithm
+    """.split()
 )
 # A forkserver (on CUDA builds) imports these and this module once for all children.
 add_forkserver_preload(*COMPILE_STACK, __name__)

@@ -12,7 +12,7 @@ before a target runs, with nothing changed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,54 +20,42 @@ from foundation.cli import UsageError
 from reporting.schema.audit import AuditConfig, AuditRun, TargetResult, TargetStatus
 from reporting.schema.report import REPORT_JSON, ReportFormatError, RunReport, load_report
 
-# The recorded setting each command-line flag sets (argparse dest -> AuditConfig field).
-# Flags not named here (--verbose, --baseline, --update-baseline, --threshold) only act
-# after the targets ran, so a resumed run may use its own.
-SETTING_OF_FLAG = {
-    "targets": "target_globs",
-    "target": "user_targets",
-    "backend": "backend",
-    "device": "device",
-    "dtype": "dtype",
-    "quick": "quick",
-    "no_bench": "bench",
-    "hazards": "hazards",
-    "shapes": "shapes",
-    "export": "export",
-    "cache": "cache",
-    "cudagraphs": "cudagraphs",
-    "distributed": "distributed",
-    "timeout": "timeout_s",
-    "jobs": "jobs",
-    "start_method": "start_method",
-    "fail_on": "fail_on",
-}
+# Settings that act only after the targets ran, so that a resumed run may use its own;
+# every other AuditConfig field is restored as the interrupted run recorded it.
+AFTER_THE_TARGETS = frozenset(
+    {"verbose", "baseline", "update_baseline", "threshold", "out", "resume"}
+)
 # Settings whose "auto" the recorded run already resolved; giving auto again is no conflict.
 _RESOLVED_AUTO = frozenset({"device", "start_method"})
-# Recorded settings no flag sets, restored with the others.
-_RECORDED_ONLY = ("threads_per_job",)
 
 
-def check_no_conflict(
-    directory: Path, recorded: AuditConfig, given: Mapping[str, Any], out: str | None
-) -> None:
-    """Refuse flags given with --resume that contradict what the run recorded.
+def resumed_config(config: AuditConfig, flags_given: Mapping[str, str]) -> AuditConfig:
+    """The interrupted run's recorded settings, plus the flags that act after the targets ran.
 
-    `given` maps each recorded setting that a flag on the command line set to the value
-    it resolved to. Repeating a recorded value is accepted.
+    `flags_given` maps each AuditConfig field a flag on the command line set to that flag.
+    Repeating a recorded value is accepted; a flag that contradicts one is refused.
     """
-    if out is not None and Path(out).resolve() != directory.resolve():
-        raise UsageError(f"--resume {directory} writes into that folder; drop --out {out}")
-    for name, wanted in given.items():
-        have = getattr(recorded, name)
-        if wanted == have or (name in _RESOLVED_AUTO and wanted == "auto"):
+    assert config.resume is not None
+    directory = Path(config.resume)
+    recorded = load_interrupted(directory).audit.config  # type: ignore[union-attr]
+    if config.out is not None and Path(config.out).resolve() != directory.resolve():
+        raise UsageError(f"--resume {directory} writes into that folder; drop --out {config.out}")
+    for name, flag in flags_given.items():
+        wanted, have = getattr(config, name), getattr(recorded, name)
+        if name in AFTER_THE_TARGETS or wanted == have:
             continue
-        flag = next(f for f, s in SETTING_OF_FLAG.items() if s == name)
-        flag = "--" + flag.replace("_", "-")
+        if name in _RESOLVED_AUTO and wanted == "auto":
+            continue
         raise UsageError(
             f"--resume {directory}: {flag} ({_show(wanted)}) conflicts with the run's recorded "
             f"{name} {_show(have)}; drop {flag}: a resumed run keeps its recorded settings"
         )
+    restored = {
+        f.name: getattr(recorded, f.name)
+        for f in fields(AuditConfig)
+        if f.name not in AFTER_THE_TARGETS
+    }
+    return replace(config, **restored, out=config.resume)
 
 
 def _show(value: Any) -> str:
@@ -76,8 +64,9 @@ def _show(value: Any) -> str:
     return repr(getattr(value, "value", value))
 
 
-def load_interrupted(directory: Path) -> RunReport:
-    """The partial run recorded in `directory`; UsageError naming the folder otherwise."""
+def load_interrupted(directory: Path, torch_version: str | None = None) -> RunReport:
+    """The partial run recorded in `directory` (under `torch_version`, when given);
+    UsageError naming the folder otherwise."""
     if not directory.is_dir():
         raise UsageError(f"--resume {directory}: not a directory")
     if not (directory / REPORT_JSON).is_file():
@@ -93,20 +82,17 @@ def load_interrupted(directory: Path) -> RunReport:
             f"--resume {directory}: the run is complete ({len(report.audit.targets)} targets, "
             "none marked not run); nothing to resume"
         )
+    recorded = report.environment.torch_version
+    if torch_version is not None and recorded != torch_version:
+        raise UsageError(
+            f"--resume {directory}: the run used torch {recorded} and this is torch "
+            f"{torch_version}; resume it with the same torch, or start a new run"
+        )
     return report
 
 
 def not_run_positions(run: AuditRun) -> tuple[int, ...]:
     return tuple(i for i, t in enumerate(run.targets) if t.status is TargetStatus.NOT_RUN)
-
-
-def check_same_torch(directory: Path, report: RunReport, torch_version: str) -> None:
-    recorded = report.environment.torch_version
-    if recorded != torch_version:
-        raise UsageError(
-            f"--resume {directory}: the run used torch {recorded} and this is torch "
-            f"{torch_version}; resume it with the same torch, or start a new run"
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,25 +124,6 @@ def merged_run(plan: ResumePlan, rerun: Sequence[TargetResult], duration_s: floa
         plan.recorded,
         targets=tuple(targets),
         duration_s=plan.recorded.duration_s + duration_s,
-    )
-
-
-def resumed_config(config: AuditConfig, flags_given: set[str]) -> AuditConfig:
-    """The interrupted run's recorded settings, plus the flags that act after the targets ran.
-
-    `flags_given`: the argparse dests of the flags on the command line itself.
-    """
-    assert config.resume is not None
-    recorded = load_interrupted(Path(config.resume)).audit.config  # type: ignore[union-attr]
-    given = {
-        SETTING_OF_FLAG[d]: getattr(config, SETTING_OF_FLAG[d])
-        for d in flags_given
-        if d in SETTING_OF_FLAG
-    }
-    check_no_conflict(Path(config.resume), recorded, given, config.out)
-    restored = (*SETTING_OF_FLAG.values(), *_RECORDED_ONLY)
-    return replace(
-        config, **{name: getattr(recorded, name) for name in restored}, out=config.resume
     )
 
 

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -38,6 +39,7 @@ from reporting.schema.audit import BACKENDS, AuditConfig, AuditRun, FailOn, Targ
 from reporting.schema.vocabulary import Precision
 
 if TYPE_CHECKING:
+    from audits.progress import LineProgress, RichProgress
     from reporting.publish import BaselinePlan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -59,7 +61,44 @@ def prog_name(argv0: str | None = None) -> str:
     return SCRIPT_PROG if name == SCRIPT_PROG else MODULE_PROG
 
 
+# The on/off flags between --dtype and --timeout, in --help's order. A --no-X flag turns
+# the setting X off; every other sets the setting of its own name.
+_SWITCHES = {
+    "--quick": "fast verdict: aot_eager backend and no benchmarks",
+    "--no-bench": "skip the eager-vs-compiled benchmarks of host targets (inference and "
+    "training step, 20 interleaved rounds each; for the full study run python -m "
+    "benchmarks.run)",
+    "--shapes": "also sweep each target's varying input dims (batch 2, 4, 8, 3, 1; sequence "
+    "lengths 4, 8, 5 within the block size): compiles per new shape, when dynamic shapes "
+    "take over, the guard behind each recompile, values that specialise, and the "
+    "narrowest fix (mark_dynamic, dynamic=True, padding), proven by a rerun. Seconds per "
+    "target, so off by default",
+    "--export": "also torch.export each target, non-strict and strict: on failure what "
+    "draft_export finds (data-dependent guards, missing fake kernels) with your line, on "
+    "success the exported outputs against eager and the Python flags the export baked in",
+    "--cache": "also compile each target (inductor only) in three fresh processes: cold on "
+    "an empty TORCHINDUCTOR_CACHE_DIR, warm on the same one, and from the cold run's "
+    "torch.compiler.save_cache_artifacts (mega-cache). Reports torch's FX graph and "
+    "AOTAutograd cache hits and misses, cold vs warm compile time and what the mega-cache "
+    "saves; a miss after the cold run fails, with torch's reason. Minutes per target on "
+    "2 cores (raise --timeout, e.g. 900), so off by default",
+    "--cudagraphs": "also run each target under reduce-overhead (CUDA only; 'not applicable' "
+    "on cpu): whether CUDA graphs were recorded, each skip with torch's reason (mutated "
+    "inputs, CPU tensors, dynamic shapes, incompatible ops) and the re-recordings over "
+    "the target's scenario; a skip, no graph, or a recording in an alpha step fails",
+    "--distributed": "also audit the distributed targets: both hosts with a seed in TRAINING "
+    "wrapped in DistributedDataParallel (a 1 MiB bucket cap, so that DDPOptimizer splits "
+    "the graph) and in FSDP2's fully_shard, each run as 2 ranks on CPU with gloo through "
+    "torch.distributed.run: graphs per rank, bucket splits, recompiles, and parity of "
+    "outputs and averaged gradients with eager. Tens of seconds per target, so off by "
+    "default and refused with --quick",
+    "--hazards": "audit the wrong-on-purpose modules in audits/hazards/ and check that each "
+    "is flagged by the right check. Given alone, only the hazards are audited.",
+}
+
+
 def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
+    """The parser; each flag's dest is the AuditConfig field it sets."""
     p = UsageParser(
         prog=prog,
         description="Audit torch.compile compatibility of esper's modules (and yours): "
@@ -68,123 +107,70 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "errored/timed out/crashed, 2 for bad usage, 130/143 when SIGINT/SIGTERM stopped "
         "the run (its partial report is kept; see --resume).",
     )
-    p.add_argument(
+    add = p.add_argument
+    add(
         "--targets",
         nargs="+",
-        default=[],
+        default=(),
         metavar="GLOB",
+        dest="target_globs",
         help="audit only built-in targets whose name matches one of these globs, "
         "e.g. 'stage/cnn/*' 'host/*' (with --hazards or --distributed, their names too). "
         "Default: all.",
     )
-    p.add_argument(
+    add(
         "--target",
         action="append",
         default=[],
         metavar="MOD:FACTORY",
+        dest="user_targets",
         help="audit your own module: package.module:factory, where factory() returns an "
         "audits Target or a (module, example_inputs) pair. Repeatable. Given alone, only "
         "these are audited.",
     )
-    p.add_argument(
+    add(
         "--backend",
         choices=BACKENDS,
-        default=None,
         help="torch.compile backend for the checks (default inductor; aot_eager with --quick)",
     )
-    p.add_argument(
+    add(
         "--device",
         choices=DEVICES,
         default="auto",
         help="where modules run: cuda when available with auto (default auto)",
     )
-    p.add_argument(
+    add(
         "--dtype",
         choices=tuple(p.value for p in Precision),
         default="fp32",
         help="floating-point dtype of modules and inputs; parity tolerances follow it "
         "(default fp32)",
     )
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="fast verdict: aot_eager backend and no benchmarks",
-    )
-    p.add_argument(
-        "--no-bench",
-        action="store_true",
-        help=(
-            "skip the eager-vs-compiled benchmarks of host targets (inference and training "
-            "step, 20 interleaved rounds each; for the full study run python -m benchmarks.run)"
-        ),
-    )
-    p.add_argument(
-        "--shapes",
-        action="store_true",
-        help="also sweep each target's varying input dims (batch 2, 4, 8, 3, 1; sequence "
-        "lengths 4, 8, 5 within the block size): compiles per new shape, when dynamic shapes "
-        "take over, the guard behind each recompile, values that specialise, and the "
-        "narrowest fix (mark_dynamic, dynamic=True, padding), proven by a rerun. Seconds per "
-        "target, so off by default",
-    )
-    p.add_argument(
-        "--export",
-        action="store_true",
-        help="also torch.export each target, non-strict and strict: on failure what "
-        "draft_export finds (data-dependent guards, missing fake kernels) with your line, on "
-        "success the exported outputs against eager and the Python flags the export baked in",
-    )
-    p.add_argument(
-        "--cache",
-        action="store_true",
-        help="also compile each target (inductor only) in three fresh processes: cold on an "
-        "empty TORCHINDUCTOR_CACHE_DIR, warm on the same one, and from the cold run's "
-        "torch.compiler.save_cache_artifacts (mega-cache). Reports torch's FX graph and "
-        "AOTAutograd cache hits and misses, cold vs warm compile time and what the mega-cache "
-        "saves; a miss after the cold run fails, with torch's reason. Minutes per target on "
-        "2 cores (raise --timeout, e.g. 900), so off by default",
-    )
-    p.add_argument(
-        "--cudagraphs",
-        action="store_true",
-        help="also run each target under reduce-overhead (CUDA only; 'not applicable' on "
-        "cpu): whether CUDA graphs were recorded, each skip with torch's reason (mutated "
-        "inputs, CPU tensors, dynamic shapes, incompatible ops) and the re-recordings over "
-        "the target's scenario; a skip, no graph, or a recording in an alpha step fails",
-    )
-    p.add_argument(
-        "--distributed",
-        action="store_true",
-        help="also audit the distributed targets: both hosts with a seed in TRAINING wrapped "
-        "in DistributedDataParallel (a 1 MiB bucket cap, so that DDPOptimizer splits the "
-        "graph) and in FSDP2's fully_shard, each run as 2 ranks on CPU with gloo through "
-        "torch.distributed.run: graphs per rank, bucket splits, recompiles, and parity of "
-        "outputs and averaged gradients with eager. Tens of seconds per target, so off by "
-        "default and refused with --quick",
-    )
-    p.add_argument(
-        "--hazards",
-        action="store_true",
-        help="audit the wrong-on-purpose modules in audits/hazards/ and check that each is "
-        "flagged by the right check. Given alone, only the hazards are audited.",
-    )
-    p.add_argument(
+    for flag, text in _SWITCHES.items():
+        off = flag.startswith("--no-")
+        add(
+            flag,
+            action="store_false" if off else "store_true",
+            dest=flag[2:].removeprefix("no-"),
+            help=text,
+        )
+    add(
         "--timeout",
         type=float,
         default=300.0,
         metavar="S",
+        dest="timeout_s",
         help="seconds each target may run in its subprocess before it is killed and "
         "recorded as timeout (default 300)",
     )
-    p.add_argument(
+    add(
         "--jobs",
         type=int,
-        default=None,
         metavar="N",
         help="targets audited in parallel, one subprocess each "
         "(default: CPU cores on cpu, 1 on cuda)",
     )
-    p.add_argument(
+    add(
         "--start-method",
         choices=(AUTO_START, *START_METHODS),
         default=AUTO_START,
@@ -192,18 +178,16 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "of torch and uses a forkserver on a CUDA build, where a forked child cannot use "
         "CUDA once the parent touched it; fork is refused on a CUDA build",
     )
-    p.add_argument(
+    add(
         "--out",
         type=Path,
-        default=None,
         metavar="DIR",
         help="run directory for report.json and its renders; must be new or empty "
         "(default reports/<UTC time>-<short sha>[-dirty])",
     )
-    p.add_argument(
+    add(
         "--resume",
         type=Path,
-        default=None,
         metavar="DIR",
         help="finish the interrupted run in DIR: audit only its targets marked 'not run', "
         "with the settings it recorded (flags that contradict them are refused), and "
@@ -211,7 +195,7 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "finished in its folder and exits 130 or 143; a complete run, or a folder that "
         "is not a run, is refused with exit 2",
     )
-    p.add_argument(
+    add(
         "--fail-on",
         default=",".join(f.value for f in FailOn),
         metavar="LIST",
@@ -223,16 +207,15 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "errored, timed out or crashed being recorded in the report only (to survey another "
         "torch release)",
     )
-    p.add_argument(
+    add(
         "-v",
         "--verbose",
         action="store_true",
         help="print every finding (not only the first of each failing target) and, "
         "without a terminal, one line per finished target",
     )
-    p.add_argument(
+    add(
         "--baseline",
-        default=None,
         metavar="FILE",
         help="compare with a baseline report.json and exit 1 on a regression (new breaks, more "
         "recompiles, parity or exception-parity loss, a significant slowdown); 'auto' is "
@@ -240,13 +223,13 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "cuda-<class> (hopper, ampere, ada, blackwell; plain cuda for an unlisted GPU), "
         "else the CPU one",
     )
-    p.add_argument(
+    add(
         "--update-baseline",
         action="store_true",
         help="write this run's report as the baseline (--baseline FILE, or the 'auto' file) "
         "instead of comparing with it; the only way a baseline changes",
     )
-    p.add_argument(
+    add(
         "--threshold",
         type=float,
         default=0.10,
@@ -271,50 +254,37 @@ def _fail_on(text: str) -> tuple[FailOn, ...]:
     return tuple(FailOn(n) for n in dict.fromkeys(names))
 
 
-def _flags_given(argv: Sequence[str] | None) -> set[str]:
-    """The dests of the flags on the command line itself, defaults aside."""
+def _flags_given(argv: Sequence[str] | None) -> dict[str, str]:
+    """The flags on the command line itself, defaults aside: AuditConfig field -> flag."""
     parser = build_parser()
     for action in parser._actions:
         action.default = argparse.SUPPRESS
-    return set(vars(parser.parse_args(argv)))
+    given = vars(parser.parse_args(argv))
+    return {a.dest: a.option_strings[-1] for a in parser._actions if a.dest in given}
 
 
 def parse_config(argv: Sequence[str] | None, prog: str = MODULE_PROG) -> AuditConfig:
-    args = build_parser(prog).parse_args(argv)
-    if args.quick and args.backend not in (None, "aot_eager"):
-        raise UsageError(f"--quick runs aot_eager; drop --backend {args.backend} or --quick")
-    if args.quick and args.distributed:
+    args = vars(build_parser(prog).parse_args(argv))
+    quick, backend = args["quick"], args["backend"]
+    if quick and backend not in (None, "aot_eager"):
+        raise UsageError(f"--quick runs aot_eager; drop --backend {backend} or --quick")
+    if quick and args["distributed"]:
         raise UsageError(
             "--distributed launches 2 ranks per target and is not part of the --quick "
             "verdict; drop --quick (add --backend aot_eager --no-bench for a fast run) "
             "or --distributed"
         )
-    backend = "aot_eager" if args.quick else (args.backend or "inductor")
-    config = AuditConfig(
-        target_globs=tuple(args.targets),
-        user_targets=tuple(args.target),
-        backend=backend,
-        device=args.device,
-        dtype=Precision(args.dtype),
-        quick=args.quick,
-        bench=not (args.quick or args.no_bench),
-        shapes=args.shapes,
-        export=args.export,
-        cache=args.cache,
-        cudagraphs=args.cudagraphs,
-        distributed=args.distributed,
-        hazards=args.hazards,
-        timeout_s=args.timeout,
-        jobs=args.jobs,
-        out=None if args.out is None else str(args.out),
-        fail_on=_fail_on(args.fail_on),
-        verbose=args.verbose,
-        baseline=args.baseline,
-        update_baseline=args.update_baseline,
-        threshold=args.threshold,
-        start_method=args.start_method,
-        resume=None if args.resume is None else str(args.resume),
+    args.update(
+        target_globs=tuple(args["target_globs"]),
+        user_targets=tuple(args["user_targets"]),
+        backend="aot_eager" if quick else (backend or "inductor"),
+        dtype=Precision(args["dtype"]),
+        bench=args["bench"] and not quick,
+        fail_on=_fail_on(args["fail_on"]),
+        out=None if args["out"] is None else str(args["out"]),
+        resume=None if args["resume"] is None else str(args["resume"]),
     )
+    config = AuditConfig(**args)
     if config.resume is None:
         return config
     from audits.resume import resumed_config
@@ -322,51 +292,34 @@ def parse_config(argv: Sequence[str] | None, prog: str = MODULE_PROG) -> AuditCo
     return resumed_config(config, _flags_given(argv))
 
 
-def _distributed_hint(glob: str) -> str:
-    """' (distributed targets need --distributed)' when `glob` names one of them."""
-    from audits.builtin_targets import distributed_targets
-
-    if any(fnmatch.fnmatchcase(t.name, glob) for t in distributed_targets()):
-        return " (it names distributed targets: add --distributed)"
-    return ""
-
-
 def select_jobs(config: AuditConfig, start_method: str = "fork") -> list[Job]:
     """Built-in, hazard and user targets named by the config, or UsageError."""
-    from audits.catalog import BUILTIN, DISTRIBUTED, HAZARD, catalog_target
+    from audits.catalog import BUILTIN, DISTRIBUTED, HAZARD, catalog_target, catalog_targets
     from audits.runner import error_in_child, job_for_target
-    from audits.targets import Target
     from audits.user_targets import build_user_target, resolve_factory
 
-    candidates: list[tuple[str, Target]] = []
-    if not (config.user_targets or config.hazards) or config.target_globs:
-        from audits.builtin_targets import builtin_targets
+    def named(name: str, globs: Sequence[str]) -> bool:
+        return any(fnmatch.fnmatchcase(name, glob) for glob in globs)
 
-        candidates.extend((BUILTIN, t) for t in builtin_targets())
-    if config.hazards:
-        from audits.hazards import hazard_targets
-
-        candidates.extend((HAZARD, t) for t in hazard_targets())
-    if config.distributed:
-        from audits.builtin_targets import distributed_targets
-
-        candidates.extend((DISTRIBUTED, t) for t in distributed_targets())
-    chosen = candidates
+    catalogs = [
+        (BUILTIN, not (config.user_targets or config.hazards) or bool(config.target_globs)),
+        (HAZARD, config.hazards),
+        (DISTRIBUTED, config.distributed),
+    ]
+    candidates = [(c, t) for c, on in catalogs if on for t in catalog_targets(c)]
+    for glob in config.target_globs:
+        if not any(named(t.name, [glob]) for _, t in candidates):
+            names = ", ".join(t.name for _, t in candidates)
+            hint = ""
+            if not config.distributed and any(
+                named(t.name, [glob]) for t in catalog_targets(DISTRIBUTED)
+            ):
+                hint = " (it names distributed targets: add --distributed)"
+            raise UsageError(f"--targets {glob!r} matches no target{hint}; valid names: {names}")
     if config.target_globs:
-        for glob in config.target_globs:
-            if not any(fnmatch.fnmatchcase(t.name, glob) for _, t in candidates):
-                names = ", ".join(t.name for _, t in candidates)
-                hint = _distributed_hint(glob) if not config.distributed else ""
-                raise UsageError(
-                    f"--targets {glob!r} matches no target{hint}; valid names: {names}"
-                )
-        chosen = [
-            (c, t)
-            for c, t in candidates
-            if any(fnmatch.fnmatchcase(t.name, g) for g in config.target_globs)
-        ]
+        candidates = [(c, t) for c, t in candidates if named(t.name, config.target_globs)]
     # The child rebuilds its target by name: a Target does not pickle (forkserver, spawn).
-    jobs = [job_for_target(t, load=partial(catalog_target, c, t.name)) for c, t in chosen]
+    jobs = [job_for_target(t, load=partial(catalog_target, c, t.name)) for c, t in candidates]
     for spec in config.user_targets:
         # A typo is a usage error now, not a crash later. Imported in a child:
         # the parent must stay free of torch ops and CUDA (see audits.runner).
@@ -375,15 +328,6 @@ def select_jobs(config: AuditConfig, start_method: str = "fork") -> list[Job]:
             raise UsageError(problem)
         jobs.append(Job(name=spec, group="user", load=partial(build_user_target, spec)))
     return jobs
-
-
-def _start_method(requested: str) -> str:
-    from foundation.processes import choose_start_method, torch_has_gpu_support
-
-    try:
-        return choose_start_method(requested, gpu_build=torch_has_gpu_support())
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
 
 
 def _baseline_plan(
@@ -419,34 +363,29 @@ def main(config: AuditConfig) -> int:
     import torch
 
     from audits.checks.common import CheckSettings
-    from audits.progress import LineProgress, RichProgress
-    from audits.resume import (
-        ResumePlan,
-        check_same_torch,
-        load_interrupted,
-        merged_run,
-        plan_resume,
-        resume_flags,
-    )
+    from audits.resume import load_interrupted, merged_run, plan_resume, resume_flags
     from audits.runner import RunnerSettings, interrupts_caught, preload_compile_stack, run_jobs
     from foundation.devices import probe_cuda, resolve_device, usable_cpus
     from foundation.environment import collect_environment
+    from foundation.processes import choose_start_method, torch_has_gpu_support
     from reporting.console import interrupted_note
     from reporting.publish import publish_report
     from reporting.rundir import RunDirExistsError, claim_run_dir
     from reporting.schema.report import RunReport
 
-    resume: ResumePlan | None = None
-    if config.resume is not None:
-        recorded = load_interrupted(Path(config.resume))
-        check_same_torch(Path(config.resume), recorded, torch.__version__)
-    start_method = _start_method(config.start_method)
+    resumed = None if config.resume is None else Path(config.resume)
+    if resumed is not None:
+        recorded = load_interrupted(resumed, torch.__version__)
+    try:
+        start_method = choose_start_method(config.start_method, gpu_build=torch_has_gpu_support())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     cuda = probe_cuda(start_method) if config.device != "cpu" else None
     device = resolve_device(config.device, cuda)
     jobs = select_jobs(config, start_method)
-    if config.resume is not None:
+    if resumed is not None:
         assert recorded.audit is not None  # load_interrupted refuses a report without one
-        resume = plan_resume(Path(config.resume), recorded.audit, [j.name for j in jobs])
+        resume = plan_resume(resumed, recorded.audit, [j.name for j in jobs])
         jobs = [jobs[i] for i in resume.positions]
     plan = _baseline_plan(config, device, torch.__version__, cuda.name if cuda else None)
     cpus = usable_cpus()
@@ -456,23 +395,16 @@ def main(config: AuditConfig) -> int:
     config = replace(
         config, device=device, jobs=parallel, threads_per_job=threads, start_method=start_method
     )
+    optional = ("shapes", "export", "cache", "cudagraphs")
+    checks = CheckSettings(
+        backend=config.backend,
+        device=device,
+        dtype=config.dtype.dtype,
+        bench=config.bench,
+        optional=frozenset(name for name in optional if getattr(config, name)),
+    )
     settings = RunnerSettings(
-        checks=CheckSettings(
-            backend=config.backend,
-            device=device,
-            dtype=config.dtype.dtype,
-            bench=config.bench,
-            optional=frozenset(
-                name
-                for name, on in (
-                    ("shapes", config.shapes),
-                    ("export", config.export),
-                    ("cache", config.cache),
-                    ("cudagraphs", config.cudagraphs),
-                )
-                if on
-            ),
-        ),
+        checks=checks,
         timeout_s=config.timeout_s,
         jobs=parallel,
         threads_per_job=threads,
@@ -484,24 +416,13 @@ def main(config: AuditConfig) -> int:
     # Children fork from here: freezing the parent's objects keeps their garbage
     # collectors from touching (and so copying) the pages they share with it.
     gc.freeze()
-    sink: RichProgress | LineProgress | None = None
-    if sys.stderr.isatty():
-        try:
-            sink = RichProgress(len(jobs))
-        except ImportError:  # rich is in the [report] extra; fall back to plain lines
-            sink = LineProgress()
-    elif config.verbose:
-        sink = LineProgress()
     # From the first child to the last file written, a signal is noted, not obeyed at
     # once: the children are killed and the report of what finished is still written.
     with interrupts_caught() as interrupt:
-        with tempfile.TemporaryDirectory(prefix="audit-") as workdir:
-            if sink is None:
-                results = run_jobs(jobs, settings, Path(workdir), interrupt=interrupt)
-            else:
-                with sink:
-                    results = run_jobs(jobs, settings, Path(workdir), sink, interrupt)
-        if resume is not None:
+        sink = _progress_sink(len(jobs), config.verbose)
+        with tempfile.TemporaryDirectory(prefix="audit-") as workdir, sink or nullcontext():
+            results = run_jobs(jobs, settings, Path(workdir), sink, interrupt)
+        if resumed is not None:
             run = merged_run(resume, results, time.perf_counter() - start)
             environment = recorded.environment
         else:
@@ -512,42 +433,55 @@ def main(config: AuditConfig) -> int:
             # CUDA device is the one the child probe saw (this process never asks CUDA).
             environment = collect_environment(device, cuda, started_at=started_at, threads=threads)
         partial_run = any(t.status is TargetStatus.NOT_RUN for t in run.targets)
-        report = RunReport(environment=environment, audit=run)
-        if config.resume is not None:
-            out = Path(config.resume)
-        else:
-            try:
-                out = claim_run_dir(environment, None if config.out is None else Path(config.out))
-            except RunDirExistsError as exc:  # another run took --out while this one ran
-                raise UsageError(str(exc)) from None
+        try:
+            out = resumed or claim_run_dir(
+                environment, None if config.out is None else Path(config.out)
+            )
+        except RunDirExistsError as exc:  # another run took --out while this one ran
+            raise UsageError(str(exc)) from None
         # A partial report is neither a baseline nor comparable with one.
         published = publish_report(
-            report,
+            RunReport(environment=environment, audit=run),
             out,
             None if partial_run else plan,
-            replace=resume is not None,
+            replace=resumed is not None,
             verbose=config.verbose,
         )
-    if config.resume is not None:
+    if resumed is not None:
         sys.stderr.write(
             f"audits.run: resumed {out}: audited the {len(jobs)} target(s) it had not run "
             "and rewrote its files\n"
         )
     if interrupt.signum is not None or partial_run:
-        note = interrupted_note(
-            run,
-            out,
-            signal_name=None if interrupt.signum is None else signal.Signals(interrupt.signum).name,
-            resume_flags=resume_flags(config),
-            baseline_skipped=partial_run and plan is not None,
+        sys.stderr.write(
+            interrupted_note(
+                run,
+                out,
+                signal_name=None
+                if interrupt.signum is None
+                else signal.Signals(interrupt.signum).name,
+                resume_flags=resume_flags(config),
+                baseline_skipped=partial_run and plan is not None,
+            )
         )
-        sys.stderr.write(note)
     if interrupt.signum is not None:
         return EXIT_SIGNAL_BASE + interrupt.signum
     # --fail-on none surveys (another torch release, say): the report records every
     # failure, error, timeout and crash, and only a baseline regression fails the run.
     failed = run.failed_targets if config.fail_on else ()
     return max(EXIT_FAILED if failed else EXIT_OK, published.exit_code)
+
+
+def _progress_sink(total: int, verbose: bool) -> RichProgress | LineProgress | None:
+    """Live progress on a terminal; with -v elsewhere, a line per finished target."""
+    from audits.progress import LineProgress, RichProgress
+
+    if sys.stderr.isatty():
+        try:
+            return RichProgress(total)
+        except ImportError:  # rich is in the [report] extra; fall back to plain lines
+            return LineProgress()
+    return LineProgress() if verbose else None
 
 
 class _Terminated(Exception):

@@ -163,10 +163,9 @@ def _kill(process: BaseProcess) -> None:
     assert pid is not None
     try:
         os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:  # no such group: the child had not called setpgid yet
-        if process.exitcode is None:
-            process.kill()
-    except PermissionError:  # a forkserver child still in the server's group
+    # ProcessLookupError: no such group, the child had not called setpgid yet;
+    # PermissionError: a forkserver child still in the server's group.
+    except (ProcessLookupError, PermissionError):
         if process.exitcode is None:
             process.kill()
 
