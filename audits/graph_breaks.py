@@ -28,6 +28,7 @@ from types import TracebackType
 
 import torch
 
+from audits.torch_compat import break_frames
 from reporting.schema.audit import GraphBreakInfo, SourceLocation
 
 _TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
@@ -162,8 +163,7 @@ def break_from_exception(exc: BaseException) -> GraphBreakInfo | None:
     cause = _dynamo_cause(exc)
     if cause is None:
         return None
-    frames = getattr(cause, "real_stack", None) or []
-    location = innermost_user_frame(frames) or raise_site(exc.__traceback__)
+    location = innermost_user_frame(break_frames(cause)) or raise_site(exc.__traceback__)
     message = getattr(cause, "msg", None) or str(cause)
     return parse_break_message(message, location=location)
 

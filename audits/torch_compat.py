@@ -10,15 +10,32 @@ once, so that a check never tests the torch version itself:
 - reaching it is counted under a message that changed from
   "cache_size_limit reached" (2.5) to "recompile_limit reached" and
   "Dynamo cache limit exceeded" (2.9) and "Dynamo recompile limit exceeded" (2.13);
-- `FailOnRecompileLimitHit` (raised under fullgraph=True) only exists from 2.6
-  on; 2.5 falls back to eager even under fullgraph=True.
+- under fullgraph=True the limit raises `FailOnRecompileLimitHit` (2.13) or
+  `RecompileLimitExceeded` ("cache_size_limit reached", 2.6); 2.5 falls back to
+  eager even under fullgraph=True;
+- a failed guard names a local as `self.calls` (2.13, torch strips the frame's
+  local scope) or `L['self'].calls` (2.6);
+- a user exception raised in a function dynamo inlined is reported at the raise
+  (2.13) or, on 2.6, at the call into that function: the raise site is only on
+  the `ObservedException` the `Unsupported` was raised from;
+- `draft_export` is `torch.export.draft_export`, whose program carries the
+  report (2.13), or only the private `torch.export._draft_export.draft_export`,
+  which returns (program, report) and keeps a failure's user frames under
+  "stack" rather than "user_stack" (2.6);
+- a `ConstraintViolationError` for a dim marked dynamic names the user line that
+  specialised it (2.13); on 2.6 only the symbolic-shapes log line of the guard
+  that made it a constant does.
 
 Anything missing is reported as absent (None, an empty tuple), never faked.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import traceback
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Old name -> new name of the dynamo config entries targets may override.
@@ -79,5 +96,120 @@ def recompile_limit_errors() -> tuple[type[BaseException], ...]:
     """The exception types fullgraph=True raises at the limit; empty where torch has none."""
     from torch._dynamo import exc
 
-    found = getattr(exc, "FailOnRecompileLimitHit", None)
-    return (found,) if isinstance(found, type) else ()
+    names = ("FailOnRecompileLimitHit", "RecompileLimitExceeded")
+    found = (getattr(exc, name, None) for name in names)
+    return tuple(t for t in found if isinstance(t, type) and issubclass(t, BaseException))
+
+
+_LOCAL_SCOPE = re.compile(r"L\[\s*['\"](.*?)['\"]\s*\]")
+
+
+def readable_guard(reason: str) -> str:
+    """A failed guard as recent torch words it: `L['self'].calls` becomes `self.calls`.
+
+    Torch itself strips the frame's local scope from the reasons it records where it
+    has `strip_local_scope` (2.13); older releases get the same substitution here.
+    """
+    from torch._dynamo import guards
+
+    if hasattr(guards, "strip_local_scope"):
+        return reason
+    return _LOCAL_SCOPE.sub(r"\1", reason)
+
+
+def break_frames(unsupported: BaseException) -> list[traceback.FrameSummary]:
+    """The user frames dynamo recorded for a graph break, innermost last.
+
+    torch 2.6 reports a user exception leaving an inlined function at the call into
+    it; the frames down to the raise are on the `ObservedException` it was raised
+    from, which extends the break's own stack.
+    """
+    from torch._dynamo.exc import ObservedException
+
+    frames = list(getattr(unsupported, "real_stack", None) or [])
+    seen = {id(unsupported)}
+    current = unsupported.__cause__ or unsupported.__context__
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        deeper = list(getattr(current, "real_stack", None) or [])
+        if isinstance(current, ObservedException) and _extends(deeper, frames):
+            frames = deeper
+        current = current.__cause__ or current.__context__
+    return frames
+
+
+def _extends(longer: list[traceback.FrameSummary], shorter: list[traceback.FrameSummary]) -> bool:
+    def key(f: traceback.FrameSummary) -> tuple[str, int | None, str]:
+        return (f.filename, f.lineno, f.name)
+
+    return len(longer) > len(shorter) and [key(f) for f in longer[: len(shorter)]] == [
+        key(f) for f in shorter
+    ]
+
+
+DraftExport = Callable[[Any, tuple[Any, ...]], tuple[Any, Any]]
+
+
+def draft_export() -> DraftExport | None:
+    """draft_export as a function returning (program, report); None where torch has none."""
+    import torch.export
+
+    public = getattr(torch.export, "draft_export", None)
+    if public is None:
+        try:
+            from torch.export._draft_export import draft_export as private
+        except ImportError:
+            return None
+        public = private
+
+    def run(module: Any, args: tuple[Any, ...]) -> tuple[Any, Any]:
+        result = public(module, args)
+        if isinstance(result, tuple):  # 2.6: (program, report)
+            program, report = result
+            return program, report
+        return result, getattr(result, "_report", None)
+
+    return run
+
+
+def draft_user_stack(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The user frames of a draft_export failure ("user_stack"; "stack" on 2.6)."""
+    return list(data.get("user_stack") or data.get("stack") or [])
+
+
+_SHAPES_LOGGER = "torch.fx.experimental.symbolic_shapes"
+
+
+@contextlib.contextmanager
+def shape_guards_logged() -> Iterator[list[str]]:
+    """The messages torch's symbolic-shapes logger writes at INFO while the block runs.
+
+    Among them: "eval Eq(s0, 4) [guard added] <code>  # file.py:12 in forward (...)",
+    the guard that made a symbol a constant, with the user line that added it. The
+    logger is raised to INFO only for the block, and what it would not have printed
+    before is kept from torch's handlers.
+    """
+    logger = logging.getLogger(_SHAPES_LOGGER)
+    messages: list[str] = []
+    level, propagate = logger.level, logger.propagate
+    shown = logger.getEffectiveLevel()
+    quiet = shown > logging.INFO
+
+    class _Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with contextlib.suppress(Exception):
+                messages.append(record.getMessage())
+            if quiet and propagate and record.levelno >= shown and logger.parent is not None:
+                logger.parent.handle(record)  # what torch's handlers would have shown anyway
+
+    handler = _Keep(level=logging.INFO)
+    logger.addHandler(handler)
+    if quiet:
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    try:
+        yield messages
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate

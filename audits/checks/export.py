@@ -44,6 +44,7 @@ from audits.checks.common import (
 from audits.checks.parity import TOLERANCES
 from audits.graph_breaks import break_from_exception, first_line, is_user_file, location_of
 from audits.targets import Inputs, Target
+from audits.torch_compat import draft_export, draft_user_stack
 from reporting.schema.audit import CheckStatus, SourceLocation
 from reporting.schema.export import (
     CapturedFlag,
@@ -133,7 +134,7 @@ _DRAFT_KINDS = {
 
 def _draft_location(data: dict[str, Any], files: dict[Any, str]) -> SourceLocation | None:
     """The innermost user frame of a draft_export failure (files are interned there)."""
-    for frame in reversed(data.get("user_stack") or []):
+    for frame in reversed(draft_user_stack(data)):
         filename = files.get(frame.get("filename"), frame.get("filename"))
         if not isinstance(filename, str) or not is_user_file(filename):
             continue
@@ -182,15 +183,14 @@ _TORCH_LOGGERS = (
 
 def draft_issues(module: nn.Module, inputs: Inputs) -> tuple[tuple[DraftIssue, ...], str | None]:
     """What draft_export worked around, or why it could not say (not in this torch, raised)."""
-    draft = getattr(torch.export, "draft_export", None)
+    draft = draft_export()
     if draft is None:
         return (), _not_available("torch.export.draft_export")
     try:
         with _quiet(*_TORCH_LOGGERS):
-            program = draft(module, inputs)
+            _, report = draft(module, inputs)
     except Exception as exc:  # draft_export is best effort; its own failure is reported
         return (), f"draft_export raised {type(exc).__name__}: {first_line(exc)}"
-    report = getattr(program, "_report", None)
     if report is None:
         return (), _not_available("draft_export's report")
     files = _interned_files(report)

@@ -31,7 +31,7 @@ from audits.checks.common import (
 )
 from audits.graph_breaks import first_line
 from audits.targets import Inputs, ScenarioStep, Target
-from audits.torch_compat import recompile_limit, recompile_limit_errors
+from audits.torch_compat import readable_guard, recompile_limit, recompile_limit_errors
 from reporting.schema.audit import CheckStatus, RecompilesResult, StepCompiles
 
 _SPACES = re.compile(r"\s+")
@@ -46,7 +46,7 @@ class Replay:
 
 def describe_guard(reason: str) -> str:
     """One line per failed guard: '0/1: self.calls == 1 # model.py:35 in forward (HINT: ...)'."""
-    head = reason.split("\nUser stack trace:")[0]
+    head = readable_guard(reason).split("\nUser stack trace:")[0]
     return _SPACES.sub(" ", head.replace("#   #", "#")).strip()
 
 
@@ -118,7 +118,8 @@ def replay(
             )
         )
     # torch 2.9 raises FailOnRecompileLimitHit under fullgraph=True without counting
-    # the hit; torch 2.5 has no such error and falls back to eager even then.
+    # the hit; torch 2.5 falls back to eager even then: the fallback is silent
+    # unless the limit error was raised.
     limit_errors = recompile_limit_errors()
     limit_raised = any(isinstance(exc, limit_errors) for _, exc in errors)
     limit_hit = recompile_limit_hits() > hits_before or limit_raised
@@ -142,7 +143,7 @@ def replay(
         budget=target.recompile_budget,
         recompile_limit=recompile_limit(),
         limit_hit=limit_hit,
-        silent_fallback=limit_hit and not (fullgraph and limit_errors),
+        silent_fallback=limit_hit and not limit_raised,
         steps=tuple(steps),
     )
     return Replay(result=result, steady_s=tuple(steady), errors=tuple(errors))

@@ -44,6 +44,7 @@ from audits.checks.common import (
 from audits.checks.recompiles import describe_guard
 from audits.graph_breaks import first_line, is_user_file
 from audits.targets import DynamicDim, Inputs, Target
+from audits.torch_compat import shape_guards_logged
 from reporting.schema.audit import CheckStatus, SourceLocation
 from reporting.schema.shapes import (
     AdviceKind,
@@ -220,6 +221,8 @@ class _Sweep:
     ids: list[str] = field(default_factory=list)
     graphs: list[tuple[int, dict[tuple[str, int], _Size]]] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
+    # Per error, the user line torch blames for it (a specialised dim), when it names one.
+    error_sites: list[SourceLocation | None] = field(default_factory=list)
 
     @property
     def max_frame(self) -> int:
@@ -237,8 +240,11 @@ def guard_location(text: str, files: tuple[str, ...]) -> SourceLocation | None:
     and a path inside torch is not the user's.
     """
     match = _LOCATION.search(text)
-    if match is None:
-        return None
+    return None if match is None else _user_location(match, files)
+
+
+def _user_location(match: re.Match[str], files: tuple[str, ...]) -> SourceLocation | None:
+    """A location torch printed as "<code>  # <shortened file>:<line> in <fn>", if the user's."""
     tail = match["file"]
     if os.path.exists(os.path.join(_TORCH_DIR, tail)):
         return None
@@ -248,7 +254,7 @@ def guard_location(text: str, files: tuple[str, ...]) -> SourceLocation | None:
     cwd = os.getcwd()
     shown = os.path.relpath(full, cwd) if full.startswith(cwd + os.sep) else full
     return SourceLocation(
-        file=shown, line=int(match["line"]), function=match["fn"], code=match["code"]
+        file=shown, line=int(match["line"]), function=match["fn"], code=match["code"].strip()
     )
 
 
@@ -330,11 +336,18 @@ def _run_sweep(
             graphs_before = len(recorder.graphs)
             marks = guard_failure_marks()
             error: str | None = None
-            try:
-                compiled(*inputs)
-            except Exception as exc:  # recorded per call; the sweep goes on
-                sweep.errors.append(exc)
-                error = f"{type(exc).__name__}: {first_line(exc)}"
+            logged: contextlib.AbstractContextManager[list[str]] = (
+                shape_guards_logged() if mark_dynamic else contextlib.nullcontext([])
+            )
+            with logged as shape_guards:
+                try:
+                    compiled(*inputs)
+                except Exception as exc:  # recorded per call; the sweep goes on
+                    sweep.errors.append(exc)
+                    sweep.error_sites.append(
+                        _error_location(exc, files) or _specialised_at(shape_guards, files)
+                    )
+                    error = f"{type(exc).__name__}: {first_line(exc)}"
             ids = log.since(mark)
             sweep.ids.extend(ids)
             new_graphs = recorder.graphs[graphs_before:]
@@ -453,6 +466,23 @@ def _error_location(exc: BaseException, files: tuple[str, ...]) -> SourceLocatio
     )
 
 
+_CONSTANT_GUARD = re.compile(
+    r"eval Eq\(s\d+, -?\d+\) \[guard added\] (?P<code>.*?)\s*#\s*(?P<file>\S+):(?P<line>\d+)"
+    r" in (?P<fn>\w+)"
+)
+
+
+def _specialised_at(logged: list[str], files: tuple[str, ...]) -> SourceLocation | None:
+    """The user line of the first guard that made a size symbol a constant, from the
+    symbolic-shapes log: where torch's constraint violation has no "User stack" (2.6)."""
+    for message in logged:
+        match = _CONSTANT_GUARD.search(message)
+        location = _user_location(match, files) if match else None
+        if location is not None:
+            return location
+    return None
+
+
 def _floor(points: tuple[_Point, ...]) -> int:
     """Compiles no advice removes: the first, and size 1's (0/1 specialisation)."""
     return 1 + int(any(s == 1 for p in points for _, s in p.sizes))
@@ -468,7 +498,6 @@ def _trial(
     code: str,
     sweep: _Sweep,
     points: tuple[_Point, ...],
-    files: tuple[str, ...],
 ) -> AdviceTrial:
     error = sweep.errors[0] if sweep.errors else None
     return AdviceTrial(
@@ -478,7 +507,7 @@ def _trial(
         max_frame_compiles=sweep.max_frame,
         removes_recompiles=error is None and sweep.max_frame <= _floor(points),
         error=f"{type(error).__name__}: {first_line(error)}" if error else None,
-        location=_error_location(error, files) if error else None,
+        location=sweep.error_sites[0] if error else None,
     )
 
 
@@ -510,7 +539,7 @@ def advise(
             dynamic=advice is AdviceKind.DYNAMIC_TRUE,
             bucket=advice is AdviceKind.PAD_TO_BUCKETS,
         )
-        trials.append(_trial(advice, code, sweep, points, files))
+        trials.append(_trial(advice, code, sweep, points))
         if trials[-1].removes_recompiles:
             break
     return tuple(trials)

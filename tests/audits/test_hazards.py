@@ -2,6 +2,7 @@
 clean esper targets are flagged by none."""
 
 import pytest
+from support.torch_release import GB_REGISTRY, item_breaks_fullgraph
 
 from audits.audit import audit_target
 from audits.builtin_targets import builtin_targets
@@ -41,10 +42,13 @@ def test_every_hazard_of_the_issue_has_a_module():
 def test_hazard_is_flagged_by_its_check(name):
     """The hazard's expected checks fail on it (or say why they cannot run here), and
     nothing else does."""
+    flagged = set(EXPECTED[name])
+    if name == "hazard/item_in_forward" and item_breaks_fullgraph():
+        flagged.add(CheckName.FULLGRAPH)  # this torch refuses .item() under fullgraph=True
     result = audit_target(HAZARDS[name], AOT)
     assert result.error is None, result.error.traceback
-    assert set(result.flagged) == EXPECTED[name] - SKIPPED_HERE
-    for check in EXPECTED[name] & SKIPPED_HERE:
+    assert set(result.flagged) == flagged - SKIPPED_HERE
+    for check in flagged & SKIPPED_HERE:
         assert result.check(check).status is CheckStatus.SKIPPED
         assert result.check(check).skipped_reason
     assert result.status is TargetStatus.PASSED  # passed = detected, for a hazard
@@ -54,7 +58,10 @@ def test_disabled_slot_points_at_the_slot_call_in_the_host():
     """The compiler.disable hazard names GB0099's rule and the host line calling the slot."""
     result = audit_target(HAZARDS["hazard/disabled_slot"], AOT)
     info = result.fullgraph.graph_break
-    assert "torch.compiler.disable" in info.gb_type
+    if GB_REGISTRY:
+        assert "torch.compiler.disable" in info.gb_type
+    else:  # torch's wording: the disable wrapper (_fn) is skipped, named with the slot
+        assert "inline in skipfiles: DisabledSlot.forward | _fn " in info.gb_type
     assert info.location.file.endswith("disabled_slot.py")
     assert "self.slot(" in info.location.code
 

@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 import torch
+from support.torch_release import GB_REGISTRY, compiles_of_a_bumped_int
 from torch import nn
 
 from audits import compile_watch
@@ -17,6 +18,13 @@ from audits.graph_breaks import _gb_codes
 from audits.targets import ScenarioStep
 from audits.testing import CompileAuditError, assert_compiles, assert_no_compiles
 from reporting.schema.audit import CheckStatus, TargetStatus
+
+# torch's words for a branch on a tensor value: the registry's type, or 2.6's own sentence
+BRANCH_BREAK = (
+    "Data-dependent branching"
+    if GB_REGISTRY
+    else "Dynamic control flow is not supported at the moment."
+)
 
 pytest_plugins = ["pytester"]
 
@@ -82,9 +90,10 @@ def test_graph_break_fails_with_type_file_line_and_hint():
     text = str(raised.value)
     code = _gb_codes().get("Data-dependent branching")
     assert f"graph break [{code}]" in text if code else "graph break: " in text
-    assert "Data-dependent branching" in text
+    assert BRANCH_BREAK in text
     assert f"{line_of(Branching, 'if y.sum() > 0')}: if y.sum() > 0:" in text
-    assert "\n    hint: " in text
+    if GB_REGISTRY:  # 2.6's message has no hint apart from its one sentence
+        assert "\n    hint: " in text
     assert raised.value.result is not None and raised.value.result.breaks.break_count >= 1
 
 
@@ -95,18 +104,19 @@ def test_graph_break_passes_without_fullgraph_and_counts_the_graphs():
 
 
 def test_recompile_fails_with_the_failed_guard():
-    """Each call recompiles on self.calls: the message names the guard and the budget."""
+    """Calls recompile on self.calls: the message names the guard and the budget."""
     with pytest.raises(CompileAuditError, match=r"recompiles failed") as raised:
         assert_compiles(Counting(), x())
     text = str(raised.value)
-    assert "compiled 4x for a budget of 1" in text
+    assert f"compiled {compiles_of_a_bumped_int(4)}x for a budget of 1" in text
     assert re.search(r"guard failed: \d+/\d+: self\.calls == \d", text), text
 
 
 def test_recompiles_within_max_compiles_pass():
-    """The same four compilations pass a budget of four."""
-    result = assert_compiles(Counting(), x(), max_compiles=4)
-    assert result.recompiles is not None and result.recompiles.max_frame_compiles == 4
+    """The same compilations pass a budget of exactly that many."""
+    compiles = compiles_of_a_bumped_int(4)
+    result = assert_compiles(Counting(), x(), max_compiles=compiles)
+    assert result.recompiles is not None and result.recompiles.max_frame_compiles == compiles
 
 
 def test_scenario_step_that_recompiles_is_named():
@@ -172,7 +182,8 @@ def test_watch_falls_back_on_fullgraph_where_torch_has_no_error_on_graph_break(m
     assert watch.switches[0] == "torch.compile(fullgraph=True)"
     result = watch.verdict(raised.value)
     assert result.fullgraph is not None and result.fullgraph.graph_break is not None
-    assert result.fullgraph.graph_break.gb_type == "Data-dependent branching"
+    gb_type = result.fullgraph.graph_break.gb_type
+    assert gb_type == BRANCH_BREAK if GB_REGISTRY else gb_type.startswith(BRANCH_BREAK)
     assert torch.compile.__name__ == "compile"  # the real one is back
 
 

@@ -1,19 +1,23 @@
 """audits.torch_compat: the bridges to older torch releases read the same facts as 2.13 does."""
 
+import logging
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch._dynamo
 from torch._guards import CompileContext, CompileId, compile_context
+from torch.fx.experimental.symbolic_shapes import ConstraintViolationError
 
-from audits.checks.common import CompileLog
+from audits.checks.common import CompileLog, guard_failure_marks, guard_failures_since
 from audits.torch_compat import (
     compile_id_of,
     dynamo_config_name,
     is_recompile_limit_message,
+    readable_guard,
     recompile_limit,
     recompile_limit_errors,
+    shape_guards_logged,
 )
 
 
@@ -84,8 +88,60 @@ def test_other_unsupported_messages_are_not_limit_hits(message):
 
 
 def test_the_fullgraph_limit_error_is_found_where_torch_has_it():
-    """torch 2.13 raises FailOnRecompileLimitHit at the limit under fullgraph=True."""
+    """Both names torch has used for the limit error are looked up, where they exist."""
     from torch._dynamo import exc
 
-    expected = getattr(exc, "FailOnRecompileLimitHit", None)
-    assert recompile_limit_errors() == ((expected,) if expected else ())
+    names = ("FailOnRecompileLimitHit", "RecompileLimitExceeded")
+    expected = tuple(getattr(exc, n) for n in names if hasattr(exc, n))
+    assert recompile_limit_errors() == expected
+
+
+@pytest.mark.skipif(not recompile_limit_errors(), reason="torch 2.5 falls back to eager instead")
+def test_the_error_fullgraph_raises_at_the_limit_is_recognised():
+    """What a fullgraph frame raises at its limit (FailOnRecompileLimitHit on 2.13,
+    RecompileLimitExceeded on 2.6) is one of recompile_limit_errors()."""
+    f = torch.compile(lambda x, n: x * n, backend="eager", fullgraph=True)
+    config = {dynamo_config_name("recompile_limit"): 1, "automatic_dynamic_shapes": False}
+    with torch._dynamo.config.patch(config):
+        f(torch.ones(2), 1)
+        with pytest.raises(recompile_limit_errors()):
+            f(torch.ones(2), 2)  # n is a constant: a recompile, past the limit
+
+
+def test_failed_guards_name_locals_without_the_frame_scope():
+    """A guard torch records on a module attribute reads `self.calls`, on every release."""
+
+    class Counting(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            return x * self.calls
+
+    marks = guard_failure_marks()
+    compiled = torch.compile(Counting(), backend="eager")
+    with torch._dynamo.config.patch(automatic_dynamic_shapes=False):
+        compiled(torch.ones(2))
+        compiled(torch.ones(2))
+    (reason,) = guard_failures_since(marks)
+    assert readable_guard(reason).startswith("0/0: self.calls == 0")
+
+
+def test_shape_guards_are_read_from_the_log_and_the_logger_is_restored():
+    """The guard that made a marked dim a constant is logged with the user's line."""
+    logger = logging.getLogger("torch.fx.experimental.symbolic_shapes")
+    before = (logger.level, logger.propagate, list(logger.handlers))
+
+    def per_sample(x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([x[i] * 2 for i in range(x.shape[0])])  # SPECIALISES
+
+    x = torch.ones(4, 2)
+    torch._dynamo.mark_dynamic(x, 0)
+    violated = pytest.raises(ConstraintViolationError, match="Constraints violated")
+    with shape_guards_logged() as logged, violated:
+        torch.compile(per_sample, backend="eager")(x)
+    added = [m for m in logged if "[guard added]" in m and "Eq(s" in m]
+    assert any("# SPECIALISES" in m and "test_torch_compat.py" in m for m in added), logged
+    assert (logger.level, logger.propagate, list(logger.handlers)) == before
