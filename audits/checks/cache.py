@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -223,6 +223,38 @@ def missed(run: CacheRun) -> bool:
     return run.error is not None or any(c.misses or c.bypasses for c in counts)
 
 
+def unsaved_entries(cold: CacheRun) -> str | None:
+    """Why a later process misses AOTAutograd entries whose key did not change, where the
+    cold process's counters say: it compiled them but saved fewer, bypassing none.
+
+    torch logs nothing then. It saves an entry only when each graph in it (the forward
+    and, in training, the backward) carries an FX graph cache key (`_should_save_cache`
+    in torch/_functorch/_aot_autograd/graph_compile.py, torch 2.13). A graph the FX
+    graph cache bypassed has none; nor has a graph without a single op, which inductor
+    returns uncompiled (`compile_fx_inner`): the backward of `a + b`, or of a
+    straight-through estimator, hands its gradient back unchanged.
+    """
+    counts = cold.autograd
+    if counts is None or counts.saved is None or counts.bypasses or counts.saved >= counts.misses:
+        return None
+    because = (
+        f"the FX graph cache bypassed {cold.fx_graph.bypasses} graph(s)"
+        if cold.fx_graph.bypasses
+        else "an op-less graph (pass-through backward) has none"
+    )
+    # The report shows 160 characters of a reason.
+    return (
+        f"autograd: the cold run saved {counts.saved} of {counts.misses} entries; torch "
+        f"saves one only if each graph has an FX graph cache key: {because}"
+    )
+
+
+def _explained(run: CacheRun, note: str | None) -> CacheRun:
+    if note is None or run.autograd is None or not run.autograd.misses:
+        return run
+    return replace(run, bypass_reasons=(*run.bypass_reasons, note))
+
+
 def key_changes(
     cold: dict[tuple[str, str], tuple[str, str]], later: dict[tuple[str, str], tuple[str, str]]
 ) -> tuple[KeyChange, ...]:
@@ -272,7 +304,8 @@ def check_cache(target: Target, settings: CheckSettings) -> CacheResult:
                 note = "save_cache_artifacts had nothing to save: every cache lookup was bypassed"
             else:
                 outcomes.append(_fresh(job(CacheRunKind.MEGA_CACHE, str(Path(tmp, "mega")))))
-    runs = tuple(o.run for o in outcomes)
+    unsaved = unsaved_entries(cold.run)
+    runs = (cold.run, *(_explained(o.run, unsaved) for o in outcomes[1:]))
     changes = tuple(
         dict.fromkeys(
             change

@@ -9,7 +9,14 @@ import torch
 
 from audits.catalog import catalog_target
 from audits.checks import cache as cache_check
-from audits.checks.cache import FreshOutcome, check_cache, key_changes, key_parts, missed
+from audits.checks.cache import (
+    FreshOutcome,
+    check_cache,
+    key_changes,
+    key_parts,
+    missed,
+    unsaved_entries,
+)
 from audits.checks.common import CheckSettings
 from audits.hazards import plain_custom_pass
 from foundation.codec import from_jsonable, to_jsonable
@@ -91,6 +98,60 @@ def test_a_later_run_missed_when_it_compiled_anything_itself(counts, expected):
     assert missed(_run(CacheRunKind.WARM, **counts)) is expected
 
 
+def _cold(fx: CacheCounts, autograd: CacheCounts) -> CacheRun:
+    return CacheRun(kind=CacheRunKind.COLD, compile_s=1.0, fx_graph=fx, autograd=autograd)
+
+
+def test_entries_the_cold_run_did_not_save_are_explained():
+    """Compiled but not saved, nothing bypassed: torch wrote no entry for the warm run to find,
+    and the reason fits the report's 160 characters."""
+    note = unsaved_entries(
+        _cold(CacheCounts(misses=1), CacheCounts(misses=1, saved=0)),
+    )
+    assert note is not None and len(note) <= 160
+    assert "saved 0 of 1" in note and "op-less graph" in note
+    bypassed = unsaved_entries(
+        _cold(CacheCounts(bypasses=2), CacheCounts(misses=1, saved=0)),
+    )
+    assert bypassed is not None and "FX graph cache bypassed 2" in bypassed
+
+
+@pytest.mark.parametrize(
+    "autograd",
+    [
+        CacheCounts(misses=2, saved=2),  # every entry saved
+        CacheCounts(misses=1, bypasses=1, saved=0),  # torch logged why: its reason is kept
+        CacheCounts(misses=1),  # a torch that does not count saves
+    ],
+)
+def test_nothing_is_explained_where_the_counters_do_not_say(autograd):
+    assert unsaved_entries(_cold(CacheCounts(misses=1), autograd)) is None
+
+
+def test_a_warm_miss_of_an_unsaved_entry_carries_the_reason(monkeypatch):
+    """The later runs that missed the AOTAutograd cache name what the cold run did not save."""
+    monkeypatch.setattr(cache_check, "mega_cache_available", lambda: False)
+
+    def fresh(job):
+        if job.kind is CacheRunKind.COLD:
+            run = _cold(CacheCounts(misses=1), CacheCounts(misses=1, saved=0))
+        else:
+            run = CacheRun(
+                kind=job.kind,
+                compile_s=1.0,
+                fx_graph=CacheCounts(hits=1),
+                autograd=CacheCounts(misses=1, saved=0),
+            )
+        return FreshOutcome(run=run, key_parts={})
+
+    monkeypatch.setattr(cache_check, "_fresh", fresh)
+    result = check_cache(catalog_target("hazard", HAZARD), INDUCTOR)
+    assert result.status is CheckStatus.FAILED
+    assert result.run(CacheRunKind.COLD).bypass_reasons == ()
+    (reason,) = result.run(CacheRunKind.WARM).bypass_reasons
+    assert reason.startswith("autograd: the cold run saved 0 of 1 entries")
+
+
 def test_without_mega_cache_the_result_says_not_available(monkeypatch):
     """On a torch without save_cache_artifacts the round trip is 'not available in torch X'."""
     monkeypatch.setattr(cache_check, "mega_cache_available", lambda: False)
@@ -159,3 +220,18 @@ def test_the_same_pass_with_a_uuid_hits_warm_and_from_mega_cache():
     mega = result.run(CacheRunKind.MEGA_CACHE)
     assert mega is not None and mega.fx_graph.hits > 0 and mega.load_s is not None
     assert result.warm_saved_s is not None and result.mega_cache_saved_s is not None
+
+
+@pytest.mark.slow
+def test_the_straight_through_estimator_misses_the_autograd_cache_because_of_torch():
+    """ste_forward's backward hands its gradient to both inputs unchanged: a graph with no
+    ops, which torch never gives an FX graph cache key, so it saves no AOTAutograd entry.
+    The warm run hits the FX graph cache and misses the AOTAutograd one (README: "What
+    torch.compile does with esper"); when torch saves such entries, this test says so."""
+    result = check_cache(catalog_target("builtin", "isolation/ste_forward"), INDUCTOR)
+    cold, warm = result.run(CacheRunKind.COLD), result.run(CacheRunKind.WARM)
+    assert cold.autograd is not None and cold.autograd.misses == 1 and cold.autograd.saved == 0
+    assert warm.fx_graph.hits == 1 and warm.fx_graph.misses == 0
+    assert warm.autograd is not None and warm.autograd.misses == 1
+    assert any("op-less graph" in r for r in warm.bypass_reasons)
+    assert result.status is CheckStatus.FAILED and result.key_changes == ()
