@@ -223,6 +223,7 @@ def test_the_same_pass_with_a_uuid_hits_warm_and_from_mega_cache():
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 def test_the_straight_through_estimator_misses_the_autograd_cache_because_of_torch():
     """ste_forward's backward hands its gradient to both inputs unchanged: a graph with no
     ops, which torch never gives an FX graph cache key, so it saves no AOTAutograd entry.
