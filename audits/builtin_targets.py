@@ -9,6 +9,10 @@ Hosts, stages and lifecycles are compiled through esper's
 guard group compiles TransformerHost both ways (plain torch.compile too) and
 with both guards of the original package (ValueError and assert), side by side; it is
 informational: the run reports what torch does there and never fails on it.
+
+PYTEST_DONT_REWRITE: the assert guard must reach dynamo as written, also when the audit
+runs inside pytest with esper's plugin installed (pytest rewrites the asserts of a
+plugin's distribution, and a rewritten assert is a graph break).
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Dynamo does not break on it: it turns the assert into a runtime check inside
 the graph. The happy path compiles, but a violating input raises a
 RuntimeError compiled where eager raises AssertionError.
+
+PYTEST_DONT_REWRITE: installing esper registers its pytest plugin, and pytest then
+rewrites the asserts of every module of the distribution; a rewritten assert is a
+graph break, so the hazard would show under pytest what it does not show elsewhere.
 """
 
 import torch

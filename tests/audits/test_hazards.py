@@ -124,3 +124,13 @@ def test_guard_comparison_measures_both_paths_of_both_guards():
         assert case.compiled_type is not None  # whatever torch raised, it was recorded
         if target.name.endswith("compile_with_validation"):
             assert case.type_matches and case.message_matches
+
+
+def test_modules_with_a_meaningful_assert_are_not_rewritten_by_pytest():
+    """esper's pytest plugin makes pytest rewrite its distribution's asserts; the assert
+    hazard and the assert guard opt out, or a rewritten assert would break the graph."""
+    import audits.builtin_targets
+    import audits.hazards.data_dependent_assert as assert_hazard
+
+    for module in (assert_hazard, audits.builtin_targets):
+        assert "@py_builtins" not in vars(module), module.__name__
