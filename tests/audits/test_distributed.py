@@ -244,6 +244,7 @@ def _run(tmp_path: Path, factory, timeout_s: float = 240.0) -> TargetResult:  # 
 
 
 @pytest.mark.slow  # two ranks importing torch and compiling: about 40 s on 2 loaded cores
+@pytest.mark.expensive
 def test_a_clean_ddp_target_passes_with_a_graph_per_bucket(tmp_path):
     """DDP with a 1 MiB cap splits the 2 MiB MLP's graph in two on each rank; parity holds."""
     result = _run(tmp_path, distributed_targets.ddp_mlp)
@@ -264,6 +265,7 @@ def test_a_clean_ddp_target_passes_with_a_graph_per_bucket(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 def test_a_rank_that_raises_is_an_error_that_names_it(tmp_path):
     """Rank 1 raising while building stops rank 0 at once: status error, rank named."""
     result = _run(tmp_path, distributed_targets.raising_rank)

@@ -104,6 +104,7 @@ def test_parse_verdicts_reads_status_counts_and_breaks():
 
 
 @pytest.mark.slow
+@pytest.mark.expensive
 @pytest.mark.parametrize(
     ("command", "documented"), _examples(), ids=[c.split()[-1] for c, _ in _examples()]
 )
