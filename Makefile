@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP) ## create .venv and install esper with its test and report extras
 
-test: $(STAMP) ## run the default test suite (CPU, about 10-12 minutes on 2 cores; README)
+test: $(STAMP) ## run the default test suite (CPU, about 11 minutes on 2 cores; README)
 	$(PY) -m pytest
 
 test-fast: $(STAMP) ## the edit-test loop: every test not marked slow (README has the time)
