@@ -290,13 +290,7 @@ def audit_target_part(
     measured: tuple[BenchmarkResult, ...] = ()
     if error is None and fault is None and settings.bench and target.benchmark:
         measured = benchmark_target(target, settings)  # failures land in each result's error
-    result = TargetResult(
-        name=target.name,
-        group=target.group,
-        description=target.description,
-        status=TargetStatus.PASSED,
-        expected_flags=target.expected_flags,
-        informational=target.informational,
+    result = target.result(
         error=error,
         benchmarks=measured,
         duration_s=time.perf_counter() - start,

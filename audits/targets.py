@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from reporting.schema.audit import CheckName
+from reporting.schema.audit import CheckName, TargetResult, TargetStatus
 from reporting.schema.distributed import CompileOrder, Wrapper
 from reporting.schema.shapes import DimKind
 from reporting.schema.vocabulary import Task
@@ -235,6 +235,18 @@ class Target:
         torch.manual_seed(self.seed + 1)
         inputs = self.make_inputs()
         return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+
+    def result(self, **fields: Any) -> TargetResult:
+        """This target's result: its identity and hazard flags, plus `fields` (passed unless
+        a status is given)."""
+        return TargetResult(
+            name=self.name,
+            group=self.group,
+            description=self.description,
+            expected_flags=self.expected_flags,
+            informational=self.informational,
+            **{"status": TargetStatus.PASSED, **fields},
+        )
 
 
 def target_from_pair(

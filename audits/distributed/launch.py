@@ -261,14 +261,7 @@ def audit_distributed(
         min_graphs=spec.min_graphs,
         budget=target.recompile_budget,
     )
-    base = TargetResult(
-        name=target.name,
-        group=target.group,
-        description=target.description,
-        status=TargetStatus.PASSED,
-        expected_flags=target.expected_flags,
-        informational=target.informational,
-    )
+    base = target.result()
     reason = unsupported_reason(spec)
     if reason is not None:
         skipped = replace(empty, skipped_reason=reason)
