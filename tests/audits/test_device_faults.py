@@ -49,7 +49,9 @@ def test_a_fault_ends_the_process_and_names_its_check_and_input():
     )
 
 
-@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+@pytest.mark.parametrize(
+    "start_method", ["fork", pytest.param("forkserver", marks=pytest.mark.slow)]
+)
 def test_runner_runs_the_other_checks_in_a_fresh_process(tmp_path, start_method):
     """The fault is detected; breaks, run after it, passes in a fresh process."""
     settings = RunnerSettings(

@@ -45,6 +45,7 @@ def touched_parent():
     runner_targets.PARENT_STATE["cuda_touched"] = False
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("touched_parent")
 def test_forkserver_children_do_not_inherit_the_parents_state(tmp_path):
     """What the parent did after the server started never reaches a forkserver child."""

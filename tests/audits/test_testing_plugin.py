@@ -112,6 +112,7 @@ def test_recompile_fails_with_the_failed_guard():
     assert re.search(r"guard failed: \d+/\d+: self\.calls == \d", text), text
 
 
+@pytest.mark.slow
 def test_recompiles_within_max_compiles_pass():
     """The same compilations pass a budget of exactly that many."""
     compiles = compiles_of_a_bumped_int(4)
@@ -119,6 +120,7 @@ def test_recompiles_within_max_compiles_pass():
     assert result.recompiles is not None and result.recompiles.max_frame_compiles == compiles
 
 
+@pytest.mark.slow
 def test_scenario_step_that_recompiles_is_named():
     """A state change between calls is a scenario step; its recompile names the step."""
     step = ScenarioStep(name="rescale", action=lambda m: setattr(m, "scale", 2.0))

@@ -90,7 +90,14 @@ def test_fused_optimizer_is_fused_and_compiled_optimizer_is_compiled():
     assert not hasattr(eager, "_torchdynamo_orig_callable")  # eager has no compiler
 
 
-@pytest.mark.parametrize("optimizer", list(OptimizerStep))
+@pytest.mark.parametrize(
+    "optimizer",
+    # Compiling the optimizer step takes seconds: out of the fast loop.
+    [
+        pytest.param(o, marks=pytest.mark.slow) if o is OptimizerStep.COMPILED else o
+        for o in OptimizerStep
+    ],
+)
 def test_every_optimizer_lever_trains(optimizer):
     """A compiled training step with each optimizer lever runs and returns a finite loss."""
     step = _step(_spec(), CompileMode.DEFAULT, WorkloadOptions(optimizer=optimizer))

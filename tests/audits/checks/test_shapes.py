@@ -73,6 +73,7 @@ def test_batch_and_sequence_turn_dynamic_in_one_recompile():
     assert result.total_compiles == 3
 
 
+@pytest.mark.slow
 def test_loop_over_the_batch_is_flagged_with_the_line_and_padding_advice():
     """A per-sample loop recompiles for every batch size; only padding to a bucket helps."""
     result = check_shapes(pair_target(PerSample(), torch.rand(3, WIDTH)), EAGER)

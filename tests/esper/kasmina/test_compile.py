@@ -52,23 +52,10 @@ def _check_parity(model, compiled, x, train, label):
             )
 
 
-# The fast loop (-m "not slow") keeps one case, in train mode, which still walks every stage.
-FAST_CASE = ("cnn", "norm")
-
-
-@pytest.mark.parametrize(
-    "train", [True, pytest.param(False, marks=pytest.mark.slow)], ids=["train", "eval"]
-)
-@pytest.mark.parametrize(
-    "topology, blueprint",
-    [pytest.param(*c, marks=() if c == FAST_CASE else pytest.mark.slow) for c in CASES],
-    ids=[f"{t}-{b}" for t, b in CASES],
-)
-def test_fullgraph_parity_in_every_stage(topology, blueprint, train):
-    """Each blueprint in each stage compiles fullgraph and matches eager outputs and grads."""
+def _compile_and_compare(topology, blueprint, train, stages):
     torch.manual_seed(0)
     x = tiny_input(topology)
-    for label, stage_name, alpha in STAGES_UNDER_TEST:
+    for label, stage_name, alpha in stages:
         model = tiny_model(topology).train(train)
         drive_to_stage(
             model.seed_slot,
@@ -83,6 +70,47 @@ def test_fullgraph_parity_in_every_stage(topology, blueprint, train):
         with torch.set_grad_enabled(train):
             _check_parity(model, compiled, x, train, f"{topology}/{blueprint}/{label}")
         assert counter.frame_count == 1, label
+
+
+# The slot's forward takes one of three paths (SeedSlot._refresh_forward_flags): the host
+# alone, the straight-through estimator (TRAINING at alpha 0), or the blend (every other
+# stage the seed runs in; alpha is a buffer, so its value is not part of the graph). The
+# walk through every stage runs once per topology; every blueprint then runs through the
+# two paths its own code is on. Walking all eight stages for every blueprint compiled the
+# same graphs four times over (about 2 minutes of the default run).
+WALK_CASES = [("cnn", "norm"), ("transformer", "lora")]
+SEED_PATHS = tuple(s for s in STAGES_UNDER_TEST if s[0] in ("training", "blending_0.3"))
+MODES = [True, pytest.param(False, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("train", MODES, ids=["train", "eval"])
+@pytest.mark.parametrize(
+    "topology, blueprint",
+    # The fast loop (-m "not slow") keeps the CNN walk in train mode.
+    [pytest.param(*c, marks=() if c[0] == "cnn" else pytest.mark.slow) for c in WALK_CASES],
+    ids=[f"{t}-{b}" for t, b in WALK_CASES],
+)
+def test_fullgraph_parity_in_every_stage(topology, blueprint, train):
+    """In each stage the model compiles as one graph and matches eager outputs and grads."""
+    _compile_and_compare(topology, blueprint, train, STAGES_UNDER_TEST)
+
+
+def test_the_seed_paths_cover_both_forward_branches():
+    """SEED_PATHS holds one stage on the straight-through path and one on the blend path."""
+    paths = set()
+    for _, stage_name, alpha in SEED_PATHS:
+        slot = tiny_model("cnn").seed_slot
+        drive_to_stage(slot, SeedStage[stage_name], blueprint_id="norm", alpha=alpha)
+        paths.add((slot._seed_runs, slot._use_ste))  # the two flags the forward reads
+    assert paths == {(True, True), (True, False)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("train", [True, False], ids=["train", "eval"])
+@pytest.mark.parametrize("topology, blueprint", CASES, ids=[f"{t}-{b}" for t, b in CASES])
+def test_every_blueprint_compiles_and_matches_eager_on_both_seed_paths(topology, blueprint, train):
+    """Straight-through (TRAINING) and blend (BLENDING): fullgraph, eager outputs and grads."""
+    _compile_and_compare(topology, blueprint, train, SEED_PATHS)
 
 
 @pytest.mark.parametrize("topology", ["cnn", pytest.param("transformer", marks=pytest.mark.slow)])
