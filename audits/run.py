@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from audits.child import Job
+from audits.torch_compat import missing_apis
 from foundation.cli import UsageError, UsageParser
 from foundation.devices import DEVICES
 from foundation.processes import AUTO as AUTO_START
@@ -427,7 +428,10 @@ def main(config: AuditConfig) -> int:
             environment = recorded.environment
         else:
             run = AuditRun(
-                config=config, targets=tuple(results), duration_s=time.perf_counter() - start
+                config=config,
+                targets=tuple(results),
+                duration_s=time.perf_counter() - start,
+                missing_apis=missing_apis(),
             )
             # Collected after the children finished, stamped with the run's start; the
             # CUDA device is the one the child probe saw (this process never asks CUDA).

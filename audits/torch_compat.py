@@ -213,3 +213,22 @@ def shape_guards_logged() -> Iterator[list[str]]:
         logger.removeHandler(handler)
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+def missing_apis() -> tuple[str, ...]:
+    """The optional APIs this torch lacks, by the names the checks' notes use.
+
+    draft_export (the export check's explanation of a failure) came in 2.6 under a private
+    name and 2.7 in public; the mega-cache (the cache check's third process) in 2.7;
+    set_stance (assert_no_recompiles in audits.testing) in 2.6.
+    """
+    import torch
+
+    compiler = torch.compiler
+    present = {
+        "torch.export.draft_export": draft_export() is not None,
+        "torch.compiler.save_cache_artifacts": hasattr(compiler, "save_cache_artifacts")
+        and hasattr(compiler, "load_cache_artifacts"),
+        "torch.compiler.set_stance": hasattr(compiler, "set_stance"),
+    }
+    return tuple(api for api, found in present.items() if not found)

@@ -62,13 +62,14 @@ def _summary_table(matrix: VersionMatrix) -> Table | None:
                 f"{s.parity_ok}/{s.targets}",
                 f"{s.exception_cases_same}/{s.exception_cases} cases same",
                 str(s.broken),
+                ", ".join(release.missing_apis) or "-",
                 seconds(release.duration_s),
                 release.commit,
             ]
         )
     headers = (
         "torch | targets clean | fullgraph | graph breaks | recompiles | over budget | "
-        "eager parity | exception parity | errors | audit wall time | commit"
+        "eager parity | exception parity | errors | not available | audit wall time | commit"
     )
     return table(headers, rows)
 
@@ -108,7 +109,10 @@ def matrix_markdown(matrix: VersionMatrix) -> str:
             "are left out. Recompiles count compilations of a frame beyond its first, the "
             "lifecycle's planned ones included; *over budget* counts targets that compiled "
             "more than they allow. Exception parity: bad-input cases where the compiled "
-            "module raised eager's exception type with eager's message. Wall times are "
+            "module raised eager's exception type with eager's message. *Not available*: APIs "
+            "the export and cache checks use that the release lacks (those parts of the "
+            "checks say so instead of failing; `-` when none was missing or neither check "
+            "ran). Wall times are "
             "the whole audit's on the machine named in each report, and depend mostly on "
             "whether inductor's cache was warm: they do not rank the releases.",
             "",
@@ -152,6 +156,7 @@ def matrix_frame(matrix: VersionMatrix) -> pd.DataFrame:
                     "audited": cell is not None,
                     "status": cell.status.value if cell else None,
                     **figures,
+                    "missing_apis": " ".join(cell.missing_apis) if cell else None,
                     "first_clean": first.name if first else None,
                 }
             )

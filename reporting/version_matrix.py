@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reporting.schema.audit import CheckStatus, TargetResult, TargetStatus
+from reporting.schema.basics import missing_api
 from reporting.schema.report import RunReport
 
 BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
@@ -55,6 +56,9 @@ class Cell:
     exception_cases: int = 0
     exception_cases_same: int = 0  # compiled raised eager's type with eager's message
     error: str | None = None  # the exception type, for an errored target
+    # APIs the export and cache checks found missing from the release (draft_export,
+    # the mega-cache): those parts were reported "not available", not failed.
+    missing_apis: tuple[str, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -69,6 +73,15 @@ class Cell:
 def _passed(result: object) -> bool | None:
     status = getattr(result, "status", None)
     return None if status in (None, CheckStatus.SKIPPED) else status is CheckStatus.PASSED
+
+
+def _missing_apis(t: TargetResult) -> tuple[str, ...]:
+    notes = []
+    if t.export is not None:
+        notes.append(t.export.draft_note)
+    if t.cache is not None:
+        notes += [t.cache.skipped_reason, t.cache.mega_cache_note]
+    return tuple(sorted({api for note in notes if (api := missing_api(note))}))
 
 
 def cell_of(t: TargetResult) -> Cell:
@@ -89,6 +102,7 @@ def cell_of(t: TargetResult) -> Cell:
         exception_cases=len(cases),
         exception_cases_same=sum(c.type_matches and c.message_matches for c in cases),
         error=t.error.type if t.error is not None else None,
+        missing_apis=_missing_apis(t),
     )
 
 
@@ -101,6 +115,7 @@ class Release:
     commit: str  # short sha, -dirty for a changed tree
     duration_s: float
     cells: tuple[Cell, ...]  # the report's targets, in its order
+    audit_missing_apis: tuple[str, ...] = ()  # as the audit recorded them (AuditRun)
 
     @property
     def name(self) -> str:
@@ -108,6 +123,12 @@ class Release:
 
     def cell(self, target: str) -> Cell | None:
         return next((cell for cell in self.cells if cell.name == target), None)
+
+    @property
+    def missing_apis(self) -> tuple[str, ...]:
+        """Optional APIs the release lacks: the audit's record and the checks' notes."""
+        found = {api for cell in self.cells for api in cell.missing_apis}
+        return tuple(sorted(found.union(self.audit_missing_apis)))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,6 +189,7 @@ def build_matrix(reports: Sequence[tuple[str, RunReport]]) -> VersionMatrix:
             commit=env.short_sha,
             duration_s=audit.duration_s,
             cells=tuple(map(cell_of, audit.targets)),
+            audit_missing_apis=audit.missing_apis,
         )
         if release.release in seen:
             raise MatrixInputError(

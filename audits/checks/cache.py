@@ -42,7 +42,7 @@ import torch
 from audits.checks.common import CheckSettings, prepare_module, scalar_loss, target_inputs
 from audits.checks.torch_logs import captured_logs, messages
 from audits.targets import Target
-from reporting.schema.basics import CheckStatus
+from reporting.schema.basics import CheckStatus, not_available
 from reporting.schema.cache import CacheCounts, CacheResult, CacheRun, CacheRunKind, KeyChange
 from reporting.schema.vocabulary import Task
 
@@ -63,7 +63,7 @@ _VALUE_CHARS = 160
 
 
 def _not_available(api: str) -> str:
-    return f"{api} is not available in torch {torch.__version__}"
+    return not_available(api, torch.__version__)
 
 
 def mega_cache_available() -> bool:

@@ -46,6 +46,7 @@ from audits.graph_breaks import break_from_exception, first_line, is_user_file, 
 from audits.targets import Inputs, Target
 from audits.torch_compat import draft_export, draft_user_stack
 from reporting.schema.audit import CheckStatus, SourceLocation
+from reporting.schema.basics import not_available
 from reporting.schema.export import (
     CapturedFlag,
     DraftIssue,
@@ -59,7 +60,7 @@ from reporting.schema.vocabulary import Task
 
 # ----------------------------------------------------------------- exporting
 def _not_available(api: str) -> str:
-    return f"{api} is not available in torch {torch.__version__}"
+    return not_available(api, torch.__version__)
 
 
 def _compare(program: Any, module: nn.Module, inputs: Inputs, dtype: torch.dtype) -> ExportParity:

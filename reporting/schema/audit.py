@@ -335,6 +335,9 @@ class AuditRun:
     config: AuditConfig
     targets: tuple[TargetResult, ...] = ()
     duration_s: float = 0.0
+    # Optional torch APIs the checks use that this torch lacks ("torch.export.draft_export"):
+    # where one is missing the check says "not available" instead of failing.
+    missing_apis: tuple[str, ...] = ()
 
     @property
     def failed_targets(self) -> tuple[TargetResult, ...]:

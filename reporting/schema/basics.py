@@ -6,6 +6,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+_NOT_AVAILABLE = " is not available in torch "
+
+
+def not_available(api: str, torch_version: str) -> str:
+    """How a check says that the torch it ran under lacks an API it uses."""
+    return f"{api}{_NOT_AVAILABLE}{torch_version}"
+
+
+def missing_api(note: str | None) -> str | None:
+    """The API a `not_available` note names; None for any other note."""
+    api, found, _ = (note or "").partition(_NOT_AVAILABLE)
+    return api if found else None
+
 
 class CheckStatus(str, Enum):
     PASSED = "passed"

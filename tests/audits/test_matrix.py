@@ -1,6 +1,7 @@
 """python -m audits.matrix: merging reports of several torch releases, on synthetic reports."""
 
 import dataclasses
+import io
 import json
 
 import pandas as pd
@@ -287,3 +288,39 @@ def test_an_errored_target_is_named_by_its_exception_and_counts_nowhere():
     assert "| host/cnn | error: TypeError | not clean in 2.5.1 |" in text
     summary = summarize(matrix, matrix.releases[0])
     assert (summary.clean, summary.fullgraph_ok, summary.parity_ok, summary.broken) == (1, 1, 1, 1)
+
+
+def test_apis_a_release_lacks_are_named_per_release_and_per_target():
+    """A check's "not available in torch X" note shows in matrix.md and matrix.csv."""
+    from reporting.schema.basics import not_available
+    from reporting.schema.cache import CacheResult
+    from reporting.schema.export import ExportResult
+    from reporting.schema.vocabulary import Task
+
+    missing = "torch.export.draft_export"
+    old = target("exported")
+    old = dataclasses.replace(
+        old,
+        export=ExportResult(
+            status=CheckStatus.FAILED, mode=Task.INFER, draft_note=not_available(missing, "2.6.0")
+        ),
+        cache=CacheResult(status=CheckStatus.PASSED, mega_cache_note="it raised OSError"),
+    )
+    old_report = _release("2.6.0", old)
+    old_report = dataclasses.replace(
+        old_report,
+        audit=dataclasses.replace(old_report.audit, missing_apis=("torch.compiler.set_stance",)),
+    )
+    matrix = build_matrix([("old", old_report), ("new", _release("2.13.0", target("exported")))])
+    # The cache note names no API: only the export note and the audit's record count.
+    expected = ("torch.compiler.set_stance", missing)
+    assert [r.missing_apis for r in matrix.releases] == [expected, ()]
+    old_row, new_row = [
+        line
+        for line in matrix_markdown(matrix).splitlines()
+        if line.startswith(("| 2.6.0", "| 2.13.0"))
+    ]
+    assert missing in old_row and missing not in new_row
+    frame = pd.read_csv(io.StringIO(matrix_csv(matrix)))
+    assert frame["missing_apis"].tolist()[0] == missing
+    assert frame["missing_apis"].isna().tolist() == [False, True]

@@ -145,3 +145,17 @@ def test_shape_guards_are_read_from_the_log_and_the_logger_is_restored():
     added = [m for m in logged if "[guard added]" in m and "Eq(s" in m]
     assert any("# SPECIALISES" in m and "test_torch_compat.py" in m for m in added), logged
     assert (logger.level, logger.propagate, list(logger.handlers)) == before
+
+
+def test_missing_apis_names_what_this_torch_lacks(monkeypatch):
+    """The audit records the optional APIs a release lacks under the checks' names."""
+    import torch
+
+    from audits.torch_compat import missing_apis
+    from reporting.version_matrix import torch_release
+
+    if torch_release(torch.__version__) >= (2, 7):
+        assert missing_apis() == ()
+    monkeypatch.delattr(torch.compiler, "save_cache_artifacts")
+    monkeypatch.delattr(torch.compiler, "set_stance")
+    assert missing_apis() == ("torch.compiler.save_cache_artifacts", "torch.compiler.set_stance")
