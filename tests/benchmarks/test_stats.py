@@ -153,3 +153,32 @@ def test_speedup_interval_defaults_to_95_percent():
     assert default == speedup_interval(eager, compiled, confidence=0.95)
     assert default.low < at_90.low and at_90.high < default.high
     assert default.confidence == 0.95
+
+
+def test_a_50_percent_interval_is_the_interquartile_range_of_the_estimates():
+    """At confidence 0.5 the tails are 25 % each (1 - c, not 1 modulo c, which is 0 here)."""
+    statistic = _estimates_in_turn(1000.0, [float(i) for i in range(2000)])
+    interval = paired_bootstrap({"a": [1.0, 2.0, 3.0]}, statistic, confidence=0.5)
+    assert (interval.low, interval.high) == pytest.approx((499.75, 1499.25))
+
+
+def test_geomean_refuses_zero_and_negative_values():
+    for values in ([0.0, 4.0], [-1.0, 4.0]):
+        with pytest.raises(ValueError, match="positive"):
+            geomean(values)
+
+
+def test_resampling_draws_every_round_equally_often():
+    """Each resample draws rounds uniformly from all of them: the bootstrap means of a
+    series with a single 1 among nine 0s centre on 0.1 (a draw that could also land on
+    another index, or miss the first round, would shift them)."""
+    seen = []
+
+    def mean(series):
+        seen.append(float(np.mean(series["a"])))
+        return seen[-1]
+
+    paired_bootstrap({"a": [1.0] + [0.0] * 9}, mean, resamples=4000)
+    assert np.mean(seen[1:]) == pytest.approx(0.1, abs=0.01)
+    paired_bootstrap({"a": [0.0] * 9 + [1.0]}, mean, resamples=4000)
+    assert np.mean(seen[4002:]) == pytest.approx(0.1, abs=0.01)
