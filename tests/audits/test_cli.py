@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from audits.run import build_parser, cli, parse_config
+from audits.options import build_parser, parse_config
+from audits.run import cli
 from reporting.schema.audit import FailOn, TargetStatus
 from reporting.schema.report import load_report
 

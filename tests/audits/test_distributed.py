@@ -22,7 +22,8 @@ import audits.child
 from audits.audit import audit_target_part, status_of
 from audits.checks.common import CheckSettings
 from audits.distributed.launch import Launch, crash_message
-from audits.run import parse_config, select_jobs
+from audits.options import parse_config
+from audits.run import select_jobs
 from audits.runner import Job, RunnerSettings, run_jobs
 from audits.targets import DistributedSpec, ScenarioStep, Target
 from foundation.cli import UsageError

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from audits import run
-from audits.run import MODULE_PROG, SCRIPT_PROG, cli, prog_name
+from audits.options import MODULE_PROG, SCRIPT_PROG, prog_name
+from audits.run import cli
 
 REPO = Path(__file__).resolve().parents[2]
 # setuptools' PEP 517 metadata hook: the metadata pip reads to generate the script, written

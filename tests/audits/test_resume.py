@@ -8,7 +8,8 @@ import pytest
 import torch
 from support.synthetic_reports import environment
 
-from audits.run import build_parser, cli, parse_config
+from audits.options import build_parser, parse_config
+from audits.run import cli
 from reporting.schema.audit import AuditConfig, AuditRun, TargetResult, TargetStatus
 from reporting.schema.report import RunReport, report_to_json
 
