@@ -69,6 +69,7 @@ GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "audits/checks/exceptions.py": CHECK_TESTS,
         "audits/checks/common.py": CHECK_TESTS,
         "audits/checks/shapes.py": ("tests/audits/checks/test_shapes.py",),
+        "audits/checks/shape_sweep.py": ("tests/audits/checks/test_shapes.py",),
         "audits/checks/export.py": ("tests/audits/checks/test_export.py",),
         "audits/checks/cache.py": ("tests/audits/checks/test_cache.py",),
         "audits/checks/cudagraphs.py": ("tests/audits/checks/test_cudagraphs.py",),

@@ -12,384 +12,60 @@ line where torch names one, and the narrowest advice (mark_dynamic on the
 swept dims, then dynamic=True, then padding to one bucket) is tried by
 running the sweep again with it applied.
 
-Which compilations were dynamic is read from the graphs dynamo hands the
-backend: a tensor input whose swept size is a symbol compiled dynamically; a
-swept size that is a plain number after a dynamic compile was specialised.
+The sweep itself (sizes, calls, what each compilation was) is
+audits.checks.shape_sweep; this module turns it into findings and advice.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import re
-from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from enum import Enum
-from typing import Any
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from audits.checks.common import (
     CheckSettings,
-    compile_log,
-    frame_of,
-    guard_failure_marks,
-    guard_failures_since,
     prepare_module,
     target_inputs,
 )
-from audits.checks.recompiles import describe_guard
-from audits.graph_breaks import first_line, is_user_file
+from audits.checks.shape_sweep import (
+    InputName,
+    Point,
+    Size,
+    Sweep,
+    bucket_size,
+    input_names,
+    inputs_at,
+    module_files,
+    run_sweep,
+    sweep_points,
+    validate_dims,
+)
+from audits.graph_breaks import first_line
 from audits.targets import DynamicDim, Inputs, Target
-from audits.torch_compat import shape_guards_logged
-from reporting.schema.audit import CheckStatus, SourceLocation
+from reporting.schema.audit import CheckStatus
 from reporting.schema.shapes import (
     AdviceKind,
     AdviceTrial,
-    DimKind,
-    GuardFailure,
-    ShapeCall,
     ShapesResult,
     Specialisation,
     SpecialisationKind,
 )
 
-# Default sizes per kind. The batch sweep starts above 1 so that the call where dims
-# turn dynamic and the 0/1 specialisation of size 1 show up as separate compiles.
-DEFAULT_SIZES: dict[DimKind, tuple[int, ...]] = {
-    DimKind.BATCH: (2, 4, 8, 3, 1),
-    DimKind.SEQUENCE: (4, 8, 5),
-}
-
-
-# ----------------------------------------------------------------- the sweep
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Point:
-    sizes: tuple[tuple[DimKind, int], ...]
-
-    def size_of(self, kind: DimKind) -> int:
-        return dict(self.sizes)[kind]
-
-
-def sweep_points(dims: tuple[DynamicDim, ...]) -> tuple[_Point, ...]:
-    """One size per kind per call; kinds with shorter sweeps cycle."""
-    per_kind: dict[DimKind, tuple[int, ...]] = {}
-    for d in dims:
-        sizes = d.sizes or DEFAULT_SIZES[d.kind]
-        if d.max_size is not None:
-            sizes = tuple(s for s in sizes if s <= d.max_size) or (d.max_size,)
-        known = per_kind.get(d.kind)
-        if known is not None and known != sizes:
-            # dims of one kind share a size per call, so they must share a sweep
-            sizes = tuple(s for s in known if s in sizes) or known[:1]
-        per_kind[d.kind] = sizes
-    length = max(len(s) for s in per_kind.values())
-    return tuple(
-        _Point(sizes=tuple((k, sizes[i % len(sizes)]) for k, sizes in per_kind.items()))
-        for i in range(length)
-    )
-
-
-def resize(x: torch.Tensor, dim: int, size: int) -> torch.Tensor:
-    """`x` cut or tiled along `dim` to `size`, as a fresh leaf (integer ids stay valid)."""
-    have = x.shape[dim]
-    if size > have:
-        x = torch.cat([x] * -(-size // have), dim=dim)
-    out = x.detach().narrow(dim, 0, size).clone()
-    return out.requires_grad_(x.requires_grad)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _InputName:
-    name: str  # as the user wrote it in forward: "x", "args[0]"
-    source: str  # as dynamo names it: "L['x']", "L['args'][0]"
-
-
-def input_names(module: nn.Module, count: int) -> tuple[_InputName, ...]:
-    """How forward names each positional input, and how dynamo's sources spell it."""
-    import inspect
-
-    try:
-        params = list(inspect.signature(module.forward).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    rest = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
-    names = []
-    for i in range(count):
-        if i < len(positional):
-            names.append(_InputName(name=positional[i], source=f"L['{positional[i]}']"))
-        elif rest is not None:
-            j = i - len(positional)
-            names.append(_InputName(name=f"{rest}[{j}]", source=f"L['{rest}'][{j}]"))
-        else:
-            names.append(_InputName(name=f"input[{i}]", source=f"input[{i}]"))
-    return tuple(names)
-
-
-def validate_dims(target: Target, inputs: Inputs) -> tuple[DynamicDim, ...]:
-    """The target's dynamic dims, checked against its example inputs; ValueError if wrong."""
-    dims = target.dynamic_dims or ()
-    for d in dims:
-        if d.input >= len(inputs):
-            raise ValueError(
-                f"target {target.name!r}: dynamic dim names input {d.input}, "
-                f"but the target has {len(inputs)} inputs"
-            )
-        x = inputs[d.input]
-        if not isinstance(x, torch.Tensor):
-            raise ValueError(
-                f"target {target.name!r}: dynamic dim names input {d.input}, "
-                f"a {type(x).__name__}, not a tensor"
-            )
-        if d.dim >= x.dim():
-            raise ValueError(
-                f"target {target.name!r}: dynamic dim {d.dim} of input {d.input}, "
-                f"which has shape {tuple(x.shape)}"
-            )
-        if x.shape[d.dim] == 0:
-            raise ValueError(
-                f"target {target.name!r}: input {d.input} is empty along dim {d.dim}; "
-                f"it cannot be resized"
-            )
-    return dims
-
-
-def inputs_at(
-    inputs: Inputs, dims: tuple[DynamicDim, ...], point: _Point, bucket: bool = False
-) -> Inputs:
-    out = list(inputs)
-    for d in dims:
-        size = point.size_of(d.kind)
-        if bucket:
-            size = _bucket(d, dims)
-        out[d.input] = resize(out[d.input], d.dim, size)
-    return tuple(out)
-
-
-def _bucket(d: DynamicDim, dims: tuple[DynamicDim, ...]) -> int:
-    """One bucket per kind: the largest swept size rounded up to a power of two, capped."""
-    largest = max(s for p in sweep_points(dims) for k, s in p.sizes if k is d.kind)
-    size = 1 << (largest - 1).bit_length()
-    return min(size, d.max_size) if d.max_size is not None else size
-
-
-class _Size(Enum):
-    """How a compiled graph holds one input dim."""
-
-    STATIC = "static"  # a plain number: compiled for this size only
-    SYMBOL = "symbol"  # dynamic
-    SPECIALISED = "specialised"  # dynamo made it a symbol, then the code fixed its value
-
-
-class _SymbolRecorder:
-    """A backend that records, per compilation, how each tensor input dim was compiled."""
-
-    def __init__(self, backend: Any) -> None:
-        from torch._dynamo.backends.registry import lookup_backend
-
-        self.backend = lookup_backend(backend) if isinstance(backend, str) else backend
-        self.graphs: list[dict[tuple[str, int], _Size]] = []  # (source, dim) -> how
-
-    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
-        from torch.fx.experimental.symbolic_shapes import is_concrete_int
-
-        seen: dict[tuple[str, int], _Size] = {}
-        for node in gm.graph.find_nodes(op="placeholder"):
-            value = node.meta.get("example_value")
-            arg = node.meta.get("grapharg")
-            if not isinstance(value, torch.Tensor) or arg is None or arg.source is None:
-                continue
-            source = arg.source.name
-            source = source() if callable(source) else source  # a method before torch 2.10
-            for i, size in enumerate(value.shape):
-                if not isinstance(size, torch.SymInt):
-                    how = _Size.STATIC
-                else:
-                    how = _Size.SPECIALISED if is_concrete_int(size) else _Size.SYMBOL
-                seen[(str(source), i)] = how
-        self.graphs.append(seen)
-        return self.backend(gm, example_inputs)
-
-
-@dataclass(slots=True)
-class _Sweep:
-    calls: list[ShapeCall] = field(default_factory=list)
-    ids: list[str] = field(default_factory=list)
-    graphs: list[tuple[int, dict[tuple[str, int], _Size]]] = field(default_factory=list)
-    errors: list[BaseException] = field(default_factory=list)
-    # Per error, the user line torch blames for it (a specialised dim), when it names one.
-    error_sites: list[SourceLocation | None] = field(default_factory=list)
-
-    @property
-    def max_frame(self) -> int:
-        return max(Counter(frame_of(i) for i in self.ids).values(), default=0)
-
-
-_LOCATION = re.compile(r"#\s*(?P<code>[^#]*?)\s*#\s*(?P<file>\S+):(?P<line>\d+) in (?P<fn>\w+)")
-_TORCH_DIR = os.path.dirname(os.path.abspath(torch.__file__))
-
-
-def guard_location(text: str, files: tuple[str, ...]) -> SourceLocation | None:
-    """The user line in a guard's text ("# code  # file.py:12 in forward"), if it names one.
-
-    Torch shortens the path; it is matched against the files of the module's classes,
-    and a path inside torch is not the user's.
-    """
-    match = _LOCATION.search(text)
-    return None if match is None else _user_location(match, files)
-
-
-def _user_location(match: re.Match[str], files: tuple[str, ...]) -> SourceLocation | None:
-    """A location torch printed as "<code>  # <shortened file>:<line> in <fn>", if the user's."""
-    tail = match["file"]
-    if os.path.exists(os.path.join(_TORCH_DIR, tail)):
-        return None
-    full = next((f for f in files if f.endswith(tail)), tail)
-    if not is_user_file(full):
-        return None
-    cwd = os.getcwd()
-    shown = os.path.relpath(full, cwd) if full.startswith(cwd + os.sep) else full
-    return SourceLocation(
-        file=shown, line=int(match["line"]), function=match["fn"], code=match["code"].strip()
-    )
-
-
-def _module_files(module: nn.Module) -> tuple[str, ...]:
-    import inspect
-
-    found: dict[str, None] = {}
-    for m in module.modules():
-        with contextlib.suppress(TypeError, OSError):
-            found[os.path.abspath(inspect.getfile(type(m)))] = None
-    return tuple(found)
-
-
-def _latest_failures(reasons: list[str], files: tuple[str, ...]) -> tuple[GuardFailure, ...]:
-    """Per frame, the failed guard of its latest compilation.
-
-    Dynamo lists a failure for every cached graph of the frame it tried, newest first;
-    the older ones repeat what earlier recompiles already reported.
-    """
-    found: dict[str, GuardFailure] = {}
-    for text in (describe_guard(r) for r in reasons):
-        compile_id, _, rest = text.partition(": ")
-        if not rest:
-            compile_id, rest = "?", text
-        found.setdefault(
-            frame_of(compile_id),
-            GuardFailure(
-                compile_id=compile_id,
-                guard=rest.split("#", 1)[0].strip(),
-                location=guard_location(text, files),
-            ),
-        )
-    return tuple(found.values())
-
-
-@contextlib.contextmanager
-def _quiet_guard_errors() -> Iterator[None]:
-    """torch logs a constraint violation at ERROR before raising it; the result records it."""
-    logger = logging.getLogger("torch._guards")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
-def _run_sweep(
-    target: Target,
-    settings: CheckSettings,
-    dims: tuple[DynamicDim, ...],
-    points: tuple[_Point, ...],
-    *,
-    mark_dynamic: bool = False,
-    dynamic: bool = False,
-    bucket: bool = False,
-    files: tuple[str, ...] = (),
-    names: dict[str, str] | None = None,
-) -> _Sweep:
-    import torch._dynamo
-
-    torch._dynamo.reset()
-    log = compile_log()
-    module = prepare_module(target, settings)
-    recorder = _SymbolRecorder(settings.backend)
-    compiled = target.compile(module, backend=recorder, fullgraph=False)
-    example = target_inputs(target, settings)
-    sweep = _Sweep()
-    names = names or {}
-    # dynamic=True is torch.compile's switch for this config entry, applied at call time
-    config = torch._dynamo.config.patch(assume_static_by_default=False) if dynamic else None
-    with config or contextlib.nullcontext(), _quiet_guard_errors():
-        for n, point in enumerate(points, start=1):
-            inputs = inputs_at(example, dims, point, bucket=bucket)
-            if mark_dynamic:
-                for d in dims:
-                    torch._dynamo.mark_dynamic(inputs[d.input], d.dim)
-            mark = len(log.ids)
-            graphs_before = len(recorder.graphs)
-            marks = guard_failure_marks()
-            error: str | None = None
-            logged: contextlib.AbstractContextManager[list[str]] = (
-                shape_guards_logged() if mark_dynamic else contextlib.nullcontext([])
-            )
-            with logged as shape_guards:
-                try:
-                    compiled(*inputs)
-                except Exception as exc:  # recorded per call; the sweep goes on
-                    sweep.errors.append(exc)
-                    sweep.error_sites.append(
-                        _error_location(exc, files) or _specialised_at(shape_guards, files)
-                    )
-                    error = f"{type(exc).__name__}: {first_line(exc)}"
-            ids = log.since(mark)
-            sweep.ids.extend(ids)
-            new_graphs = recorder.graphs[graphs_before:]
-            sweep.graphs.extend((n, g) for g in new_graphs)
-            failures = _latest_failures(guard_failures_since(marks), files)
-            dynamic_dims = tuple(
-                dict.fromkeys(
-                    f"{names.get(source, source)} dim {i}"
-                    for g in new_graphs
-                    for (source, i), how in g.items()
-                    if how is _Size.SYMBOL
-                )
-            )
-            sweep.calls.append(
-                ShapeCall(
-                    call=n,
-                    sizes=point.sizes,
-                    compiles=len(ids),
-                    dynamic=dynamic_dims,
-                    guard_failures=failures,
-                    error=error,
-                )
-            )
-    return sweep
-
-
 # ----------------------------------------------------------------- findings
 _DIVISION = re.compile(r"//|%|Mod\(|FloorDiv\(")
-_USER_FRAME = re.compile(
-    r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<fn>\w+)\n\s*(?P<code>.*)'
-)
 
 
-def _describe(d: DynamicDim, names: tuple[_InputName, ...]) -> str:
+def _describe(d: DynamicDim, names: tuple[InputName, ...]) -> str:
     return f"{names[d.input].name} dim {d.dim} ({d.kind.value})"
 
 
 def specialisations(
-    sweep: _Sweep,
+    sweep: Sweep,
     dims: tuple[DynamicDim, ...],
-    points: tuple[_Point, ...],
-    names: tuple[_InputName, ...],
+    points: tuple[Point, ...],
+    names: tuple[InputName, ...],
 ) -> tuple[tuple[Specialisation, ...], int | None]:
     """Swept sizes compiled as constants once dims turned dynamic, and the call they turned at.
 
@@ -398,11 +74,7 @@ def specialisations(
     """
     keys = {(names[d.input].source, d.dim): d for d in dims}
     dynamic_from = next(
-        (
-            n
-            for n, g in sweep.graphs
-            if any(g.get(k, _Size.STATIC) is not _Size.STATIC for k in keys)
-        ),
+        (n for n, g in sweep.graphs if any(g.get(k, Size.STATIC) is not Size.STATIC for k in keys)),
         None,
     )
     found: dict[tuple[str, SpecialisationKind], Specialisation] = {}
@@ -410,11 +82,11 @@ def specialisations(
         if dynamic_from is None or n < dynamic_from:
             continue
         for key, d in keys.items():
-            how = graph.get(key, _Size.SYMBOL)  # absent: not an input of this graph
-            if how is _Size.SYMBOL:
+            how = graph.get(key, Size.SYMBOL)  # absent: not an input of this graph
+            if how is Size.SYMBOL:
                 continue
             size = points[n - 1].size_of(d.kind)
-            if size == 1 and how is _Size.STATIC:
+            if size == 1 and how is Size.STATIC:
                 kind = SpecialisationKind.SIZE_ONE
             else:
                 kind = SpecialisationKind.CONSTANT
@@ -452,43 +124,12 @@ def specialisations(
     return tuple(found.values()), dynamic_from
 
 
-def _error_location(exc: BaseException, files: tuple[str, ...]) -> SourceLocation | None:
-    """The innermost user frame of the "User stack" torch prints in a constraint violation."""
-    frames = [m for m in _USER_FRAME.finditer(str(exc)) if is_user_file(m["file"])]
-    if not frames:
-        return None
-    last = frames[-1]
-    cwd = os.getcwd()
-    path = last["file"]
-    shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
-    return SourceLocation(
-        file=shown, line=int(last["line"]), function=last["fn"], code=last["code"].strip()
-    )
-
-
-_CONSTANT_GUARD = re.compile(
-    r"eval Eq\(s\d+, -?\d+\) \[guard added\] (?P<code>.*?)\s*#\s*(?P<file>\S+):(?P<line>\d+)"
-    r" in (?P<fn>\w+)"
-)
-
-
-def _specialised_at(logged: list[str], files: tuple[str, ...]) -> SourceLocation | None:
-    """The user line of the first guard that made a size symbol a constant, from the
-    symbolic-shapes log: where torch's constraint violation has no "User stack" (2.6)."""
-    for message in logged:
-        match = _CONSTANT_GUARD.search(message)
-        location = _user_location(match, files) if match else None
-        if location is not None:
-            return location
-    return None
-
-
-def _floor(points: tuple[_Point, ...]) -> int:
+def _floor(points: tuple[Point, ...]) -> int:
     """Compiles no advice removes: the first, and size 1's (0/1 specialisation)."""
     return 1 + int(any(s == 1 for p in points for _, s in p.sizes))
 
 
-def _budget(points: tuple[_Point, ...]) -> int:
+def _budget(points: tuple[Point, ...]) -> int:
     varies = any(len({p.size_of(k) for p in points}) > 1 for k, _ in points[0].sizes)
     return _floor(points) + int(varies)
 
@@ -496,8 +137,8 @@ def _budget(points: tuple[_Point, ...]) -> int:
 def _trial(
     advice: AdviceKind,
     code: str,
-    sweep: _Sweep,
-    points: tuple[_Point, ...],
+    sweep: Sweep,
+    points: tuple[Point, ...],
 ) -> AdviceTrial:
     error = sweep.errors[0] if sweep.errors else None
     return AdviceTrial(
@@ -515,13 +156,13 @@ def advise(
     target: Target,
     settings: CheckSettings,
     dims: tuple[DynamicDim, ...],
-    points: tuple[_Point, ...],
-    names: tuple[_InputName, ...],
+    points: tuple[Point, ...],
+    names: tuple[InputName, ...],
     files: tuple[str, ...],
 ) -> tuple[AdviceTrial, ...]:
     """Run the sweep again with each advice, narrowest first, until one removes the recompiles."""
     marks = "; ".join(f"torch._dynamo.mark_dynamic({names[d.input].name}, {d.dim})" for d in dims)
-    pads = ", ".join(f"{_describe(d, names)} to {_bucket(d, dims)}" for d in dims)
+    pads = ", ".join(f"{_describe(d, names)} to {bucket_size(d, dims)}" for d in dims)
     ladder: tuple[tuple[AdviceKind, str], ...] = (
         (AdviceKind.MARK_DYNAMIC, marks),
         (AdviceKind.DYNAMIC_TRUE, "torch.compile(module, dynamic=True)"),
@@ -529,7 +170,7 @@ def advise(
     )
     trials: list[AdviceTrial] = []
     for advice, code in ladder:
-        sweep = _run_sweep(
+        sweep = run_sweep(
             target,
             settings,
             dims,
@@ -550,8 +191,8 @@ def _check_eager(
     module: nn.Module,
     example: Inputs,
     dims: tuple[DynamicDim, ...],
-    points: tuple[_Point, ...],
-    names: tuple[_InputName, ...],
+    points: tuple[Point, ...],
+    names: tuple[InputName, ...],
 ) -> None:
     """Every swept size must run in eager, or the declared dims are not free to vary."""
     for point in points:
@@ -578,10 +219,10 @@ def check_shapes(target: Target, settings: CheckSettings) -> ShapesResult:
     points = sweep_points(dims)
     module = prepare_module(target, settings)
     names = input_names(module, len(example))
-    files = _module_files(module)
+    files = module_files(module)
     _check_eager(target, module, example, dims, points, names)
     by_source = {n.source: n.name for n in names}
-    sweep = _run_sweep(target, settings, dims, points, files=files, names=by_source)
+    sweep = run_sweep(target, settings, dims, points, files=files, names=by_source)
     found, dynamic_from = specialisations(sweep, dims, points, names)
     budget = _budget(points)
     over = sweep.max_frame > budget

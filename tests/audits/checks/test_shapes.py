@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from audits.checks.common import CheckSettings
-from audits.checks.shapes import check_shapes, resize, sweep_points
+from audits.checks.shape_sweep import resize, sweep_points
+from audits.checks.shapes import check_shapes
 from audits.hazards import batch_loop
 from audits.targets import DynamicDim, Target, batch_dims, target_from_pair
 from reporting.schema.audit import CheckStatus
