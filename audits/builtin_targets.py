@@ -1,23 +1,18 @@
-"""The built-in targets: every public module of esper. The only file that imports esper.
+"""The built-in targets: every public module of esper. With audits.builtin_hosts (the
+hosts they are made of), audits.guard_targets and audits.distributed.targets, the only
+files of the audit that import esper.
 
 Configurations are deliberately small: the audit asks whether a module
 compiles, recompiles and matches eager, which does not depend on its width,
 and every target pays its compile time on a 2-core CPU.
 
 Hosts, stages and lifecycles are compiled through esper's
-`compile_with_validation`, the entry point esper documents for users. The
-guard group compiles TransformerHost both ways (plain torch.compile too) and
-with both guards of the original package (ValueError and assert), side by side; it is
-informational: the run reports what torch does there and never fails on it.
-
-PYTEST_DONT_REWRITE: the assert guard must reach dynamo as written, also when the audit
-runs inside pytest with esper's plugin installed (pytest rewrites the asserts of a
-plugin's distribution, and a rewritten assert is a graph break).
+`compile_with_validation`, the entry point esper documents for users; the
+guard group (audits.guard_targets) compiles TransformerHost both ways.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -25,157 +20,35 @@ from typing import Any
 import torch
 from torch import nn
 
+from audits.builtin_hosts import (
+    ALPHA_RAMP_STEPS,
+    GPT,
+    HOST_BAD_INPUTS,
+    HOST_DYNAMIC_DIMS,
+    HOST_INPUTS,
+    HOST_NAMES,
+    HOSTS,
+    SEED_DIM,
+    STAGE_BLUEPRINT,
+    host_benchmark_size,
+    seeded_model,
+)
+from audits.guard_targets import guard_targets
 from audits.targets import (
-    BadInput,
-    BenchmarkSize,
-    CompileFn,
-    DistributedSpec,
-    DynamicDim,
     Inputs,
     ScenarioStep,
     Target,
     batch_dims,
-    torch_compile,
 )
-from benchmarks import CnnSize, TransformerSize
 from esper.kasmina import (
     BlueprintRegistry,
-    CNNHost,
     MorphogeneticModel,
-    TransformerHost,
     blend_with_isolation,
     compile_with_validation,
     ste_forward,
 )
-from esper.kasmina.staging import DRIVEN_COUNTERFACTUAL, PERMISSIVE_GATES, drive_to_stage
+from esper.kasmina.staging import DRIVEN_COUNTERFACTUAL
 from esper.leyline import SeedStage
-from reporting.schema.distributed import Wrapper
-from reporting.schema.shapes import DimKind
-from reporting.schema.vocabulary import Task
-
-# The benchmarks' host sizes, at the audit's scale.
-CNN = CnnSize(
-    name="audit",
-    n_blocks=3,  # the smallest host with two injection points
-    base_channels=8,  # block widths 8, 16, 32
-    batch_size=2,
-    image_size=16,  # 2**n_blocks * 2: the last block still sees 2x2 pixels
-)
-GPT = TransformerSize(
-    name="audit",
-    vocab_size=128,
-    n_embd=32,
-    n_head=2,
-    n_layer=1,  # one block already runs every code path of the host and its slot
-    block_size=16,
-    dropout=0.0,  # dropout draws differ between eager and compiled kernels
-    batch_size=2,
-    seq_len=8,
-)
-SEED_DIM = 16  # feature width of the bare blueprint targets
-STAGE_BLUEPRINT = {"cnn": "conv_light", "transformer": "lora"}
-ALPHA_RAMP_STEPS = 20
-
-
-# ----------------------------------------------------------------- hosts
-# Called with no argument, the audit's sizes; with one, another size of the same host.
-def _cnn_host(size: CnnSize = CNN) -> CNNHost:
-    return CNNHost(**size.host_arguments())
-
-
-def _transformer_host(
-    size: TransformerSize = GPT, cls: type[TransformerHost] = TransformerHost
-) -> TransformerHost:
-    return cls(**size.host_arguments())
-
-
-HOSTS: dict[str, Callable[..., nn.Module]] = {"cnn": _cnn_host, "transformer": _transformer_host}
-HOST_NAMES = {"cnn": "CNNHost", "transformer": "TransformerHost"}
-
-
-def _images(size: CnnSize = CNN, channels: int = 3) -> Inputs:
-    return (torch.randn(size.batch_size, channels, size.image_size, size.image_size),)
-
-
-def _tokens(size: TransformerSize = GPT, seq_len: int | None = None) -> Inputs:
-    return (torch.randint(0, size.vocab_size, (size.batch_size, seq_len or size.seq_len)),)
-
-
-HOST_INPUTS: dict[str, Callable[..., Inputs]] = {"cnn": _images, "transformer": _tokens}
-
-# What varies between calls in real use: the batch, and a transformer's sequence length
-# up to its block size.
-SEQUENCE_DIMS = (
-    DynamicDim(input=0, dim=0, kind=DimKind.BATCH),
-    DynamicDim(input=0, dim=1, kind=DimKind.SEQUENCE, max_size=GPT.block_size),
-)
-HOST_DYNAMIC_DIMS: dict[str, tuple[DynamicDim, ...]] = {
-    "cnn": batch_dims(0),
-    "transformer": SEQUENCE_DIMS,
-}
-
-HOST_BAD_INPUTS: dict[str, tuple[BadInput, ...]] = {
-    "cnn": (
-        BadInput(
-            name="wrong channel count",
-            make_inputs=partial(_images, channels=4),
-            raises=ValueError,
-            match="expects",
-        ),
-    ),
-    "transformer": (
-        BadInput(
-            name="sequence longer than block_size",
-            make_inputs=partial(_tokens, seq_len=GPT.block_size + 1),
-            raises=ValueError,
-            match="block_size",
-        ),
-    ),
-}
-
-
-# On a GPU the audit's hosts above are launch-bound: a few thousand FLOPs per kernel, so
-# eager and compiled both wait on launches and measured 1.00x on an H200 (torch 2.11). The
-# host benchmarks there use these sizes instead: wide enough that the matmuls and convs,
-# not the launches, set the time, and still seconds per target.
-CNN_GPU = CnnSize(name="gpu", n_blocks=4, base_channels=64, batch_size=256, image_size=32)
-GPT_GPU = TransformerSize(
-    name="gpu",
-    vocab_size=8192,
-    n_embd=768,
-    n_head=12,
-    n_layer=2,
-    block_size=512,
-    batch_size=8,
-    seq_len=512,
-)
-
-
-GPU_SIZES: dict[str, tuple[CnnSize | TransformerSize, str]] = {
-    "cnn": (CNN_GPU, f"{CNN_GPU.base_channels}-channel base, batch {CNN_GPU.batch_size}"),
-    "transformer": (
-        GPT_GPU,
-        f"{GPT_GPU.n_embd} wide, {GPT_GPU.batch_size} x {GPT_GPU.seq_len} tokens",
-    ),
-}
-
-
-def host_benchmark_size(topology: str, device: str) -> BenchmarkSize:
-    """The audit's size on CPU (compiling there already pays at it); a GPU size on CUDA."""
-    if torch.device(device).type != "cuda":
-        return BenchmarkSize(
-            label="audit size",
-            build=HOSTS[topology],
-            make_inputs=HOST_INPUTS[topology],
-            launch_bound=False,
-        )
-    size, label = GPU_SIZES[topology]
-    return BenchmarkSize(
-        label=f"GPU size: {label}",
-        build=partial(HOSTS[topology], size),
-        make_inputs=partial(HOST_INPUTS[topology], size),
-        launch_bound=False,
-    )
 
 
 # ----------------------------------------------------------------- isolation
@@ -300,27 +173,6 @@ def blueprint_targets() -> list[Target]:
     return targets
 
 
-# ----------------------------------------------------------------- hosts with seeds
-def _model(
-    topology: str,
-    stage: SeedStage | None = None,
-    alpha: float | None = None,
-    hosts: dict[str, Callable[[], nn.Module]] = HOSTS,
-) -> MorphogeneticModel:
-    """The host with a slot; its seed driven to `stage` (none: the slot stays empty)."""
-    model = MorphogeneticModel(hosts[topology]())
-    model.seed_slot.gates = PERMISSIVE_GATES  # the audit drives stages, it does not train
-    if stage is not None:
-        drive_to_stage(
-            model.seed_slot,
-            stage,
-            blueprint_id=STAGE_BLUEPRINT[topology],
-            alpha=alpha,
-            host_module=model.host,
-        )
-    return model
-
-
 STAGES: tuple[tuple[str, SeedStage, float | None], ...] = (
     ("dormant", SeedStage.DORMANT, None),
     ("training", SeedStage.TRAINING, 0.0),
@@ -357,7 +209,7 @@ def host_targets() -> list[Target]:
             targets.append(
                 Target(
                     name=f"stage/{topology}/{label}",
-                    build=partial(_model, topology, stage, alpha),
+                    build=partial(seeded_model, topology, stage, alpha),
                     group="stage",
                     description=f"MorphogeneticModel({topology}) with a "
                     f"{STAGE_BLUEPRINT[topology]} seed in {stage.name}",
@@ -426,7 +278,7 @@ def lifecycle_targets() -> list[Target]:
     return [
         Target(
             name=f"lifecycle/{topology}",
-            build=partial(_model, topology),
+            build=partial(seeded_model, topology),
             make_inputs=HOST_INPUTS[topology],
             scenario=lifecycle_scenario(topology),
             # DORMANT plus the six stages the scenario enters.
@@ -436,96 +288,6 @@ def lifecycle_targets() -> list[Target]:
             group="lifecycle",
             description=f"MorphogeneticModel({HOST_NAMES[topology]}) through its whole lifecycle",
         )
-        for topology in ("cnn", "transformer")
-    ]
-
-
-# ----------------------------------------------------------------- the two guards
-class AssertGuardTransformerHost(TransformerHost):
-    """TransformerHost with the original package's guard: an assert, not a ValueError."""
-
-    def validate_input(self, idx: torch.Tensor) -> None:
-        T = idx.shape[1]
-        assert T <= self.block_size, (
-            f"Cannot forward sequence of length {T}, block size is only {self.block_size}"
-        )
-
-
-def guard_targets() -> list[Target]:
-    variants: tuple[tuple[str, type[TransformerHost], type[BaseException]], ...] = (
-        ("valueerror", TransformerHost, ValueError),
-        ("assert", AssertGuardTransformerHost, AssertionError),
-    )
-    entry_points: tuple[tuple[str, CompileFn], ...] = (
-        ("torch.compile", torch_compile),
-        ("compile_with_validation", compile_with_validation),
-    )
-    return [
-        Target(
-            name=f"guard/{guard}/{entry}",
-            build=partial(_transformer_host, GPT, host_cls),
-            make_inputs=_tokens,
-            bad_inputs=(
-                BadInput(
-                    name="sequence longer than block_size",
-                    make_inputs=partial(_tokens, seq_len=GPT.block_size + 1),
-                    raises=raises,
-                ),
-            ),
-            compile=compile_fn,
-            dynamic_dims=SEQUENCE_DIMS,
-            modes=(Task.TRAIN, Task.INFER),
-            group="guard",
-            informational=True,
-            description=f"TransformerHost, T > block_size guarded by {raises.__name__}, "
-            f"compiled with {entry}",
-        )
-        for guard, host_cls, raises in variants
-        for entry, compile_fn in entry_points
-    ]
-
-
-# ----------------------------------------------------------------- distributed
-# torch.compile's DDPOptimizer refuses a bucket cap below its 1 MiB first bucket (torch
-# 2.13 asserts "First bucket should be smaller/equal to other buckets"), so DDP splits a
-# graph only for a module with more than 1 MiB of parameters: these hosts have about 1.4
-# and 1.2 MiB, and a 1 MiB cap gives each two buckets. Wider layers cost the compile
-# nothing; the ranks run on CPU.
-CNN_DISTRIBUTED = dataclasses.replace(CNN, name="distributed", base_channels=64)  # 64-128-256
-GPT_DISTRIBUTED = dataclasses.replace(GPT, name="distributed", vocab_size=4096, n_embd=64)
-DISTRIBUTED_HOSTS: dict[str, Callable[[], nn.Module]] = {
-    "cnn": partial(_cnn_host, CNN_DISTRIBUTED),
-    "transformer": partial(_transformer_host, GPT_DISTRIBUTED),
-}
-DDP_BUCKET_CAP_MB = 1.0
-
-
-def distributed_targets() -> list[Target]:
-    """Both hosts with a seed in TRAINING, under DDP and FSDP2, two gloo ranks each."""
-    specs = {
-        Wrapper.DDP: DistributedSpec(
-            wrapper=Wrapper.DDP, bucket_cap_mb=DDP_BUCKET_CAP_MB, min_graphs=2
-        ),
-        Wrapper.FSDP2: DistributedSpec(wrapper=Wrapper.FSDP2),
-    }
-    wrapped = {
-        Wrapper.DDP: f"DistributedDataParallel(bucket_cap_mb={DDP_BUCKET_CAP_MB:g})",
-        Wrapper.FSDP2: "fully_shard",
-    }
-    return [
-        Target(
-            name=f"distributed/{wrapper.value}/{topology}/training",
-            build=partial(_model, topology, SeedStage.TRAINING, 0.0, DISTRIBUTED_HOSTS),
-            make_inputs=HOST_INPUTS[topology],
-            modes=(Task.TRAIN,),
-            compile=compile_with_validation,
-            distributed=spec,
-            group="distributed",
-            description=f"{wrapped[wrapper]}(compile_with_validation(MorphogeneticModel("
-            f"{HOST_NAMES[topology]}))) with a {STAGE_BLUEPRINT[topology]} seed in TRAINING, "
-            f"{spec.world_size} gloo ranks",
-        )
-        for wrapper, spec in specs.items()
         for topology in ("cnn", "transformer")
     ]
 

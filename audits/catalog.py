@@ -24,7 +24,8 @@ def catalog_targets(catalog: str) -> list[Target]:
         from audits.hazards import hazard_targets
 
         return hazard_targets()
-    from audits.builtin_targets import builtin_targets, distributed_targets
+    from audits.builtin_targets import builtin_targets
+    from audits.distributed.targets import distributed_targets
 
     if catalog == BUILTIN:
         return builtin_targets()

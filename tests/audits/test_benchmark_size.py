@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import audits.checks.benchmark as benchmark_check
-from audits.builtin_targets import CNN_GPU, GPT_GPU, HOSTS, builtin_targets, host_benchmark_size
+from audits.builtin_hosts import CNN_GPU, GPT_GPU, HOSTS, host_benchmark_size
+from audits.builtin_targets import builtin_targets
 from audits.checks.benchmark import benchmark_name, benchmark_size, benchmark_target
 from audits.checks.common import CheckSettings
 from audits.targets import BenchmarkSize, Target

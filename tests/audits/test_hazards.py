@@ -140,8 +140,8 @@ def test_guard_comparison_measures_both_paths_of_both_guards():
 def test_modules_with_a_meaningful_assert_are_not_rewritten_by_pytest():
     """esper's pytest plugin makes pytest rewrite its distribution's asserts; the assert
     hazard and the assert guard opt out, or a rewritten assert would break the graph."""
-    import audits.builtin_targets
+    import audits.guard_targets
     import audits.hazards.data_dependent_assert as assert_hazard
 
-    for module in (assert_hazard, audits.builtin_targets):
+    for module in (assert_hazard, audits.guard_targets):
         assert "@py_builtins" not in vars(module), module.__name__
