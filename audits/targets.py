@@ -177,7 +177,7 @@ class Target:
     description: str = ""
     benchmark: bool = False  # also measure eager vs compiled throughput (unless --no-bench)
     # The size to benchmark on a device ("cpu", "cuda"); None: this target's own module and
-    # inputs. The audit's sizes are launch-bound on a GPU (1.00x on an H200, issue 11).
+    # inputs. The audit's sizes are launch-bound on a GPU (1.00x on an H200, torch 2.11).
     benchmark_size: Callable[[str], BenchmarkSize] | None = None
     compile: CompileFn = torch_compile
     # Checks expected to fail (hazards only); a clean target leaves this empty.

@@ -1,6 +1,6 @@
 """Ladders: several compiled settings of one workload, measured against eager in one group.
 
-Two ladders exist. The *ablation* adds the levers of issue 11 one at a time, each row
+Two ladders exist. The *ablation* adds the gpt2-small training levers one at a time, each row
 keeping the ones before it, so a row's gain over the row above is that lever's. The *CPU
 inference options* ladder tries inductor's options for CPU one at a time against plain
 default mode. A rung that cannot run on the device is kept with the reason, so the

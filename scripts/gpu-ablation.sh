@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The gpt2-small bf16 ablation of issue 11 on a lent GPU, in two parts that each fit one
+# The gpt2-small bf16 ablation (benchmarks --ladder ablation) on a lent GPU, in two parts that each fit one
 # device run of under 6 minutes (every rung compiles a gpt2-small training step):
 #   bash scripts/gpu-ablation.sh 1   # baseline, +pad-vocab, +fused-optimizer
 #   bash scripts/gpu-ablation.sh 2   # +compiled-optimizer, +tf32, +pure-bf16, whole step graphed

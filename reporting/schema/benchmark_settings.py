@@ -102,8 +102,8 @@ class Rung:
 
 
 MIN_DEFAULT_ROUNDS = 20  # fewer leave the bootstrap CI too wide to call a speedup
-# 10 rounds let order and clock drift pass for an effect (issue 11: eager measured 9 %
-# faster *with* dormant slots on an H200); 30 paired rounds narrow the bootstrap CI of a
+# 10 rounds let order and clock drift pass for an effect (eager measured 9 % faster
+# *with* dormant slots on an H200, torch 2.11); 30 paired rounds narrow the bootstrap CI of a
 # median ratio to a few percent where the machine is quiet, at seconds per small group.
 DEFAULT_ROUNDS = 30
 

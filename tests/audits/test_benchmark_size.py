@@ -1,4 +1,4 @@
-"""The audit's host benchmarks pick their size by device (issue 11, point 4), on CPU."""
+"""The audit's host benchmarks pick their size by device: not launch-bound on CUDA; on CPU."""
 
 from dataclasses import dataclass
 
