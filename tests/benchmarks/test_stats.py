@@ -182,3 +182,32 @@ def test_resampling_draws_every_round_equally_often():
     assert np.mean(seen[1:]) == pytest.approx(0.1, abs=0.01)
     paired_bootstrap({"a": [0.0] * 9 + [1.0]}, mean, resamples=4000)
     assert np.mean(seen[4002:]) == pytest.approx(0.1, abs=0.01)
+
+
+def test_empty_samples_are_refused():
+    with pytest.raises(ValueError, match="non-empty"):
+        summarize([])
+    with pytest.raises(ValueError, match="non-empty"):
+        paired_bootstrap({"a": []}, lambda s: 0.0)
+
+
+@pytest.mark.parametrize("candidate", [0.0, -0.5])
+def test_a_candidate_time_of_zero_or_less_is_refused(candidate):
+    with pytest.raises(ValueError, match="positive"):
+        per_round_ratios([1.0, 1.0], [1.0, candidate])
+
+
+def test_one_resample_is_the_least_the_bootstrap_takes():
+    interval = paired_bootstrap({"a": [1.0, 2.0]}, lambda s: float(np.mean(s["a"])), resamples=1)
+    assert interval.point == 1.5
+    with pytest.raises(ValueError, match="resamples must be >= 1"):
+        paired_bootstrap({"a": [1.0, 2.0]}, lambda s: 0.0, resamples=0)
+
+
+def test_the_bootstrap_settings_are_keyword_only():
+    """confidence, resamples and seed cannot be passed by position, where they would be
+    easy to swap; the series and the statistic can be passed by name."""
+    with pytest.raises(TypeError):
+        paired_bootstrap({"a": [1.0]}, lambda s: 0.0, 0.9)  # type: ignore[misc]
+    interval = paired_bootstrap(samples={"a": [2.0]}, statistic=lambda s: float(s["a"][0]))
+    assert interval.point == 2.0
