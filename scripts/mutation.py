@@ -3,6 +3,8 @@
     python scripts/mutation.py                     # every group
     python scripts/mutation.py stats goals         # only these groups
     python scripts/mutation.py --list              # the groups, modules and their tests
+    python scripts/mutation.py --retest-survivors stats   # after adding tests: the
+                                                   # survivors run again, the rest stand
 
 GROUPS below names every module with its narrowest tests. For each module the script
 writes a cosmic-ray config and session under reports/mutation/ (a session that exists is
@@ -15,6 +17,7 @@ the same.
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -124,11 +127,20 @@ def _tool(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def score(module: str, tests: tuple[str, ...]) -> tuple[int, int]:
+def forget_survivors(session: Path) -> int:
+    """Drop the session's results of surviving mutants, so the next exec runs them again."""
+    with sqlite3.connect(session) as db:
+        cursor = db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        return cursor.rowcount
+
+
+def score(module: str, tests: tuple[str, ...], retest: bool = False) -> tuple[int, int]:
     """(mutants, killed) for one module, running every mutant it has not run yet."""
     config, session = _config(module, tests), OUT / f"{_slug(module)}.sqlite"
     if not session.exists():
         _run(_tool("cosmic-ray"), "init", str(config), str(session))
+    elif retest:
+        forget_survivors(session)
     _run(_tool("cosmic-ray"), "exec", str(config), str(session))
     survivors = _run(_tool("cr-report"), "--show-diff", "--surviving-only", str(session))
     (OUT / f"{_slug(module)}-survivors.txt").write_text(survivors)
@@ -149,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("groups", nargs="*", help=f"groups to run (default: all of {list(GROUPS)})")
     parser.add_argument("--list", action="store_true", help="print the groups and exit")
+    parser.add_argument(
+        "--retest-survivors",
+        action="store_true",
+        help="run the surviving mutants of existing sessions again (after new tests)",
+    )
     args = parser.parse_args(argv)
     unknown = set(args.groups) - set(GROUPS)
     if unknown:
@@ -163,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     for group in args.groups or list(GROUPS):
         group_total = group_killed = 0
         for module, tests in GROUPS[group].items():
-            total, killed = score(module, tests)
+            total, killed = score(module, tests, args.retest_survivors)
             group_total, group_killed = group_total + total, group_killed + killed
             rows.append(f"| {group} | {module} | {total} | {killed} | {_rate(killed, total)} |")
             print(rows[-1], flush=True)
