@@ -7,11 +7,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _groups():
+def _script():
     spec = importlib.util.spec_from_file_location("mutation_script", REPO / "scripts/mutation.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.GROUPS
+    return module
+
+
+def _groups():
+    return _script().GROUPS
 
 
 def test_every_module_and_test_path_exists():
@@ -36,9 +40,7 @@ def test_forget_survivors_leaves_killed_mutants_alone(tmp_path):
     """--retest-survivors drops only the surviving results (cosmic-ray's session table)."""
     import sqlite3
 
-    spec = importlib.util.spec_from_file_location("mutation_script", REPO / "scripts/mutation.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _script()
     session = tmp_path / "s.sqlite"
     with sqlite3.connect(session) as db:
         db.execute("CREATE TABLE work_results (test_outcome VARCHAR(11), job_id VARCHAR)")
