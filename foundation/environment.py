@@ -87,11 +87,15 @@ def _git(*args: str) -> str | None:
 
 
 def git_revision() -> tuple[str | None, bool | None]:
-    """(sha of HEAD, whether tracked files differ from it); (None, None) outside a git checkout."""
+    """(sha of HEAD, whether tracked files differ from it); (None, None) outside a git checkout.
+
+    reports/ does not count: a run that replaces a committed report folder (the version
+    matrix, a baseline update) changes what it writes, not the code it ran.
+    """
     sha = _git("rev-parse", "HEAD")
     if not sha:
         return None, None
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports")
     return sha, None if status is None else bool(status)
 
 

@@ -62,6 +62,7 @@ def _summary_table(matrix: VersionMatrix) -> Table | None:
                 f"{s.parity_ok}/{s.targets}",
                 f"{s.exception_cases_same}/{s.exception_cases} cases same",
                 str(s.broken),
+                f"{s.hazards_detected}/{s.hazards}" if s.hazards else "-",
                 ", ".join(release.missing_apis) or "-",
                 seconds(release.duration_s),
                 release.commit,
@@ -69,7 +70,8 @@ def _summary_table(matrix: VersionMatrix) -> Table | None:
         )
     headers = (
         "torch | targets clean | fullgraph | graph breaks | recompiles | over budget | "
-        "eager parity | exception parity | errors | not available | audit wall time | commit"
+        "eager parity | exception parity | errors | hazards detected | not available | "
+        "audit wall time | commit"
     )
     return table(headers, rows)
 
@@ -106,7 +108,9 @@ def matrix_markdown(matrix: VersionMatrix) -> str:
             "## Per release",
             "",
             "Totals over the audited targets; informational targets (the guard comparison) "
-            "are left out. Recompiles count compilations of a frame beyond its first, the "
+            "and the hazards (wrong on purpose: their breaks and recompiles are planted) are "
+            "left out, and *hazards detected* counts the hazards each release still flags. "
+            "Recompiles count compilations of a frame beyond its first, the "
             "lifecycle's planned ones included; *over budget* counts targets that compiled "
             "more than they allow. Exception parity: bad-input cases where the compiled "
             "module raised eager's exception type with eager's message. *Not available*: APIs "

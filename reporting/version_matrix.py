@@ -228,11 +228,15 @@ class ReleaseSummary:
     exception_cases: int
     exception_cases_same: int
     broken: int  # errored, timed out or crashed
+    hazards: int  # wrong-on-purpose targets audited: counted here, not in the totals above
+    hazards_detected: int
 
 
 def summarize(matrix: VersionMatrix, release: Release) -> ReleaseSummary:
-    audited = [t.name for t in matrix.targets if not t.informational]
+    """Totals over the release's own targets; the hazards, whose findings are planted, apart."""
+    audited = [t.name for t in matrix.targets if not t.informational and not t.hazard]
     cells = [c for name in audited if (c := release.cell(name)) is not None]
+    hazards = [c for t in matrix.targets if t.hazard and (c := release.cell(t.name)) is not None]
     return ReleaseSummary(
         targets=len(cells),
         clean=sum(c.clean for c in cells),
@@ -245,4 +249,6 @@ def summarize(matrix: VersionMatrix, release: Release) -> ReleaseSummary:
         exception_cases=sum(c.exception_cases for c in cells),
         exception_cases_same=sum(c.exception_cases_same for c in cells),
         broken=sum(c.status in BROKEN for c in cells),
+        hazards=len(hazards),
+        hazards_detected=sum(c.clean for c in hazards),
     )

@@ -324,3 +324,25 @@ def test_apis_a_release_lacks_are_named_per_release_and_per_target():
     frame = pd.read_csv(io.StringIO(matrix_csv(matrix)))
     assert frame["missing_apis"].tolist()[0] == missing
     assert frame["missing_apis"].isna().tolist() == [False, True]
+
+
+def test_hazards_are_counted_apart_from_the_releases_own_targets():
+    """A detected hazard (passed, with planted breaks) adds to *hazards detected* only."""
+    hazard = _broken("hazard/print_in_forward")
+    hazard = dataclasses.replace(
+        hazard, status=TargetStatus.PASSED, expected_flags=hazard.flagged or ("fullgraph",)
+    )
+    missed = dataclasses.replace(
+        _recompiling("hazard/dict_building"), expected_flags=("recompiles",)
+    )
+    matrix = build_matrix([("a", _release("2.13.0", target("host/cnn"), hazard, missed))])
+    summary = summarize(matrix, matrix.releases[0])
+    assert (summary.targets, summary.clean, summary.graph_breaks, summary.over_budget) == (
+        1,
+        1,
+        0,
+        0,
+    )
+    assert (summary.hazards, summary.hazards_detected) == (2, 1)
+    row = next(line for line in matrix_markdown(matrix).splitlines() if line.startswith("| 2.13"))
+    assert "| 1/2 " in row

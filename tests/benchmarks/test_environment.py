@@ -57,3 +57,25 @@ def test_scoped_env_removes_a_variable_it_created():
     with scoped_env(name, "1"):
         assert os.environ[name] == "1"
     assert name not in os.environ
+
+
+def test_a_changed_report_folder_does_not_make_the_tree_dirty(tmp_path, monkeypatch):
+    """A run that rewrites a committed report (the version matrix) ran clean code."""
+    import subprocess
+
+    import foundation.environment as environment
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "report.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    monkeypatch.setattr(environment, "_REPO_ROOT", tmp_path)
+    (tmp_path / "reports" / "report.json").write_text('{"new": 1}')
+    assert environment.git_revision()[1] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert environment.git_revision()[1] is True
