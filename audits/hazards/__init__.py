@@ -35,8 +35,6 @@ _MODULES = (
     raise_under_fullgraph,
     batch_loop,
     data_dependent_branch,
-    plain_custom_pass,
-    mutated_input,
 )
 # Hazards with a clean counterpart: the same job done right, which no check may flag.
 _WITH_CLEAN = (batch_loop, data_dependent_branch, plain_custom_pass, mutated_input)

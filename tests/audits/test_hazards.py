@@ -6,6 +6,7 @@ from support.torch_release import GB_REGISTRY, item_breaks_fullgraph
 
 from audits.audit import audit_target
 from audits.builtin_targets import builtin_targets
+from audits.catalog import CATALOGS, catalog_targets
 from audits.checks.common import CheckSettings
 from audits.hazards import hazard_targets
 from reporting.schema.audit import CheckName, CheckStatus, TargetStatus
@@ -36,6 +37,13 @@ SKIPPED_HERE = {CheckName.CACHE, CheckName.CUDAGRAPHS}
 def test_every_hazard_of_the_issue_has_a_module():
     """One hazard module per hazard the audit promises to catch, each declaring its checks."""
     assert {name: set(t.expected_flags) for name, t in HAZARDS.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("catalog", CATALOGS)
+def test_every_catalog_names_each_target_once(catalog):
+    """A target listed twice is audited twice (a hazard's cache check is a minute each)."""
+    names = [t.name for t in catalog_targets(catalog)]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 
 # The shapes sweep compiles a dozen sizes, and a second recompile hazard adds nothing to
