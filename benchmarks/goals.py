@@ -1,4 +1,5 @@
-"""The goals of the benchmarks issue, evaluated on a run: met, missed, or not measured.
+"""The benchmarks' goals (speedups, MFU, slot overheads), evaluated on a run: met, missed,
+or not measured.
 
 A verdict follows the point estimate (a ratio of medians); the detail gives the CI and
 says when it straddles the threshold, so a reader sees how firm a verdict is. Goals for
