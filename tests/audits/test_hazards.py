@@ -34,7 +34,7 @@ EXPECTED = {
 SKIPPED_HERE = {CheckName.CACHE, CheckName.CUDAGRAPHS}
 
 
-def test_every_hazard_of_the_issue_has_a_module():
+def test_every_promised_hazard_has_a_module():
     """One hazard module per hazard the audit promises to catch, each declaring its checks."""
     assert {name: set(t.expected_flags) for name, t in HAZARDS.items()} == EXPECTED
 
