@@ -211,3 +211,43 @@ def test_the_bootstrap_settings_are_keyword_only():
         paired_bootstrap({"a": [1.0]}, lambda s: 0.0, 0.9)  # type: ignore[misc]
     interval = paired_bootstrap(samples={"a": [2.0]}, statistic=lambda s: float(s["a"][0]))
     assert interval.point == 2.0
+
+
+def test_ratios_are_true_divisions():
+    assert per_round_ratios([3.0, 1.0], [2.0, 4.0]) == (1.5, 0.25)
+
+
+@pytest.mark.parametrize(
+    "baseline, candidate", [([1.0], [1.0, 2.0]), ([1.0, 2.0], [1.0])], ids=["shorter", "longer"]
+)
+def test_per_round_ratios_refuse_series_of_different_lengths(baseline, candidate):
+    with pytest.raises(ValueError, match="equal lengths"):
+        per_round_ratios(baseline, candidate)
+
+
+def test_paired_bootstrap_refuses_series_of_different_lengths():
+    with pytest.raises(ValueError, match="equal lengths"):
+        paired_bootstrap({"a": [1.0, 2.0], "b": [1.0]}, lambda s: 0.0)
+
+
+@pytest.mark.parametrize("samples", [3.0, [[1.0, 2.0]]], ids=["scalar", "2-d"])
+def test_samples_must_be_one_dimensional(samples):
+    with pytest.raises(ValueError, match="1-d"):
+        summarize(samples)
+
+
+def test_geomean_takes_values_below_one():
+    assert geomean([0.5, 2.0]) == pytest.approx(1.0)
+
+
+def test_the_default_seed_is_zero():
+    """Reports name no seed: the default is fixed, so a rerun gives the same CI."""
+    rng = np.random.default_rng(3)
+    eager, compiled = rng.uniform(1, 2, size=12), rng.uniform(1, 2, size=12)
+    assert speedup_interval(eager, compiled) == speedup_interval(eager, compiled, seed=0)
+    assert speedup_interval(eager, compiled) != speedup_interval(eager, compiled, seed=1)
+
+
+def test_speedup_settings_are_keyword_only():
+    with pytest.raises(TypeError):
+        speedup_interval([1.0], [1.0], 0.9)  # type: ignore[misc]
