@@ -23,7 +23,7 @@ setup: $(STAMP) ## create .venv and install esper with its test and report extra
 # the run, most of which is compiling. Plain `pytest` runs in one process.
 XDIST = -n auto --dist loadfile
 
-test: $(STAMP) ## run the default test suite (CPU, about 11 minutes on 2 cores; README)
+test: $(STAMP) ## run the default test suite (CPU, about 5 minutes on 2 cores; README)
 	$(PY) -m pytest $(XDIST)
 
 test-fast: $(STAMP) ## the edit-test loop: every test not marked slow (README has the time)
