@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from foundation.processes import torch_has_gpu_support
 from reporting.schema.audit import TargetStatus
 from reporting.schema.report import load_report
 
@@ -193,8 +194,16 @@ def test_ctrl_c_keeps_the_finished_target_and_resume_runs_only_the_rest(tmp_path
     assert "not run" not in (out / "report.md").read_text()
 
 
+# The CLI refuses --start-method fork on a CUDA build of torch (test_start_method.py).
+FORK_ON_THIS_BUILD = pytest.mark.skipif(
+    torch_has_gpu_support(), reason="a CUDA build of torch refuses --start-method fork"
+)
+
+
 @pytest.mark.slow  # real subprocesses and signals: seconds each
-@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+@pytest.mark.parametrize(
+    "start_method", [pytest.param("fork", marks=FORK_ON_THIS_BUILD), "forkserver"]
+)
 def test_sigterm_exits_143_with_a_partial_report_and_no_orphans(tmp_path, start_method):
     """SIGTERM to the parent alone: exit 143, partial report, every child and grandchild gone."""
     process, out, stderr = _interrupt(
