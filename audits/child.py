@@ -22,7 +22,7 @@ from pathlib import Path
 
 from audits.audit import AuditPart, audit_target_part
 from audits.checks.common import CheckSettings
-from audits.targets import Target
+from audits.targets import Target, result_shell
 from foundation.codec import to_jsonable
 from foundation.files import atomic_write_text
 from foundation.processes import add_forkserver_preload
@@ -173,16 +173,7 @@ def _audit_distributed(
 def placeholder(
     job: Job, status: TargetStatus, error: ErrorInfo | None, duration_s: float = 0.0
 ) -> TargetResult:
-    return TargetResult(
-        name=job.name,
-        group=job.group,
-        description=job.description,
-        status=status,
-        expected_flags=job.expected_flags,
-        informational=job.informational,
-        error=error,
-        duration_s=duration_s,
-    )
+    return result_shell(job, status=status, error=error, duration_s=duration_s)
 
 
 def write_part(workdir: Path, index: int, part: AuditPart) -> None:

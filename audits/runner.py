@@ -37,7 +37,7 @@ from audits.child import (
     placeholder,
     preload_compile_stack,
 )
-from audits.targets import Target
+from audits.targets import Target, identity
 from foundation.codec import from_jsonable
 from foundation.processes import call_in_child, process_context
 from reporting.schema.audit import CheckName, ErrorInfo, TargetResult, TargetStatus
@@ -65,11 +65,7 @@ def job_for_target(target: Target, load: Callable[[], Target] | None = None) -> 
     if target.distributed is not None:  # a launcher and its ranks, each importing torch
         cost = 2.0 + target.distributed.world_size
     return Job(
-        name=target.name,
-        group=target.group,
-        description=target.description,
-        expected_flags=target.expected_flags,
-        informational=target.informational,
+        **identity(target),
         cost=cost,
         load=load or (lambda: target),
     )

@@ -16,7 +16,7 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
@@ -26,7 +26,24 @@ from reporting.schema.distributed import CompileOrder, Wrapper
 from reporting.schema.shapes import DimKind
 from reporting.schema.vocabulary import Task
 
+if TYPE_CHECKING:
+    from audits.child import Job
+
 Inputs = tuple[Any, ...]
+
+
+# What a Target and the runner's Job share, and every TargetResult starts from.
+IDENTITY_FIELDS = ("name", "group", "description", "expected_flags", "informational")
+
+
+def identity(source: Target | Job) -> dict[str, Any]:
+    """The identity fields of a target or job, to build a job or a result from."""
+    return {field: getattr(source, field) for field in IDENTITY_FIELDS}
+
+
+def result_shell(source: Target | Job, **fields: Any) -> TargetResult:
+    """A result with `source`'s identity plus `fields` (passed unless a status is given)."""
+    return TargetResult(**identity(source), **{"status": TargetStatus.PASSED, **fields})
 
 
 class CompileFn(Protocol):
@@ -239,14 +256,7 @@ class Target:
     def result(self, **fields: Any) -> TargetResult:
         """This target's result: its identity and hazard flags, plus `fields` (passed unless
         a status is given)."""
-        return TargetResult(
-            name=self.name,
-            group=self.group,
-            description=self.description,
-            expected_flags=self.expected_flags,
-            informational=self.informational,
-            **{"status": TargetStatus.PASSED, **fields},
-        )
+        return result_shell(self, **fields)
 
 
 def target_from_pair(

@@ -215,6 +215,14 @@ def shape_guards_logged() -> Iterator[list[str]]:
         logger.propagate = propagate
 
 
+def mega_cache_available() -> bool:
+    """torch.compiler's save_cache_artifacts / load_cache_artifacts pair (torch 2.7+)."""
+    import torch
+
+    compiler = torch.compiler
+    return hasattr(compiler, "save_cache_artifacts") and hasattr(compiler, "load_cache_artifacts")
+
+
 def missing_apis() -> tuple[str, ...]:
     """The optional APIs this torch lacks, by the names the checks' notes use.
 
@@ -227,8 +235,7 @@ def missing_apis() -> tuple[str, ...]:
     compiler = torch.compiler
     present = {
         "torch.export.draft_export": draft_export() is not None,
-        "torch.compiler.save_cache_artifacts": hasattr(compiler, "save_cache_artifacts")
-        and hasattr(compiler, "load_cache_artifacts"),
+        "torch.compiler.save_cache_artifacts": mega_cache_available(),
         "torch.compiler.set_stance": hasattr(compiler, "set_stance"),
     }
     return tuple(api for api, found in present.items() if not found)

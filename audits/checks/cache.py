@@ -42,6 +42,7 @@ import torch
 from audits.checks.common import CheckSettings, prepare_module, scalar_loss, target_inputs
 from audits.checks.torch_logs import captured_logs, messages
 from audits.targets import Target
+from audits.torch_compat import mega_cache_available
 from reporting.schema.basics import CheckStatus, not_available
 from reporting.schema.cache import CacheCounts, CacheResult, CacheRun, CacheRunKind, KeyChange
 from reporting.schema.vocabulary import Task
@@ -64,11 +65,6 @@ _VALUE_CHARS = 160
 
 def _not_available(api: str) -> str:
     return not_available(api, torch.__version__)
-
-
-def mega_cache_available() -> bool:
-    compiler = torch.compiler
-    return hasattr(compiler, "save_cache_artifacts") and hasattr(compiler, "load_cache_artifacts")
 
 
 # ----------------------------------------------------------------- in the fresh process
