@@ -24,6 +24,11 @@ from esper.leyline import (
 )
 
 
+def test_gate_levels_are_six_distinct_ordered_ints():
+    """G0..G5 are 0..5: callers sort gates, store them as ints and compare by value."""
+    assert [(g.name, int(g)) for g in GateLevel] == [(f"G{i}", i) for i in range(6)]
+
+
 def test_command_types_and_risk_levels():
     """The eight command types exist; risk levels are ordered ints GREEN=1 .. CRITICAL=5."""
     assert {c.name for c in CommandType} == {
