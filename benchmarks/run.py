@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import functools
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from benchmarks.ladders import build_ladder
 from benchmarks.runner import run_benchmarks
 from benchmarks.specs import select_specs
 from foundation.cli import UsageError, UsageParser
-from foundation.devices import local_cuda, resolve_device
+from foundation.devices import DEVICES, local_cuda, resolve_device
 from foundation.files import atomic_write_text
 from reporting.publish import check_out_dir, publish_benchmarks
 from reporting.rundir import RunDirExistsError
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks.run",
         description="Eager vs torch.compile throughput, compile time and memory of esper's hosts.",
     )
-    parser.add_argument(
+    add, flag = parser.add_argument, functools.partial(parser.add_argument, action="store_true")
+    add(
         "--workloads",
         nargs="+",
         metavar="GLOB",
@@ -60,108 +62,90 @@ def build_parser() -> argparse.ArgumentParser:
         help="globs over <family>/<task>/<variant>, e.g. 'cnn-small/*' or '*/train/bare' "
         "(default: the small sizes on CPU, all sizes on CUDA)",
     )
-    parser.add_argument(
-        "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where to run (default: auto)",
-    )
-    parser.add_argument(
+    add("--device", choices=DEVICES, default="auto", help="where to run (default: auto)")
+    add(
         "--dtype",
         choices=[p.value for p in Precision],
         default="fp32",
         help="fp32, or bf16 autocast (default: fp32)",
     )
-    parser.add_argument(
+    add(
         "--mode",
         nargs="+",
         choices=[m.value for m in CompileMode if m.compiled],
-        default=None,
         help="compiled modes to compare with eager "
         "(default: 'default', plus 'reduce-overhead' on CUDA)",
     )
-    parser.add_argument(
-        "--max-autotune",
-        action="store_true",
-        help="also compare mode='max-autotune' (slow to compile)",
-    )
-    parser.add_argument(
+    flag("--max-autotune", help="also compare mode='max-autotune' (slow to compile)")
+    add(
         "--backend",
         choices=("inductor", "aot_eager", "eager"),
         default="inductor",
         help="torch.compile backend; only inductor measures real speed (default: inductor)",
     )
-    parser.add_argument(
+    add(
         "--rounds",
         type=_positive_int,
         default=DEFAULT_ROUNDS,
-        help=f"interleaved rounds, each candidate once per round in a seeded random order "
-        f"(default: {DEFAULT_ROUNDS})",
+        help="interleaved rounds, each candidate once per round in a seeded random order "
+        "(default: %(default)s)",
     )
-    parser.add_argument(
+    flag(
         "--quick",
-        action="store_true",
         help="fast verdict: 5 short rounds, variants bare and dormant only, "
         "no cold/warm compile time, no memory",
     )
-    parser.add_argument(
+    add(
         "--compile-time",
-        choices=[scope.value for scope in CompileTimeScope],
+        choices=[s.value for s in CompileTimeScope],
         default=CompileTimeScope.BARE.value,
         help="which compiled workloads get a cold- and a warm-cache compile timing "
         "(default: bare; 'all' adds a cold compile per seed variant)",
     )
-    parser.add_argument(
+    flag(
         "--pad-vocab",
-        action="store_true",
         help="lever: round the transformer vocabulary up to a multiple of 64 "
         "(FLOPs are still counted on the unpadded vocabulary)",
     )
-    parser.add_argument(
+    add(
         "--optimizer",
-        choices=[step.value for step in OptimizerStep],
+        choices=[s.value for s in OptimizerStep],
         default=OptimizerStep.FOREACH.value,
         help="lever: AdamW step as torch's default (foreach), fused=True, or compiled "
         "(compiled candidates only; eager keeps the default) (default: foreach)",
     )
-    parser.add_argument(
-        "--tf32",
-        action="store_true",
-        help="lever: fp32 matmuls on TF32 tensor cores, set around each step (CUDA only)",
+    flag(
+        "--tf32", help="lever: fp32 matmuls on TF32 tensor cores, set around each step (CUDA only)"
     )
-    parser.add_argument(
+    flag(
         "--pure-bf16",
-        action="store_true",
         help="lever: parameters stored in bf16 (combine with --dtype bf16 for autocast too)",
     )
-    parser.add_argument(
+    add(
         "--sdpa-kernel",
-        choices=[kernel.value for kernel in SdpaKernel],
+        choices=[k.value for k in SdpaKernel],
         default=SdpaKernel.AUTO.value,
         help="lever: allow only this scaled_dot_product_attention backend "
         "(flash, efficient, cudnn: CUDA only); the kernel that ran is recorded either way "
         "(default: auto)",
     )
-    parser.add_argument(
+    flag(
         "--freezing",
-        action="store_true",
-        help="inductor option: freezing (weights as constants; inference graphs only), "
-        "scoped to each compiled module",
+        help="inductor option: freezing (weights as constants; inference "
+        "graphs only), scoped to each compiled module",
     )
-    parser.add_argument(
+    flag(
         "--no-weight-prepack",
-        action="store_true",
         help="with --freezing: keep inductor from prepacking weights for oneDNN on CPU",
     )
-    parser.add_argument(
+    add(
         "--ladder",
         choices=[ladder.value for ladder in Ladder],
-        default=None,
         help="instead of --mode: 'ablation' adds the levers one at a time to the first "
         "--mode; 'cpu-options' tries freezing, weight prepacking and max-autotune one at a "
         "time; rungs that cannot run on the device are reported as not applicable",
     )
-    parser.add_argument(
+    add(
         "--rungs",
         nargs="+",
         metavar="GLOB",
@@ -170,28 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
         "'+pad-vocab' (a cumulative rung still carries the levers above it), so one "
         "ladder can be measured over several short device runs (default: every rung)",
     )
-    parser.add_argument(
-        "--threads",
-        type=_positive_int,
-        default=None,
-        help="torch CPU threads (default: all visible CPUs)",
-    )
-    parser.add_argument(
+    add("--threads", type=_positive_int, help="torch CPU threads (default: all visible CPUs)")
+    add(
         "--out",
         type=Path,
-        default=None,
-        help=(
-            "new or empty run directory for report.json and its renders (summary.txt, "
-            "report.md, results.csv, the plots); default: reports/<UTC time>-<short sha>[-dirty]/"
-        ),
+        help="new or empty run directory for report.json and its renders (summary.txt, "
+        "report.md, results.csv, the plots); default: reports/<UTC time>-<short sha>[-dirty]/",
     )
-    parser.add_argument(
-        "--list", action="store_true", help="print the selected workload names and exit"
-    )
-    parser.add_argument(
+    flag("--list", help="print the selected workload names and exit")
+    flag(
         "-v",
         "--verbose",
-        action="store_true",
         help="progress on stderr even when it is not a terminal (a terminal always gets it)",
     )
     return parser
@@ -201,12 +174,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     try:
         # Asking torch.cuda here is safe: the benchmarks run in this one process.
         device = resolve_device(args.device, local_cuda() if args.device != "cpu" else None)
-        if args.mode is None:
-            modes = [CompileMode.DEFAULT] + (
-                [CompileMode.REDUCE_OVERHEAD] if device == "cuda" else []
-            )
-        else:
-            modes = [CompileMode.parse(value) for value in args.mode]
+        defaults = ["default", "reduce-overhead"] if device == "cuda" else ["default"]
+        modes = [CompileMode.parse(value) for value in args.mode or defaults]
         if args.max_autotune and CompileMode.MAX_AUTOTUNE not in modes:
             modes.append(CompileMode.MAX_AUTOTUNE)
         if args.backend != "inductor" and modes != [CompileMode.DEFAULT]:
@@ -224,16 +193,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             weight_prepack=not args.no_weight_prepack,
         )
         ladder = Ladder(args.ladder) if args.ladder is not None else None
-        rungs = () if ladder is None else build_ladder(ladder, options, modes[0], device)
-        if args.rungs:
-            if ladder is None:
-                raise ValueError("--rungs selects rungs of a --ladder; no --ladder was given")
-            rungs = tuple(
-                r for r in rungs if any(fnmatch.fnmatchcase(r.label, g) for g in args.rungs)
+        if args.rungs and ladder is None:
+            raise ValueError("--rungs selects rungs of a --ladder; no --ladder was given")
+        every = () if ladder is None else build_ladder(ladder, options, modes[0], device)
+        globs = args.rungs or ["*"]
+        rungs = tuple(r for r in every if any(fnmatch.fnmatchcase(r.label, g) for g in globs))
+        if every and not rungs:
+            raise ValueError(
+                f"--rungs {args.rungs} match no rung; rungs are {[r.label for r in every]}"
             )
-            if not rungs:
-                labels = [r.label for r in build_ladder(ladder, options, modes[0], device)]
-                raise ValueError(f"--rungs {args.rungs} match no rung; rungs are {labels}")
         measure = MeasureConfig(
             device=device,
             precision=Precision.parse(args.dtype),
