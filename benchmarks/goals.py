@@ -75,106 +75,80 @@ class Hardware(enum.Enum):
 class Goal:
     goal: str  # stable identifier
     description: str
-    hardware: Hardware
+    hardware: Hardware = Hardware.CPU
     metric: Metric
     subject: str  # result name for SPEEDUP/MFU, "<comparison>@<group>" for COMPARISON
     threshold: Threshold
     precision: Precision = Precision.FP32
 
 
-def _dormant_goals() -> list[Goal]:
-    return [
+GOALS: tuple[Goal, ...] = (
+    *(
+        Goal(
+            goal=f"cpu.{topology}.{task}.speedup",
+            description=f"{host}, compiled/eager throughput",
+            metric=Metric.SPEEDUP,
+            subject=f"{topology}-small/{task}/bare",
+            threshold=at_least(minimum),
+        )
+        for topology, task, host, minimum in (
+            ("cnn", "infer", "CNNHost inference", 2.0),
+            ("transformer", "infer", "TransformerHost inference", 1.2),
+            ("transformer", "train", "TransformerHost training step", 1.0),
+        )
+    ),
+    *(
         Goal(
             goal=f"cpu.{family}.{task}.dormant-vs-bare",
             description=f"{family} {task}: all slots dormant vs bare host, compiled (time ratio)",
-            hardware=Hardware.CPU,
             metric=Metric.COMPARISON,
             subject=f"dormant-vs-bare@{family}/{task}",
             threshold=within(0.03),
         )
         for family in ("cnn-small", "transformer-small")
         for task in ("infer", "train")
-    ]
-
-
-GOALS: tuple[Goal, ...] = (
-    Goal(
-        goal="cpu.cnn.infer.speedup",
-        description="CNNHost inference, compiled/eager throughput",
-        hardware=Hardware.CPU,
-        metric=Metric.SPEEDUP,
-        subject="cnn-small/infer/bare",
-        threshold=at_least(2.0),
     ),
-    Goal(
-        goal="cpu.transformer.infer.speedup",
-        description="TransformerHost inference, compiled/eager throughput",
-        hardware=Hardware.CPU,
-        metric=Metric.SPEEDUP,
-        subject="transformer-small/infer/bare",
-        threshold=at_least(1.2),
-    ),
-    Goal(
-        goal="cpu.transformer.train.speedup",
-        description="TransformerHost training step, compiled/eager throughput",
-        hardware=Hardware.CPU,
-        metric=Metric.SPEEDUP,
-        subject="transformer-small/train/bare",
-        threshold=at_least(1.0),
-    ),
-    *_dormant_goals(),
     *(
         Goal(
             goal=f"cpu.{family}.train.seed-training-cost",
             description=f"{family} train: (TRAINING seed - dormant) / seed alone fwd+bwd, compiled",
-            hardware=Hardware.CPU,
             metric=Metric.COMPARISON,
             subject=f"seed-training-overhead@{family}/train",
             threshold=at_most(1.0),
         )
         for family in ("cnn-small", "transformer-small")
     ),
-    Goal(
-        goal="hopper.gpt2-small.train.bf16.speedup",
-        description="TransformerHost gpt2-small training step, bf16, compiled/eager throughput",
-        hardware=Hardware.HOPPER,
-        metric=Metric.SPEEDUP,
-        subject="transformer-gpt2-small/train/bare",
-        threshold=at_least(1.5),
-        precision=Precision.BF16,
-    ),
-    Goal(
-        goal="hopper.gpt2-small.train.bf16.mfu",
-        description="TransformerHost gpt2-small training step, bf16, compiled MFU",
-        hardware=Hardware.HOPPER,
-        metric=Metric.MFU,
-        subject="transformer-gpt2-small/train/bare",
-        threshold=at_least(40.0, unit=" %"),
-        precision=Precision.BF16,
+    *(
+        Goal(
+            goal=f"hopper.gpt2-small.train.bf16.{metric.value}",
+            description=f"TransformerHost gpt2-small training step, bf16, compiled{what}",
+            hardware=Hardware.HOPPER,
+            metric=metric,
+            subject="transformer-gpt2-small/train/bare",
+            threshold=threshold,
+            precision=Precision.BF16,
+        )
+        for metric, what, threshold in (
+            (Metric.SPEEDUP, "/eager throughput", at_least(1.5)),
+            (Metric.MFU, " MFU", at_least(40.0, unit=" %")),
+        )
     ),
 )
 
 
 def _verdict(
-    goal: Goal, estimate: Interval | None, why_missing: str, mode: CompileMode | None
+    goal: Goal, estimate: Interval | None, mode: CompileMode | None = None, why_missing: str = ""
 ) -> GoalVerdict:
-    description = goal.description if mode is None else f"{goal.description} [{mode.value}]"
-    if estimate is None:
-        return GoalVerdict(
-            goal=goal.goal,
-            description=description,
-            status=GoalStatus.NOT_MEASURED,
-            target=goal.threshold.target,
-            measured=None,
-            detail=why_missing,
-        )
-    detail = f"{estimate.point:.3f} (95% CI {estimate.low:.3f}-{estimate.high:.3f})"
-    if goal.threshold.straddled_by(estimate):
-        detail += "; the CI straddles the threshold: not a firm verdict"
+    status, detail = GoalStatus.NOT_MEASURED, why_missing
+    if estimate is not None:
+        status = GoalStatus.MET if goal.threshold.holds(estimate.point) else GoalStatus.MISSED
+        detail = f"{estimate.point:.3f} (95% CI {estimate.low:.3f}-{estimate.high:.3f})"
+        if goal.threshold.straddled_by(estimate):
+            detail += "; the CI straddles the threshold: not a firm verdict"
     return GoalVerdict(
         goal=goal.goal,
-        description=description,
-        status=GoalStatus.MET if goal.threshold.holds(estimate.point) else GoalStatus.MISSED,
+        description=goal.description if mode is None else f"{goal.description} [{mode.value}]",
+        status=status,
         target=goal.threshold.target,
         measured=estimate,
         detail=detail,
@@ -205,36 +179,27 @@ def evaluate_goal(
     environment: EnvironmentRecord,
 ) -> GoalVerdict:
     if not goal.hardware.matches(environment):
-        return _verdict(
-            goal,
-            None,
-            f"needs {goal.hardware.value}; this run used {environment.device_name}",
-            None,
-        )
+        why = f"needs {goal.hardware.value}; this run used {environment.device_name}"
+        return _verdict(goal, None, why_missing=why)
     if goal.metric is Metric.COMPARISON:
         name, group = goal.subject.split("@")
-        found = next(
-            (
-                c
-                for c in comparisons
-                if c.name == name and c.group == group and c.mode is CompileMode.DEFAULT
-            ),
-            None,
-        )
+        wanted = (name, group, CompileMode.DEFAULT)
+        found = next((c for c in comparisons if (c.name, c.group, c.mode) == wanted), None)
         if found is None:
-            return _verdict(goal, None, f"{name} in {group} (default mode) was not measured", None)
-        return _verdict(goal, found.estimate, "", found.mode)
+            why = f"{name} in {group} (default mode) was not measured"
+            return _verdict(goal, None, why_missing=why)
+        return _verdict(goal, found.estimate, found.mode)
     result, why = _best_result(goal, results)
     if result is None:
-        return _verdict(goal, None, why, None)
+        return _verdict(goal, None, why_missing=why)
     if goal.metric is Metric.SPEEDUP:
-        return _verdict(goal, result.speedup, "", result.mode)
+        return _verdict(goal, result.speedup, result.mode)
     if result.mfu_compiled is None:
         return _verdict(
-            goal, None, f"no dense peak known for {environment.device_name}", result.mode
+            goal, None, result.mode, f"no dense peak known for {environment.device_name}"
         )
     percent = result.mfu_compiled * 100.0
-    return _verdict(goal, Interval(point=percent, low=percent, high=percent), "", result.mode)
+    return _verdict(goal, Interval(point=percent, low=percent, high=percent), result.mode)
 
 
 def evaluate_goals(
