@@ -62,9 +62,7 @@ def _decode(hint: Any, data: Any) -> Any:
         if len(present) == 1:  # an optional value: its own error says what is wrong
             return _decode(present[0], data)
         errors = []
-        for member in members:
-            if member is type(None):
-                continue
+        for member in present:
             try:
                 return _decode(member, data)
             except (TypeError, ValueError, KeyError) as exc:

@@ -71,15 +71,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def _git(*args: str) -> str | None:
+def _output(*argv: str) -> str | None:
+    """A command's stripped stdout, or None where it is missing or fails."""
     try:
         completed = subprocess.run(
-            ["git", *args],
-            cwd=_REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
+            argv, cwd=_REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -92,35 +88,26 @@ def git_revision() -> tuple[str | None, bool | None]:
     reports/ does not count: a run that replaces a committed report folder (the version
     matrix, a baseline update) changes what it writes, not the code it ran.
     """
-    sha = _git("rev-parse", "HEAD")
+    sha = _output("git", "rev-parse", "HEAD")
     if not sha:
         return None, None
-    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports")
+    status = _output(
+        "git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)reports"
+    )
     return sha, None if status is None else bool(status)
 
 
 def _cuda_driver() -> str | None:
-    try:
-        completed = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = completed.stdout.strip().splitlines()
-    return lines[0].strip() if lines else None
+    found = _output("nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader")
+    return found.splitlines()[0].strip() if found else None
 
 
 def load_average() -> tuple[float, float, float] | None:
     """os.getloadavg(), or None where the platform has none."""
     try:
-        one, five, fifteen = os.getloadavg()
+        return os.getloadavg()
     except (AttributeError, OSError):
         return None
-    return (one, five, fifteen)
 
 
 def collect_environment(

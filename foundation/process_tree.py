@@ -40,9 +40,7 @@ def is_running(pid: int) -> bool:
     """Whether `pid` is a live process (a zombie, dead but not yet reaped, is not)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process took the pid
+    except (ProcessLookupError, PermissionError):  # gone, or someone else's took the pid
         return False
     stat = Path(f"/proc/{pid}/stat")
     try:
@@ -87,4 +85,4 @@ def kill_leftovers(pids: Iterable[int], marker: str, wait_s: float = 5.0) -> tup
     deadline = time.monotonic() + wait_s
     while any(is_running(p) for p in killed) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return tuple(killed)
+    return killed

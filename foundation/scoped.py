@@ -51,9 +51,9 @@ def scoped_inductor_cache(directory: str | os.PathLike[str]) -> Iterator[None]:
     it between compilations in one process is enough; Triton's cache lives beneath it.
     """
     directory = os.fspath(directory)
-    with scoped_env("TORCHINDUCTOR_CACHE_DIR", directory):
-        with scoped_env("TRITON_CACHE_DIR", os.path.join(directory, "triton")):
-            yield
+    triton = os.path.join(directory, "triton")
+    with scoped_env("TORCHINDUCTOR_CACHE_DIR", directory), scoped_env("TRITON_CACHE_DIR", triton):
+        yield
 
 
 def reset_compiler_state() -> None:
