@@ -151,10 +151,9 @@ def measure_candidates(
         try:
             if any(c.mode.compiled for c in candidates):
                 _prime_compiler(device, config.backend)
+            timed = config.compile_time is not CompileTimeScope.NONE
             for candidate in candidates:
-                if config.compile_time is CompileTimeScope.NONE or not (
-                    candidate.mode.compiled and candidate.measure_compile_time
-                ):
+                if not (timed and candidate.mode.compiled and candidate.measure_compile_time):
                     continue
                 try:
                     with scoped_inductor_cache(cache_dirs[candidate.name]):
@@ -172,8 +171,7 @@ def measure_candidates(
             reset_compiler_state()
             steps: dict[str, Step] = {}
             for candidate in candidates:
-                measurement = found[candidate.name]
-                if measurement.error is not None:
+                if (measurement := found[candidate.name]).error is not None:
                     continue
                 phase = ErrorPhase.BUILD
                 try:
@@ -227,9 +225,7 @@ def measure_candidates(
                     found[name].per_call_s = values
                 report(f"  {config.rounds} rounds in {time.perf_counter() - started:.0f} s")
 
-            for candidate in candidates:
-                if candidate.name not in steps:
-                    continue
+            for candidate in (c for c in candidates if c.name in steps):
                 step, measurement = steps[candidate.name], found[candidate.name]
                 try:
                     if config.memory:

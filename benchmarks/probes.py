@@ -1,36 +1,36 @@
-"""What is recorded beside the timings of a candidate: clocks, peak memory, FLOPs and MFU,
-and the attention kernel that ran. Every reading is best effort: what the platform does
-not expose is recorded as not available, never estimated.
+"""What is recorded beside a candidate's timings: clocks, peak memory, FLOPs and MFU, and
+the attention kernel that ran. Every reading is best effort: what the platform does not
+expose is recorded as not available, never estimated.
 
-Clocks are read at the start and end of a group's timed rounds: a ratio between two
-candidates is only as good as the conditions both ran under, and a CPU that boosts at first
-and throttles later, or a GPU that drops its SM clock when it warms, shows up there rather
-than as a phantom speedup.
+Clocks are read at the start and end of a group's timed rounds: a CPU that boosts at
+first and throttles later, or a GPU whose SM clock drops as it warms, shows up there
+rather than as a phantom speedup.
 
-Peak memory on CUDA is the caching allocator's exact, resettable peak. On CPU the closest
-measure is the resident set's high-water mark (VmHWM); Linux lets a process reset its own
-mark by writing "5" to /proc/self/clear_refs, and where that is not allowed the mark covers
-the whole process lifetime and the result says so.
+Peak memory on CUDA is the caching allocator's exact, resettable peak; on CPU, the
+resident set's high-water mark (VmHWM), which a process resets by writing "5" to
+/proc/self/clear_refs. Where that is refused, the mark covers the process lifetime and
+the result says so.
 
 FLOPs come from FlopCounterMode on one eager call (matmuls, convolutions and attention,
-forward and backward), so eager and compiled share the same count: compiling changes how
-fast the work runs, not how much of it the model asks for. The peaks are vendor dense
-figures (foundation.hardware); a device missing from that table yields no MFU.
+forward and backward): compiling changes how fast the work runs, not how much of it there
+is. The peaks are vendor dense figures (foundation.hardware); an unlisted device gets no MFU.
 
-SDPA picks its backend per call and torch offers no query for "what did you pick". Every
-backend is its own aten op, and a compiled graph calls the same op as an extern kernel, so
-one profiled call names the backend for eager and compiled steps alike. Inductor could
-instead decompose attention into matmuls; then no SDPA op appears and the record says so.
+SDPA picks its backend per call and torch cannot be asked which. Every backend is its own
+aten op, which a compiled graph calls as an extern kernel, so one profiled call names it
+for eager and compiled steps alike. If inductor decomposes attention into matmuls instead,
+no SDPA op appears and the record says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import glob
 import resource
 import sys
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,40 +44,20 @@ from reporting.schema.measures import ClockReading, MemoryKind, PeakMemory
 NOT_AVAILABLE = "not available"
 
 
-def _read_sysfs_mhz(pattern: str) -> tuple[float, ...]:
-    values = []
-    for path in sorted(glob.glob(pattern)):
-        try:
-            with open(path, encoding="ascii") as handle:
-                values.append(int(handle.read().strip()) / 1000.0)  # kHz
-        except (OSError, ValueError):
-            return ()
-    return tuple(values)
-
-
-def _read_cpuinfo_mhz(path: str) -> tuple[float, ...]:
-    values = []
-    try:
-        with open(path, encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.lower().startswith("cpu mhz"):
-                    values.append(float(line.split(":", 1)[1]))
-    except (OSError, ValueError):
-        return ()
-    return tuple(values)
-
-
 def read_cpu_mhz(
     sysfs_pattern: str = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq",
     cpuinfo_path: str = "/proc/cpuinfo",
 ) -> tuple[tuple[float, ...], str]:
     """(MHz per CPU, source). cpufreq first: /proc/cpuinfo's figure is stale on some kernels."""
-    found = _read_sysfs_mhz(sysfs_pattern)
-    if found:
-        return found, "cpufreq scaling_cur_freq"
-    found = _read_cpuinfo_mhz(cpuinfo_path)
-    if found:
-        return found, "/proc/cpuinfo cpu MHz"
+    with contextlib.suppress(OSError, ValueError):  # an unreadable source: try the next
+        paths = sorted(glob.glob(sysfs_pattern))
+        found = tuple(int(Path(p).read_text(encoding="ascii")) / 1000.0 for p in paths)  # kHz
+        if found:
+            return found, "cpufreq scaling_cur_freq"
+    with contextlib.suppress(OSError, ValueError), open(cpuinfo_path, encoding="utf-8") as info:
+        lines = [line for line in info if line.lower().startswith("cpu mhz")]
+        if lines:
+            return tuple(float(line.split(":", 1)[1]) for line in lines), "/proc/cpuinfo cpu MHz"
     return (), NOT_AVAILABLE
 
 
@@ -110,28 +90,20 @@ def read_clocks(device: torch.device | str) -> ClockReading:
 
 
 def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
+    with (
+        contextlib.suppress(OSError, ValueError, IndexError),
+        open("/proc/self/status", encoding="ascii") as status,
+    ):
+        return next((int(line.split()[1]) for line in status if line.startswith(field + ":")), None)
     return None
 
 
 def _reset_rss_high_water_mark() -> bool:
     try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
-            clear_refs.write("5")
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
     except OSError:
         return False
     return True
-
-
-def _lifetime_peak_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
 def measure_peak_memory(
@@ -160,16 +132,12 @@ def measure_peak_memory(
         fn()
     peak_kib = _status_kib("VmHWM")
     if reset and peak_kib is not None and baseline_kib is not None:
-        return PeakMemory(
-            kind=MemoryKind.CPU_PEAK_RSS,
-            peak_bytes=peak_kib * 1024,
-            baseline_bytes=baseline_kib * 1024,
-        )
-    return PeakMemory(
-        kind=MemoryKind.CPU_LIFETIME_PEAK_RSS,
-        peak_bytes=_lifetime_peak_rss_bytes(),
-        baseline_bytes=(baseline_kib or 0) * 1024,
-    )
+        kind, peak = MemoryKind.CPU_PEAK_RSS, peak_kib * 1024
+    else:
+        lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; bytes on macOS
+        kind = MemoryKind.CPU_LIFETIME_PEAK_RSS
+        peak = lifetime if sys.platform == "darwin" else lifetime * 1024
+    return PeakMemory(kind=kind, peak_bytes=peak, baseline_bytes=(baseline_kib or 0) * 1024)
 
 
 def matmul_precision(dtype: torch.dtype) -> str:
