@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.measure import CandidateMeasurement
+from benchmarks.measure import CandidateMeasurement, GroupMeasurement
 from benchmarks.probes import dense_peak_flops, matmul_precision, model_flops_utilization
 from benchmarks.stats import paired_bootstrap, per_round_ratios, speedup_interval, summarize
 from benchmarks.steps import Workload
@@ -22,7 +22,6 @@ from reporting.schema.benchmark import (
     Comparison,
     ErrorPhase,
     ModeTiming,
-    RoundsRecord,
 )
 from reporting.schema.benchmark_settings import MeasureConfig, WorkloadOptions
 from reporting.schema.vocabulary import CompileMode, Task
@@ -86,15 +85,14 @@ def _mfu(
 def build_result(
     workload: Workload,
     side: Side,
-    measurements: Measurements,
+    group: GroupMeasurement,
     *,
     config: MeasureConfig,
     device_name: str,
-    rounds: RoundsRecord | None,
 ) -> BenchmarkResult:
     """Eager against one compiled side; the first error of either becomes the result's."""
-    eager = measurements[candidate_name(workload, CompileMode.EAGER.value)]
-    compiled = measurements[candidate_name(workload, side.key)]
+    eager = group.candidates[candidate_name(workload, CompileMode.EAGER.value)]
+    compiled = group.candidates[candidate_name(workload, side.key)]
     eager_timing, compiled_timing = _timing(eager), _timing(compiled)
     error = eager.error or compiled.error
     if error is None and (eager_timing is None or compiled_timing is None):
@@ -133,7 +131,7 @@ def build_result(
         mfu_eager=_mfu(flops, eager_timing, device_name, config),
         mfu_compiled=_mfu(flops, compiled_timing, device_name, config),
         error=error,
-        rounds=rounds,
+        rounds=group.rounds,
         setting=side.setting,
         options=side.options,
         attention_eager=eager.attention_kernel,

@@ -42,9 +42,7 @@ def round_orders(
         raise ValueError(f"candidate names must be unique, got {list(names)}")
     n = len(names)
     if seed is None:
-        return [
-            tuple(names[(start + offset) % n] for offset in range(n)) for start in range(rounds)
-        ]
+        return [tuple(names[s % n :]) + tuple(names[: s % n]) for s in range(rounds)]
     rng = np.random.default_rng(seed)
     return [tuple(names[int(i)] for i in rng.permutation(n)) for _ in range(rounds)]
 
@@ -116,15 +114,12 @@ def warm_up(
     if tolerance <= 0:
         raise ValueError(f"tolerance must be > 0, got {tolerance}")
     times: list[float] = []
-    drift: float | None = None
-    for _ in range(max_blocks):
+    drift, steady = None, False
+    while len(times) < max_blocks and not steady:
         times.append(timer.time_block(fn, iters))
         drift = median_drift(times, window)
-        if len(times) >= min_blocks and drift is not None and drift <= tolerance:
-            return WarmupOutcome(
-                blocks=len(times), steady=True, last_block_s=times[-1], drift=drift
-            )
-    return WarmupOutcome(blocks=len(times), steady=False, last_block_s=times[-1], drift=drift)
+        steady = len(times) >= min_blocks and drift is not None and drift <= tolerance
+    return WarmupOutcome(blocks=len(times), steady=steady, last_block_s=times[-1], drift=drift)
 
 
 def run_interleaved(
@@ -142,8 +137,7 @@ def run_interleaved(
     ``orders`` gives each round's order (see :func:`round_orders`); by default a rotation.
     """
     names = list(candidates)
-    missing = [name for name in names if name not in iters]
-    if missing:
+    if missing := [name for name in names if name not in iters]:
         raise ValueError(f"no iteration count for candidates {missing}")
     plan = [tuple(o) for o in orders] if orders is not None else round_orders(names, rounds)
     if len(plan) != rounds or any(sorted(order) != sorted(names) for order in plan):
@@ -151,6 +145,5 @@ def run_interleaved(
     per_call: dict[str, list[float]] = {name: [] for name in names}
     for order in plan:
         for name in order:
-            n = iters[name]
-            per_call[name].append(timer.time_block(candidates[name], n) / n)
+            per_call[name].append(timer.time_block(candidates[name], iters[name]) / iters[name])
     return per_call

@@ -7,11 +7,10 @@ Nothing here prints; progress goes to an optional callback.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from benchmarks.assemble import (
     Side,
@@ -77,14 +76,7 @@ def measure_workloads(
     side, and the raw measurements (for comparisons between workloads)."""
     measured = measure_candidates(workload_candidates(workloads, config), config, progress)
     results = [
-        build_result(
-            workload,
-            side,
-            measured.candidates,
-            config=config,
-            device_name=device_name,
-            rounds=measured.rounds,
-        )
+        build_result(workload, side, measured, config=config, device_name=device_name)
         for workload in workloads
         for side in compiled_sides(config)
     ]
@@ -98,18 +90,11 @@ def with_seed_alone(specs: Sequence[WorkloadSpec]) -> list[WorkloadSpec]:
     return [*specs, dataclasses.replace(specs[0], variant=Variant.SEED_ALONE)]
 
 
-@contextlib.contextmanager
-def _scoped_recompile_limit(limit: int) -> Iterator[None]:
-    """Room for every candidate's graphs where torch lacks isolate_recompiles."""
-    import torch._dynamo.config as dynamo_config
-
-    with dynamo_config.patch(recompile_limit=max(limit, dynamo_config.recompile_limit)):
-        yield
-
-
 def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> RunReport:
     """Measure every selected workload, a group (one family and task) at a time; the report
     holds the environment and the run (settings, results, comparisons and goals)."""
+    import torch._dynamo.config as dynamo_config
+
     from benchmarks.workloads import host_workload  # esper is imported only when measuring
 
     report = progress or (lambda _message: None)
@@ -125,7 +110,12 @@ def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> RunRe
     started = time.perf_counter()
     results: list[BenchmarkResult] = []
     comparisons: list[Comparison] = []
-    with scoped_num_threads(measure.threads or usable_cpus()), _scoped_recompile_limit(64):
+    # Room for every candidate's graphs where torch lacks isolate_recompiles.
+    recompile_limit = max(64, dynamo_config.recompile_limit)
+    with (
+        scoped_num_threads(measure.threads or usable_cpus()),
+        dynamo_config.patch(recompile_limit=recompile_limit),
+    ):
         environment = collect_environment(measure.device)
         for index, (group, members) in enumerate(groups.items(), start=1):
             report(f"[{index}] {group}: {', '.join(s.variant.value for s in members)}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -87,25 +88,15 @@ def paired_bootstrap(
 
 
 def speedup_interval(
-    baseline: Sequence[float],
-    candidate: Sequence[float],
-    *,
-    confidence: float = DEFAULT_CONFIDENCE,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
+    baseline: Sequence[float], candidate: Sequence[float], **bootstrap: Any
 ) -> Interval:
-    """Ratio of medians baseline/candidate with its paired bootstrap CI."""
+    """Ratio of medians baseline/candidate with its paired bootstrap CI; ``bootstrap`` takes
+    paired_bootstrap's confidence, resamples and seed."""
     per_round_ratios(baseline, candidate)  # validates pairing and positivity
-
-    def statistic(s: Mapping[str, np.ndarray]) -> float:
-        return float(np.median(s["baseline"]) / np.median(s["candidate"]))
-
     return paired_bootstrap(
         {"baseline": baseline, "candidate": candidate},
-        statistic,
-        confidence=confidence,
-        resamples=resamples,
-        seed=seed,
+        lambda s: float(np.median(s["baseline"]) / np.median(s["candidate"])),
+        **bootstrap,
     )
 
 
