@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from torch.utils._pytree import tree_flatten, tree_map
+from torch.utils._pytree import tree_flatten, tree_map, tree_map_only
 
 from reporting.schema.benchmark_settings import (
     MeasureConfig,
@@ -215,13 +215,6 @@ class OutputLoss(nn.Module):
         return output_loss(self.module(*args))
 
 
-def _bf16_floats(value: Any) -> Any:
-    """Float inputs follow bf16 weights; token ids stay integers."""
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value.to(torch.bfloat16)
-    return value
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Workload:
     """One step to measure: what its results are called and counted in, and how it is built."""
@@ -243,9 +236,11 @@ class Workload:
         (autocast, if on, still applies)."""
         torch.manual_seed(seed)
         module, inputs = self.parts(device, options)
-        if options.pure_bf16:
-            return module.to(torch.bfloat16), tree_map(_bf16_floats, inputs)
-        return module, inputs
+        if not options.pure_bf16:
+            return module, inputs
+        # Float inputs follow the bf16 weights; token ids stay integers.
+        to_bf16 = lambda t: t.to(torch.bfloat16) if t.is_floating_point() else t  # noqa: E731
+        return module.to(torch.bfloat16), tree_map_only(torch.Tensor, to_bf16, inputs)
 
     def step(
         self, mode: CompileMode, config: MeasureConfig, options: WorkloadOptions | None = None

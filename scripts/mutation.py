@@ -71,12 +71,10 @@ GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
         "esper/simic/features.py": (f"{KASMINA}/test_original_api.py",),
     },
     "checks": {
-        "audits/checks/fullgraph.py": CHECK_TESTS,
-        "audits/checks/breaks.py": CHECK_TESTS,
-        "audits/checks/recompiles.py": CHECK_TESTS,
-        "audits/checks/parity.py": CHECK_TESTS,
-        "audits/checks/exceptions.py": CHECK_TESTS,
-        "audits/checks/common.py": CHECK_TESTS,
+        **{
+            f"audits/checks/{name}.py": CHECK_TESTS
+            for name in ("fullgraph", "breaks", "recompiles", "parity", "exceptions", "common")
+        },
         "audits/checks/shapes.py": ("tests/audits/checks/test_shapes.py",),
         "audits/checks/shape_sweep.py": ("tests/audits/checks/test_shapes.py",),
         "audits/checks/export.py": ("tests/audits/checks/test_export.py",),
@@ -124,8 +122,7 @@ def _config(module: str, tests: tuple[str, ...]) -> Path:
 
 
 def _run(*argv: str) -> str:
-    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)
-    return done.stdout
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True).stdout
 
 
 def _tool(name: str) -> str:
@@ -185,8 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     modules = {m: tests for group in GROUPS.values() for m, tests in group.items()}
-    unknown = set(args.names) - set(GROUPS) - set(modules)
-    if unknown:
+    group_of = {m: group for group, members in GROUPS.items() for m in members}
+    if unknown := set(args.names) - set(GROUPS) - set(modules):
         valid = ", ".join(GROUPS)
         parser.error(f"unknown group(s) or module(s) {sorted(unknown)}; groups: {valid}")
     if args.list:
@@ -195,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{group:12} {module:45} {' '.join(tests)}")
         return 0
     OUT.mkdir(parents=True, exist_ok=True)
-    chosen = [m for m in modules if not args.names or m in args.names or _group_of(m) in args.names]
+    chosen = [m for m in modules if not args.names or {m, group_of[m]} & set(args.names)]
     for module in chosen:
         mutate(module, modules[module], args.retest_survivors)
         print(module, "done", flush=True)
@@ -203,10 +200,6 @@ def main(argv: list[str] | None = None) -> int:
     (OUT / "scores.md").write_text(table)
     print(table)
     return 0
-
-
-def _group_of(module: str) -> str:
-    return next(group for group, members in GROUPS.items() if module in members)
 
 
 def scores_table() -> str:
