@@ -11,32 +11,19 @@ carry an inapplicable lever into the rungs after it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from typing import Any
 
 from reporting.schema.benchmark_settings import Ladder, OptimizerStep, Rung, WorkloadOptions
 from reporting.schema.vocabulary import CompileMode
 
-
-def _mode_reason(mode: CompileMode, device: str) -> str | None:
-    if mode.needs_cuda and device != "cuda":
-        return f"{mode.value} is CUDA graphs: not applicable on {device}"
-    return None
-
-
-Change = Callable[[WorkloadOptions], WorkloadOptions]
-
-# The levers in the order they are added; each is (label, mode, change to the options).
-ABLATION_STEPS: tuple[tuple[str, CompileMode | None, Change], ...] = (
-    ("+pad-vocab", None, lambda o: dataclasses.replace(o, pad_vocab=True)),
-    ("+fused-optimizer", None, lambda o: dataclasses.replace(o, optimizer=OptimizerStep.FUSED)),
-    (
-        "+compiled-optimizer (for fused)",
-        None,
-        lambda o: dataclasses.replace(o, optimizer=OptimizerStep.COMPILED),
-    ),
-    ("+tf32", None, lambda o: dataclasses.replace(o, tf32=True)),
-    ("+pure-bf16", None, lambda o: dataclasses.replace(o, pure_bf16=True)),
-    ("+whole step under CUDA graphs", CompileMode.REDUCE_OVERHEAD, lambda o: o),
+# The levers in the order they are added; each is (label, mode, the options it changes).
+ABLATION_STEPS: tuple[tuple[str, CompileMode | None, dict[str, Any]], ...] = (
+    ("+pad-vocab", None, {"pad_vocab": True}),
+    ("+fused-optimizer", None, {"optimizer": OptimizerStep.FUSED}),
+    ("+compiled-optimizer (for fused)", None, {"optimizer": OptimizerStep.COMPILED}),
+    ("+tf32", None, {"tf32": True}),
+    ("+pure-bf16", None, {"pure_bf16": True}),
+    ("+whole step under CUDA graphs", CompileMode.REDUCE_OVERHEAD, {}),
 )
 
 
@@ -45,8 +32,10 @@ def ablation_ladder(base: WorkloadOptions, mode: CompileMode, device: str) -> tu
     rungs = [Rung(label="baseline", mode=mode, options=base, not_applicable=None)]
     current, current_mode = base, mode
     for label, step_mode, change in ABLATION_STEPS:
-        options, rung_mode = change(current), step_mode or current_mode
-        reason = options.not_applicable(device) or _mode_reason(rung_mode, device)
+        options, rung_mode = dataclasses.replace(current, **change), step_mode or current_mode
+        reason = options.not_applicable(device)
+        if rung_mode.needs_cuda and device != "cuda":
+            reason = reason or f"{rung_mode.value} is CUDA graphs: not applicable on {device}"
         if label.startswith("+whole step") and options.optimizer is not OptimizerStep.COMPILED:
             reason = reason or "the whole step is graphed only with the optimizer compiled"
         rungs.append(Rung(label=label, mode=rung_mode, options=options, not_applicable=reason))

@@ -38,10 +38,10 @@ def _wants_compile_time(workload: Workload, config: MeasureConfig) -> bool:
     """Cold and warm compiles cost tens of seconds each on a small CPU, and the seed
     variants share nearly all of the host's graph: by default only the bare host (or a
     module of benchmark_module) pays. Every candidate's first call is timed regardless."""
-    if config.compile_time is CompileTimeScope.ALL:
-        return True
     bare = workload.variant in (None, Variant.BARE.value)
-    return config.compile_time is CompileTimeScope.BARE and bare
+    return config.compile_time is CompileTimeScope.ALL or (
+        config.compile_time is CompileTimeScope.BARE and bare
+    )
 
 
 def workload_candidates(workloads: Sequence[Workload], config: MeasureConfig) -> list[Candidate]:
