@@ -1,15 +1,14 @@
 """Interleaved measurement: every candidate runs once per round, in one process.
 
-A shared machine drifts (other jobs, frequency scaling, thermal state). Timing eager for a
-minute and then compiled for a minute would fold that drift into the speedup. Running one
-block of each candidate per round, in an order drawn afresh (and seeded) for each round,
-puts all of them under the same conditions: a fixed or merely rotating order can line up
-with a periodic disturbance, or let one candidate always inherit another's cache state.
-The per-round pairs then feed the paired bootstrap in :mod:`benchmarks.stats`.
+A shared machine drifts (other jobs, frequency scaling, thermal state): timing eager for a
+minute, then compiled for a minute, would fold that drift into the speedup. One block of
+each candidate per round, in an order drawn afresh (and seeded) each round, puts all of
+them under the same conditions; a fixed or merely rotating order can line up with a
+periodic disturbance, or let one candidate always inherit another's cache state. The
+per-round pairs feed the paired bootstrap in :mod:`benchmarks.stats`.
 
-Phases are kept apart, as nanoGPT's bench does: calibration (how many calls make a block
-long enough to time), warm-up (until the median block time stops moving), then the timed
-rounds.
+Phases are kept apart, as in nanoGPT's bench: calibration (how many calls make a block long
+enough to time), warm-up (until the median block time stops moving), the timed rounds.
 """
 
 from __future__ import annotations
@@ -56,11 +55,9 @@ def calibrate_iters(fn: Step, timer: Timer, *, min_block_s: float, max_iters: in
     if min_block_s < 0:
         raise ValueError(f"min_block_s must be >= 0, got {min_block_s}")
     iters = 1
-    while iters < max_iters:
-        if timer.time_block(fn, iters) >= min_block_s:
-            return iters
+    while iters < max_iters and timer.time_block(fn, iters) < min_block_s:
         iters *= 2
-    return max_iters
+    return min(iters, max_iters)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

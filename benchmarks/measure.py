@@ -26,11 +26,11 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from benchmarks.interleave import (
+    Step,
     WarmupOutcome,
     calibrate_iters,
     round_orders,
@@ -44,8 +44,6 @@ from reporting.schema.benchmark import BenchmarkError, CompileTime, ErrorPhase, 
 from reporting.schema.benchmark_settings import CompileTimeScope, MeasureConfig
 from reporting.schema.measures import PeakMemory
 from reporting.schema.vocabulary import CompileMode
-
-Step = Callable[[], Any]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,13 +1,10 @@
 """Timing blocks of iterations, with one synchronization per block and never one per op.
 
-A :class:`Timer` runs ``fn`` ``iters`` times and returns the seconds the whole block took.
-On CPU that is a monotonic wall clock. On CUDA the work is asynchronous, so the block is
-bracketed by two CUDA events and the host waits once, on the end event, after the block:
-the launches inside the block overlap freely, as in a real training loop.
-
-Both implementations sit behind the same interface, so the benchmark code that drives
-them is exercised on CPU; the CUDA one also takes its event and synchronize functions as
-arguments, so its protocol (two events, one wait) is unit-tested on CPU with fakes.
+A :class:`Timer` returns the seconds ``iters`` calls of ``fn`` took. On CPU that is a
+monotonic wall clock. CUDA work is asynchronous, so two CUDA events bracket the block and
+the host waits once, on the end event: the launches inside overlap freely, as in a real
+training loop. The CUDA timer takes its event and synchronize functions as arguments, so
+its protocol (two events, one wait) is unit-tested on CPU with fakes.
 """
 
 from __future__ import annotations
@@ -49,11 +46,8 @@ class WallClockTimer:
 
 
 class CudaEventTimer:
-    """Two CUDA events around the block and one wait on the end event.
-
-    The device is synchronized once before the block, so work queued by an earlier block
-    is not billed to this one.
-    """
+    """Two CUDA events around the block and one wait on the end event; the device is
+    synchronized once before, so work queued by an earlier block is not billed to this one."""
 
     name = "cuda-event"
 
@@ -95,11 +89,8 @@ def synchronize(device: torch.device | str) -> None:
 
 
 def synchronized_clock() -> float:
-    """A perf_counter that first drains CUDA work; pytest-benchmark's timer for this suite.
-
-    pytest-benchmark reads its clock before and after each block of loops, so the sync
-    happens once per block, never inside the loop.
-    """
+    """A perf_counter that first drains CUDA work: pytest-benchmark's timer for the suite,
+    read before and after each block of loops, so the sync never happens inside the loop."""
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         torch.cuda.synchronize()
     return time.perf_counter()
