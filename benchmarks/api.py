@@ -17,7 +17,6 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 from benchmarks.runner import measure_workloads
 from benchmarks.steps import OutputLoss, Workload
-from foundation.devices import usable_cpus
 from foundation.environment import cpu_model
 from foundation.scoped import scoped_num_threads
 from reporting.schema.benchmark import BenchmarkResult
@@ -47,8 +46,7 @@ def benchmark_module(
         raise ValueError(
             f"benchmark_module compares eager with one compiled mode; got modes {config.modes}"
         )
-    is_tuple = isinstance(example_inputs, (tuple, list))
-    args = tuple(example_inputs) if is_tuple else (example_inputs,)
+    args = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
     if items_per_call is None:
         leaves, _ = tree_flatten(list(args))
         batched = [x for x in leaves if isinstance(x, torch.Tensor) and x.dim() > 0]
@@ -75,7 +73,7 @@ def benchmark_module(
         items_per_call=items_per_call,
         parts=parts,
     )
-    with scoped_num_threads(config.threads or usable_cpus()):
+    with scoped_num_threads(config.threads):
         device_name = torch.cuda.get_device_name() if config.device == "cuda" else cpu_model()
         (result,), _ = measure_workloads([workload], config, device_name)
     return result

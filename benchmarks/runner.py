@@ -23,7 +23,6 @@ from benchmarks.goals import evaluate_goals
 from benchmarks.measure import Candidate, GroupMeasurement, measure_candidates
 from benchmarks.specs import Variant, WorkloadSpec, select_specs
 from benchmarks.steps import Workload
-from foundation.devices import usable_cpus
 from foundation.environment import collect_environment, load_average
 from foundation.scoped import scoped_num_threads
 from reporting.schema.benchmark import BenchmarkResult, BenchmarkRun, Comparison
@@ -113,7 +112,7 @@ def run_benchmarks(config: RunConfig, progress: Progress | None = None) -> RunRe
     # Room for every candidate's graphs where torch lacks isolate_recompiles.
     recompile_limit = max(64, dynamo_config.recompile_limit)
     with (
-        scoped_num_threads(measure.threads or usable_cpus()),
+        scoped_num_threads(measure.threads),
         dynamo_config.patch(recompile_limit=recompile_limit),
     ):
         environment = collect_environment(measure.device)

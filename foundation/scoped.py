@@ -12,19 +12,19 @@ from collections.abc import Iterator
 
 import torch
 
+from foundation.devices import usable_cpus
+
 
 @contextlib.contextmanager
-def scoped_num_threads(threads: int | None) -> Iterator[int]:
-    """torch.set_num_threads for the block; None keeps the current count. Yields the count."""
-    previous = torch.get_num_threads()
-    if threads is None:
-        yield previous
-        return
+def scoped_num_threads(threads: int | None) -> Iterator[None]:
+    """torch.set_num_threads for the block; None: every CPU this process may run on."""
+    threads = usable_cpus() if threads is None else threads
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
+    previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        yield threads
+        yield
     finally:
         torch.set_num_threads(previous)
 
