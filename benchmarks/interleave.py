@@ -80,9 +80,7 @@ def median_drift(times: Sequence[float], window: int) -> float | None:
         return None
     previous = float(np.median(times[-2 * window : -window]))
     recent = float(np.median(times[-window:]))
-    if previous <= 0:
-        return None
-    return abs(recent / previous - 1.0)
+    return abs(recent / previous - 1.0) if previous > 0 else None
 
 
 def warm_up(

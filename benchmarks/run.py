@@ -8,6 +8,7 @@ and prints the table with speedups, CIs and goal verdicts. Bad usage exits 2 wit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import functools
 import sys
@@ -39,13 +40,10 @@ from reporting.schema.vocabulary import CompileMode, Precision
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+    with contextlib.suppress(ValueError):
+        if (value := int(text)) >= 1:
+            return value
+    raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -63,8 +63,7 @@ class CnnSize:
 
     def host_arguments(self) -> dict[str, Any]:
         """CNNHost's constructor arguments."""
-        names = ("num_classes", "n_blocks", "base_channels")
-        return {name: getattr(self, name) for name in names}
+        return {name: getattr(self, name) for name in ("num_classes", "n_blocks", "base_channels")}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

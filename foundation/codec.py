@@ -101,8 +101,7 @@ def _decode_record(cls: type, data: Any) -> Any:
     if not isinstance(data, dict):
         raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = set(data) - set(fields)
-    if unknown:
+    if unknown := set(data) - set(fields):
         raise ValueError(f"unknown fields for {cls.__name__}: {sorted(unknown)}")
     hints = typing.get_type_hints(cls)
     return cls(**{name: _decode(hints[name], data[name]) for name in fields if name in data})

@@ -9,6 +9,7 @@ dies (`die_with_parent`), and whoever launched it kills what is left by pid
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -68,11 +69,9 @@ def signal_processes(pids: Iterable[int], marker: str, signum: int) -> tuple[int
     sent = []
     for pid in pids:
         if is_running(pid) and marker in _command_line(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
-            except ProcessLookupError:
-                continue
-            sent.append(pid)
+                sent.append(pid)
     return tuple(sent)
 
 
