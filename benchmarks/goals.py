@@ -20,8 +20,10 @@ from reporting.schema.measures import Interval
 from reporting.schema.vocabulary import CompileMode, Precision
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, slots=True)
 class Threshold:
+    """A bound, built by at_least, at_most and within below."""
+
     target: str  # in words, for the report
     holds: Callable[[float], bool]
     straddled_by: Callable[[Interval], bool]
@@ -29,26 +31,20 @@ class Threshold:
 
 def at_least(value: float, unit: str = "x") -> Threshold:
     return Threshold(
-        target=f">= {value:g}{unit}",
-        holds=lambda x: x >= value,
-        straddled_by=lambda ci: ci.low < value <= ci.high,
+        f">= {value:g}{unit}", lambda x: x >= value, lambda ci: ci.low < value <= ci.high
     )
 
 
 def at_most(value: float) -> Threshold:
-    return Threshold(
-        target=f"<= {value:g}",
-        holds=lambda x: x <= value,
-        straddled_by=lambda ci: ci.low <= value < ci.high,
-    )
+    return Threshold(f"<= {value:g}", lambda x: x <= value, lambda ci: ci.low <= value < ci.high)
 
 
 def within(fraction: float) -> Threshold:
     low, high = 1.0 - fraction, 1.0 + fraction
     return Threshold(
-        target=f"within {fraction:.0%} of 1",
-        holds=lambda x: low <= x <= high,
-        straddled_by=lambda ci: ci.low < low or ci.high > high,
+        f"within {fraction:.0%} of 1",
+        lambda x: low <= x <= high,
+        lambda ci: ci.low < low or ci.high > high,
     )
 
 
