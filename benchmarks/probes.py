@@ -186,15 +186,9 @@ _KERNEL_OPS = (
 
 def kernels_in(op_names: Iterable[str]) -> tuple[str, ...]:
     """The SDPA backends named by forward ops of a trace, sorted; backward ops are skipped."""
-    found = set()
-    for name in op_names:
-        if "backward" in name.lower():
-            continue
-        for op, kernel in _KERNEL_OPS:
-            if op in name:
-                found.add(kernel)
-                break
-    return tuple(sorted(found))
+    forward = [name for name in op_names if "backward" not in name.lower()]
+    found = {next((kernel for op, kernel in _KERNEL_OPS if op in name), "") for name in forward}
+    return tuple(sorted(found - {""}))
 
 
 def attention_kernel(step: Callable[[], Any]) -> str:
