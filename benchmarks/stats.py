@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -88,15 +87,21 @@ def paired_bootstrap(
 
 
 def speedup_interval(
-    baseline: Sequence[float], candidate: Sequence[float], **bootstrap: Any
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
 ) -> Interval:
-    """Ratio of medians baseline/candidate with its paired bootstrap CI; ``bootstrap`` takes
-    paired_bootstrap's confidence, resamples and seed."""
+    """Ratio of medians baseline/candidate with its paired bootstrap CI."""
     per_round_ratios(baseline, candidate)  # validates pairing and positivity
     return paired_bootstrap(
         {"baseline": baseline, "candidate": candidate},
         lambda s: float(np.median(s["baseline"]) / np.median(s["candidate"])),
-        **bootstrap,
+        confidence=confidence,
+        resamples=resamples,
+        seed=seed,
     )
 
 
