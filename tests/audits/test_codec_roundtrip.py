@@ -3,6 +3,7 @@
 import json
 import math
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.result_strategies import results_of, same
@@ -37,6 +38,7 @@ RUN_OVERRIDES = {
         target_globs=st.lists(st.text(max_size=8), max_size=2).map(tuple),
     ),
 }
+# Tens of examples, seconds each: the default run has them, the fast loop does not.
 ROUND_TRIP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -46,6 +48,7 @@ def _through_json(cls, value):
     return from_jsonable(cls, json.loads(text))
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(results_of(TargetResult, OVERRIDES))
 def test_every_target_result_survives_strict_json(result):
@@ -53,6 +56,7 @@ def test_every_target_result_survives_strict_json(result):
     assert same(_through_json(TargetResult, result), result)
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(results_of(AuditRun, RUN_OVERRIDES))
 def test_every_audit_run_survives_the_report(run):

@@ -75,6 +75,7 @@ def test_forkserver_children_crash_and_time_out_alone(tmp_path):
     assert by_name["clean"].status is TargetStatus.PASSED
 
 
+@pytest.mark.slow  # starts a forkserver, which imports torch afresh
 def test_error_in_child_works_from_a_forkserver():
     """A user's factory is resolved in a child whatever the start method."""
     from functools import partial

@@ -100,6 +100,7 @@ RESULTS = benchmark_results()
 ROUND_TRIP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(RESULTS)
 def test_every_benchmark_result_survives_its_codec(result):
@@ -107,6 +108,7 @@ def test_every_benchmark_result_survives_its_codec(result):
     assert same(from_jsonable(BenchmarkResult, to_jsonable(result)), result)
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(st.lists(RESULTS, max_size=2))
 def test_a_benchmark_run_round_trips_through_the_report(results):
@@ -134,6 +136,7 @@ def _stored_and_read_back(result):
     return from_jsonable(TargetResult, json.loads(text)).benchmarks[0]
 
 
+@pytest.mark.slow
 @ROUND_TRIP
 @given(benchmark_results(FINITE))
 def test_a_finite_result_stored_in_an_audit_report_reads_back(result):

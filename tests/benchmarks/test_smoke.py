@@ -76,6 +76,7 @@ def test_tiny_run_round_trips_and_its_cpu_goals_are_not_measured(tiny_report):
     assert tiny_report.environment.threads == 1
 
 
+@pytest.mark.slow  # two compiles, one after clearing the caches
 def test_compile_time_is_measured_cold_and_warm():
     """With compile_time on, a compiled candidate records both first calls."""
     config = dataclasses.replace(

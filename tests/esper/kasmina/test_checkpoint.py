@@ -191,6 +191,7 @@ def _apply(slot, action, value):
         slot.germinate(value)
 
 
+@pytest.mark.slow  # 30 random lifecycles; the fixed round trips above stay in the fast loop
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(actions=LIFECYCLE_ACTIONS)
 def test_round_trip_after_a_random_lifecycle(actions):
