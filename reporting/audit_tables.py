@@ -1,34 +1,46 @@
 """The audit's tables: one row per target, then the breaks, recompiles, parity, exception
 cases, compile times, errors, device faults and the guard comparison behind the verdicts.
 
-Each function takes the AuditRun and returns a Table (reporting.tables), or None when there
-is nothing to show; the console summary and report.md render the same tables.
+Each takes the AuditRun and returns a Table (reporting.tables), or None when there is
+nothing to show; the console summary and report.md render the same tables.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from reporting.schema.audit import (
     AuditRun,
     CheckStatus,
     ExceptionCase,
-    GraphBreakInfo,
+    ExceptionsResult,
+    ParityResult,
     TargetResult,
     TargetStatus,
 )
-from reporting.tables import Table, code, number, seconds, table
+from reporting.tables import Cell, Table, at, code, joined, number, seconds, table
+
+_HAZARD = {TargetStatus.PASSED: "detected", TargetStatus.FAILED: "MISSED"}
+_FULLGRAPH = {CheckStatus.PASSED: "yes", CheckStatus.FAILED: "NO"}
+
+
+def per_check(
+    audit: AuditRun, check: str, rows: Callable[[str, Any], Iterable[Sequence[Cell]]]
+) -> list[Sequence[Cell]]:
+    """`rows(target name, result)` of each target that holds a result of `check`."""
+    return [
+        row
+        for t in audit.targets
+        if (r := getattr(t, check)) is not None
+        for row in rows(t.name, r)
+    ]
 
 
 def status_label(t: TargetResult) -> str:
     """A hazard passes by being flagged: say "detected" / "MISSED" rather than passed / failed."""
-    label = t.status.value
-    if t.expected_flags and t.status is TargetStatus.PASSED:
-        label = "detected"
-    elif t.expected_flags and t.status is TargetStatus.FAILED:
-        label = "MISSED"
+    label = _HAZARD.get(t.status, t.status.value) if t.expected_flags else t.status.value
     return label + (" (info)" if t.informational else "")
-
-
-_FULLGRAPH = {CheckStatus.PASSED: "yes", CheckStatus.FAILED: "NO"}
 
 
 def _failed(status: CheckStatus, text: str) -> str:
@@ -39,7 +51,7 @@ def _same(case: ExceptionCase) -> bool:
     return case.type_matches and case.message_matches
 
 
-def _target_row(t: TargetResult) -> list[str | None]:
+def _target_row(t: TargetResult) -> list[Cell]:
     fg, breaks, rec, parity, exc = t.fullgraph, t.breaks, t.recompiles, t.parity, t.exceptions
     time = t.compile_time
     compiles = None
@@ -63,7 +75,7 @@ def _target_row(t: TargetResult) -> list[str | None]:
         same,
         None if time is None else f"{time.first_call_s:.2f}",
         None if steady is None else f"{steady:.2f}",
-        ", ".join(c.value for c in t.expected_flags) or None,
+        joined(c.value for c in t.expected_flags),
     ]
 
 
@@ -76,26 +88,20 @@ def targets_table(audit: AuditRun) -> Table | None:
     return table(headers, map(_target_row, audit.targets))
 
 
-def _break_rows(t: TargetResult) -> list[list[str | None]]:
-    found: list[tuple[str, GraphBreakInfo]] = []
-    if t.fullgraph is not None and t.fullgraph.graph_break is not None:
-        found.append(("fullgraph", t.fullgraph.graph_break))
-    found.extend(("breaks", info) for info in (t.breaks.breaks if t.breaks else ()))
+def _break_rows(t: TargetResult) -> list[list[Cell]]:
+    first = t.fullgraph.graph_break if t.fullgraph else None
+    found = [("fullgraph", first)] if first else []
+    found += [("breaks", info) for info in (t.breaks.breaks if t.breaks else ())]
     rows, seen = [], set()
     for check, info in found:
         where = info.location
         key = (info.gb_type, where.file if where else None, where.line if where else None)
         if key not in seen:
             seen.add(key)
+            gb_type = info.gb_type + (f" ({info.gb_code})" if info.gb_code else "")
+            hint = info.hints[0] if info.hints else info.explanation
             rows.append(
-                [
-                    t.name,
-                    check,
-                    info.gb_type + (f" ({info.gb_code})" if info.gb_code else ""),
-                    code(f"{where.file}:{where.line}" if where else None),
-                    code(where.code if where else None),
-                    info.hints[0] if info.hints else info.explanation,
-                ]
+                [t.name, check, gb_type, at(where), code(where.code if where else None), hint]
             )
     return rows
 
@@ -122,28 +128,20 @@ def recompiles_table(audit: AuditRun) -> Table | None:
 
 
 def parity_table(audit: AuditRun) -> Table | None:
-    rows = [
-        [
-            t.name,
-            m.mode.value,
-            m.dtype.value,
-            number(m.output.max_abs),
-            number(m.output.max_rel),
-            None
-            if m.worst_grad is None
-            else f"{m.worst_grad.name}: {number(m.worst_grad.max_abs)}",
-            f"{number(m.output.atol, 2)} / {number(m.output.rtol, 2)}",
-            number(m.fp64_compiled_max_abs),
-            "ok" if m.passed else "FAIL",
-        ]
-        for t in audit.targets
-        for m in (t.parity.modes if t.parity else ())
-    ]
+    def rows(name: str, parity: ParityResult) -> Iterator[list[Cell]]:
+        for m in parity.modes:
+            out, grad = m.output, m.worst_grad
+            grad_abs = None if grad is None else f"{grad.name}: {number(grad.max_abs)}"
+            tolerance = f"{number(out.atol, 2)} / {number(out.rtol, 2)}"
+            figures = [number(out.max_abs), number(out.max_rel), grad_abs, tolerance]
+            fp64, verdict = number(m.fp64_compiled_max_abs), "ok" if m.passed else "FAIL"
+            yield [name, m.mode.value, m.dtype.value, *figures, fp64, verdict]
+
     headers = (
         "target | mode | dtype | output abs | output rel | worst grad abs | atol / rtol | "
         "compiled vs fp64 | parity"
     )
-    return table(headers, rows)
+    return table(headers, per_check(audit, "parity", rows))
 
 
 def _verdict(case: ExceptionCase) -> str:
@@ -153,50 +151,31 @@ def _verdict(case: ExceptionCase) -> str:
 
 
 def exceptions_table(audit: AuditRun) -> Table | None:
-    rows = [
-        [
-            t.name,
-            c.name,
-            code(c.expected_type),
-            code(c.eager_type or "nothing"),
-            code(c.compiled_type or "nothing"),
-            _verdict(c),
-            None if c.message_matches else c.compiled_message or None,
-        ]
-        for t in audit.targets
-        for c in (t.exceptions.cases if t.exceptions else ())
-    ]
+    def rows(name: str, e: ExceptionsResult) -> Iterator[list[Cell]]:
+        for c in e.cases:
+            raised = [code(c.eager_type or "nothing"), code(c.compiled_type or "nothing")]
+            message = None if c.message_matches else c.compiled_message or None
+            yield [name, c.name, code(c.expected_type), *raised, _verdict(c), message]
+
     headers = "target | bad input | expected | eager raised | compiled raised | parity | "
-    return table(headers + "compiled message", rows)
+    return table(headers + "compiled message", per_check(audit, "exceptions", rows))
 
 
 def compile_time_table(audit: AuditRun) -> Table | None:
-    rows = [
-        [
-            t.name,
-            seconds(t.compile_time.first_call_s),
-            seconds(t.compile_time.first_backward_s),
-            seconds(t.compile_time.steady_state_s),
-            str(t.compile_time.steady_calls),
-        ]
-        for t in audit.targets
-        if t.compile_time is not None
-    ]
+    rows = []
+    for t in audit.targets:
+        if (c := t.compile_time) is not None:
+            times = map(seconds, (c.first_call_s, c.first_backward_s, c.steady_state_s))
+            rows.append([t.name, *times, str(c.steady_calls)])
     headers = "target | first call (compiles) | first backward | steady call (median) | "
     return table(headers + "steady calls", rows)
 
 
 def errors_table(audit: AuditRun) -> Table | None:
     rows = [
-        [
-            t.name,
-            t.status.value,
-            code(t.error.type),
-            t.error.check.value if t.error.check else None,
-            t.error.message,
-        ]
+        [t.name, t.status.value, code(e.type), e.check and e.check.value, e.message]
         for t in audit.targets
-        if t.error is not None
+        if (e := t.error) is not None
     ]
     return table("target | status | error | during check | message", rows)
 
@@ -204,21 +183,14 @@ def errors_table(audit: AuditRun) -> Table | None:
 def device_faults_table(audit: AuditRun) -> Table | None:
     """CUDA errors that ended a target's process; the checks after them ran in a fresh one."""
     rows = [
-        [
-            t.name,
-            f.check.value,
-            f.input,
-            code(f.error_type),
-            f.message,
-            ", ".join(f.not_run) or None,
-        ]
+        [t.name, f.check.value, f.input, code(f.error_type), f.message, joined(f.not_run)]
         for t in audit.targets
         for f in t.device_faults
     ]
     return table("target | check | input | error | message | bad inputs not run", rows)
 
 
-def _guard_row(t: TargetResult) -> list[str | None]:
+def _guard_row(t: TargetResult) -> list[Cell]:
     fg = t.fullgraph
     normal = None
     if fg is not None:

@@ -8,18 +8,13 @@ tables are report.md's (reporting.audit_tables), less the columns report.md adds
 from __future__ import annotations
 
 import shlex
+from collections import Counter
 from pathlib import Path
 
 from foundation.environment import EnvironmentRecord
 from reporting import bench_table
 from reporting.audit_tables import guards_table, status_label, targets_table
-from reporting.extra_checks import (
-    cache_lines,
-    cudagraphs_lines,
-    distributed_lines,
-    export_lines,
-    shapes_lines,
-)
+from reporting.extra_checks import FAILURE_LINES
 from reporting.schema.audit import AuditRun, CheckStatus, GraphBreakInfo, TargetResult, TargetStatus
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks
@@ -73,31 +68,26 @@ def first_problem(t: TargetResult) -> list[str]:
         lines.append(f"fullgraph failed: {fg.error_type}: {fg.error_message}")
     lines += _recompile_lines(t)
     e = t.exceptions
-    if e is not None and e.status is CheckStatus.FAILED:
-        case = next((c for c in e.cases if not (c.type_matches and c.message_matches)), None)
-        if case is not None:
-            eager, compiled = case.eager_type or "nothing", case.compiled_type or "nothing"
-            lines.append(
-                f"bad input {case.name!r}: eager raises {eager}, compiled raises {compiled}"
-            )
-    lines += shapes_lines(t.shapes) + export_lines(t.export) + cache_lines(t.cache)
-    lines += cudagraphs_lines(t.cudagraphs) + distributed_lines(t.distributed)
+    cases = e.cases if e is not None and e.status is CheckStatus.FAILED else ()
+    if case := next((c for c in cases if not (c.type_matches and c.message_matches)), None):
+        eager, compiled = case.eager_type or "nothing", case.compiled_type or "nothing"
+        lines.append(f"bad input {case.name!r}: eager raises {eager}, compiled raises {compiled}")
+    for check, lines_of in FAILURE_LINES.items():
+        if (result := getattr(t, check)) is not None and result.status is CheckStatus.FAILED:
+            lines += lines_of(result)
     lines += [
         f"device fault in {fault.check.value} on {fault.input}: {fault.message} "
         "(the checks after it ran in a fresh process)"
         for fault in t.device_faults
     ]
     p = t.parity
-    mode = next((m for m in p.modes if not m.passed), None) if p is not None else None
-    if p is not None and p.status is CheckStatus.FAILED and mode is not None:
+    modes = p.modes if p is not None and p.status is CheckStatus.FAILED else ()
+    if mode := next((m for m in modes if not m.passed), None):
         worst = mode.output if not mode.output.passed else mode.worst_grad
-        if worst is None:
-            lines.append(f"parity ({mode.mode.value}): a gradient exists in one run only")
-        else:
-            lines.append(
-                f"parity ({mode.mode.value}): {worst.name} differs, "
-                f"max abs {worst.max_abs:.2e}, max rel {worst.max_rel:.2e}"
-            )
+        why = "a gradient exists in one run only"
+        if worst is not None:
+            why = f"{worst.name} differs, max abs {worst.max_abs:.2e}, max rel {worst.max_rel:.2e}"
+        lines.append(f"parity ({mode.mode.value}): {why}")
     return lines
 
 
@@ -117,10 +107,7 @@ def problems(run: AuditRun, *, everything: bool = False) -> str:
 
 
 def footer(run: AuditRun, env: EnvironmentRecord, out: str) -> str:
-    counts: dict[str, int] = {}
-    for t in run.targets:
-        counts[status_label(t)] = counts.get(status_label(t), 0) + 1
-    tally = ", ".join(f"{n} {s}" for s, n in counts.items())
+    tally = ", ".join(f"{n} {s}" for s, n in Counter(map(status_label, run.targets)).items())
     failing = len(run.failed_targets)
     verdict = "OK" if failing == 0 else f"{failing} target(s) fail --fail-on"
     not_run = sum(t.status is TargetStatus.NOT_RUN for t in run.targets)

@@ -1,21 +1,25 @@
 """The checks a run asks for (--shapes, --export, --cache, --cudagraphs, --distributed),
-rendered: one table each for report.md, the console's first-problem lines, and the rules
+rendered: one table each for report.md, the console's lines for a failed one, and the rules
 that call a change between two runs a regression. They live apart from audit_tables
 because most runs never hold them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
-from reporting.schema.audit import AuditRun, TargetResult
+from reporting.audit_tables import per_check
+from reporting.schema.audit import AuditRun
 from reporting.schema.basics import CheckStatus, SourceLocation
 from reporting.schema.cache import CacheCounts, CacheResult, CacheRunKind
 from reporting.schema.cudagraphs import CudagraphsResult
 from reporting.schema.distributed import DistributedResult
 from reporting.schema.export import ExportResult
 from reporting.schema.shapes import ShapesResult
-from reporting.tables import Table, code, seconds, table
+from reporting.tables import Cell, Table, at, code, joined, seconds, table
+
+Rows = Iterator[list[Cell]]
 
 
 def _where(location: SourceLocation | None) -> str:
@@ -26,35 +30,22 @@ def _where(location: SourceLocation | None) -> str:
 
 
 def shapes_table(audit: AuditRun) -> Table | None:
-    rows = []
-    for t in audit.targets:
-        s = t.shapes
-        if s is None:
-            continue
+    def rows(name: str, s: ShapesResult) -> Rows:
         if s.status is CheckStatus.SKIPPED:
-            rows.append([t.name, "skipped", s.skipped_reason, None, None, None, None])
-            continue
+            yield [name, "skipped", s.skipped_reason, None, None, None, None]
+            return
         fix = None if s.advice is None else f"{s.advice.advice.value}: {s.advice.code}"
         special = "; ".join(f"{x.dim} = {x.value} ({x.kind.value})" for x in s.specialisations)
-        rows.append(
-            [
-                t.name,
-                s.status.value,
-                ", ".join(s.dims),
-                f"{s.max_frame_compiles}/{s.budget}",
-                None if s.dynamic_from_call is None else str(s.dynamic_from_call),
-                special or None,
-                code(fix),
-            ]
-        )
+        dynamic = None if s.dynamic_from_call is None else str(s.dynamic_from_call)
+        sweep = [", ".join(s.dims), f"{s.max_frame_compiles}/{s.budget}", dynamic]
+        yield [name, s.status.value, *sweep, special or None, code(fix)]
+
     headers = "target | shapes | swept dims | compiles/budget | dynamic from call"
-    return table(headers + " | specialised | narrowest fix", rows)
+    return table(headers + " | specialised | narrowest fix", per_check(audit, "shapes", rows))
 
 
-def shapes_lines(s: ShapesResult | None) -> list[str]:
-    """What the console says about a failed sweep: the first recompile, and the fix."""
-    if s is None or s.status is not CheckStatus.FAILED:
-        return []
+def shapes_lines(s: ShapesResult) -> list[str]:
+    """A failed sweep on the console: the first recompile, and the fix."""
     lines = [f"shapes: {s.max_frame_compiles} compiles over the sweep for a budget of {s.budget}"]
     guard = next((g for call in s.calls for g in call.guard_failures), None)
     if guard is not None:
@@ -65,72 +56,66 @@ def shapes_lines(s: ShapesResult | None) -> list[str]:
     if s.advice is not None:
         lines.append(f"  narrowest fix ({s.advice.advice.value}): {s.advice.code}")
     elif s.trials:
-        lines.append(
-            "  no fix tried removed the recompiles: " + ", ".join(t.advice.value for t in s.trials)
-        )
+        tried = ", ".join(t.advice.value for t in s.trials)
+        lines.append(f"  no fix tried removed the recompiles: {tried}")
     return lines
+
+
+def shapes_findings(a: ShapesResult, b: ShapesResult) -> Iterator[str]:
+    """More compiles over the same sweep, or a sweep that newly fails."""
+    if CheckStatus.SKIPPED in (a.status, b.status):
+        return
+    if b.max_frame_compiles > a.max_frame_compiles or b.total_compiles > a.total_compiles:
+        yield (
+            f"compiles over the sweep {a.total_compiles} -> {b.total_compiles}, most per frame "
+            f"{a.max_frame_compiles} -> {b.max_frame_compiles} (budget {b.budget})"
+        )
+    elif a.status is CheckStatus.PASSED and b.status is not CheckStatus.PASSED:
+        yield f"shapes check {a.status.value} -> {b.status.value}"
 
 
 # ----------------------------------------------------------------------------- export
 
 
+def _kind(strict: bool) -> str:
+    return "strict" if strict else "non-strict"
+
+
 def export_table(audit: AuditRun) -> Table | None:
-    rows = []
-    for t in audit.targets:
-        e = t.export
-        if e is None:
-            continue
-        for attempt in e.attempts:
-            kind = "strict" if attempt.strict else "non-strict"
-            if attempt.exported and attempt.parity is not None:
-                outcome = f"exported, max abs {attempt.parity.max_abs:.2e}" + (
-                    "" if attempt.parity.passed else " (differs from eager)"
-                )
-            else:
-                outcome = f"{attempt.error_type}: {attempt.error_message}"
-            where = attempt.location
-            rows.append(
-                [
-                    t.name,
-                    e.status.value,
-                    kind,
-                    outcome,
-                    code(None if where is None else f"{where.file}:{where.line}"),
-                ]
-            )
-        for issue in e.draft_issues:
-            where = issue.location
-            rows.append(
-                [
-                    t.name,
-                    e.status.value,
-                    "draft_export",
-                    f"{issue.kind.value}: {issue.detail}",
-                    code(None if where is None else f"{where.file}:{where.line}"),
-                ]
-            )
+    def rows(name: str, e: ExportResult) -> Rows:
+        for a in e.attempts:
+            outcome = f"{a.error_type}: {a.error_message}"
+            if a.exported and a.parity is not None:
+                differs = "" if a.parity.passed else " (differs from eager)"
+                outcome = f"exported, max abs {a.parity.max_abs:.2e}{differs}"
+            yield [name, e.status.value, _kind(a.strict), outcome, at(a.location)]
+        for i in e.draft_issues:
+            yield [
+                name,
+                e.status.value,
+                "draft_export",
+                f"{i.kind.value}: {i.detail}",
+                at(i.location),
+            ]
         if e.captured_flags:
             flags = ", ".join(
                 f"{f.module or 'self'}.{f.attribute}={f.value}" for f in e.captured_flags
             )
-            rows.append([t.name, e.status.value, "flags baked in", flags, None])
-    return table("target | export | attempt | outcome | at", rows)
+            yield [name, e.status.value, "flags baked in", flags, None]
+
+    return table("target | export | attempt | outcome | at", per_check(audit, "export", rows))
 
 
-def export_lines(e: ExportResult | None) -> list[str]:
-    if e is None or e.status is not CheckStatus.FAILED:
-        return []
+def export_lines(e: ExportResult) -> list[str]:
     lines = []
-    for attempt in e.attempts:
-        kind = "strict" if attempt.strict else "non-strict"
-        if not attempt.exported:
+    for a in e.attempts:
+        kind = _kind(a.strict)
+        if not a.exported:
+            error = f"{a.error_type}: {a.error_message[:160]}{_where(a.location)}"
+            lines.append(f"export ({kind}): {error}")
+        elif a.parity is not None and not a.parity.passed:
             lines.append(
-                f"export ({kind}): {attempt.error_type}: {attempt.error_message[:160]}"
-                + _where(attempt.location)
-            )
-        elif attempt.parity is not None and not attempt.parity.passed:
-            lines.append(
-                f"export ({kind}): outputs differ from eager, max abs {attempt.parity.max_abs:.2e}"
+                f"export ({kind}): outputs differ from eager, max abs {a.parity.max_abs:.2e}"
             )
     lines += [
         f"  draft_export: {i.kind.value}: {i.detail[:120]}{_where(i.location)}"
@@ -139,6 +124,19 @@ def export_lines(e: ExportResult | None) -> list[str]:
     if e.draft_note:
         lines.append(f"  draft_export: {e.draft_note}")
     return lines
+
+
+def export_findings(a: ExportResult, b: ExportResult) -> Iterator[str]:
+    """An export (strict or not) that worked before and fails now, or now differs from eager."""
+    before = {x.strict: x for x in a.attempts}
+    for attempt in b.attempts:
+        old, kind = before.get(attempt.strict), _kind(attempt.strict)
+        if old is None or not old.exported:
+            continue
+        if not attempt.exported:
+            yield f"{kind} export now fails: {attempt.error_type}: {attempt.error_message[:120]}"
+        elif (old.parity and old.parity.passed) and not (attempt.parity and attempt.parity.passed):
+            yield f"{kind} export now differs from eager"
 
 
 # ----------------------------------------------------------------------------- cache
@@ -151,97 +149,72 @@ def _counts(c: CacheCounts | None) -> str | None:
 
 
 def cache_table(audit: AuditRun) -> Table | None:
-    rows = []
-    for t in audit.targets:
-        c = t.cache
-        if c is None:
-            continue
+    def rows(name: str, c: CacheResult) -> Rows:
         if c.status is CheckStatus.SKIPPED:
-            rows.append([t.name, "skipped", c.skipped_reason, None, None, None, None])
-            continue
+            yield [name, "skipped", c.skipped_reason, None, None, None, None]
+            return
         for run in c.runs:
             compile_s = None if run.error else seconds(run.compile_s)
-            rows.append(
-                [
-                    t.name,
-                    c.status.value,
-                    run.kind.value,
-                    compile_s,
-                    _counts(run.fx_graph),
-                    _counts(run.autograd),
-                    run.error or "; ".join(run.bypass_reasons) or None,
-                ]
-            )
+            counts = [_counts(run.fx_graph), _counts(run.autograd)]
+            note = run.error or joined(run.bypass_reasons, "; ")
+            yield [name, c.status.value, run.kind.value, compile_s, *counts, note]
         if c.mega_cache_note:
-            rows.append([t.name, c.status.value, "mega-cache", None, None, None, c.mega_cache_note])
+            yield [name, c.status.value, "mega-cache", None, None, None, c.mega_cache_note]
+
     headers = "target | cache | process | compile | FX graph cache | AOTAutograd cache | note"
-    return table(headers, rows)
+    return table(headers, per_check(audit, "cache", rows))
 
 
-def cache_lines(c: CacheResult | None) -> list[str]:
-    if c is None or c.status is not CheckStatus.FAILED:
-        return []
+def cache_lines(c: CacheResult) -> list[str]:
     lines = []
     for kind in (CacheRunKind.WARM, CacheRunKind.MEGA_CACHE):
         run = c.run(kind)
-        if run is None:
-            continue
-        if run.error:
+        if run is not None and run.error:
             lines.append(f"cache ({kind.value} process): {run.error[:160]}")
-            continue
-        for name, counts in (("FX graph", run.fx_graph), ("AOTAutograd", run.autograd)):
-            if counts is not None and (counts.misses or counts.bypasses):
-                lines.append(f"cache ({kind.value} process): {name} cache {_counts(counts)}")
-        lines += [f"  torch: {reason[:160]}" for reason in run.bypass_reasons[:2]]
+        elif run is not None:
+            for name, counts in (("FX graph", run.fx_graph), ("AOTAutograd", run.autograd)):
+                if counts is not None and (counts.misses or counts.bypasses):
+                    lines.append(f"cache ({kind.value} process): {name} cache {_counts(counts)}")
+            lines += [f"  torch: {reason[:160]}" for reason in run.bypass_reasons[:2]]
     lines += [
         f"  the {k.cache} key changed in {k.component}: {k.value[:100]}" for k in c.key_changes[:3]
     ]
     return lines
 
 
-def _misses(c: CacheResult | None) -> int | None:
-    if c is None or c.status is CheckStatus.SKIPPED:
+def _misses(c: CacheResult) -> int | None:
+    if c.status is CheckStatus.SKIPPED:
         return None
     runs = [r for r in c.runs if r.kind is not CacheRunKind.COLD and not r.error]
-    return sum(
-        counts.misses + counts.bypasses
-        for r in runs
-        for counts in (r.fx_graph, r.autograd)
-        if counts is not None
-    )
+    return sum(n.misses + n.bypasses for r in runs for n in (r.fx_graph, r.autograd) if n)
+
+
+def cache_findings(a: CacheResult, b: CacheResult) -> Iterator[str]:
+    """A warm or mega-cache process that misses (or bypasses) more than it did."""
+    before, now = _misses(a), _misses(b)
+    if before is not None and now is not None and now > before:
+        yield f"cache misses after the cold run {before} -> {now}"
 
 
 # ----------------------------------------------------------------------------- cudagraphs
 
 
 def cudagraphs_table(audit: AuditRun) -> Table | None:
-    rows = []
-    for t in audit.targets:
-        g = t.cudagraphs
-        if g is None:
-            continue
+    def rows(name: str, g: CudagraphsResult) -> Rows:
         if g.status is CheckStatus.SKIPPED:
-            rows.append([t.name, "not applicable", None, None, None, g.skipped_reason])
-            continue
+            yield [name, "not applicable", None, None, None, g.skipped_reason]
+            return
         for step in g.steps:
-            reasons = step.skip_reasons + step.rerecord_reasons
-            rows.append(
-                [
-                    t.name,
-                    g.status.value,
-                    step.step,
-                    f"{step.recordings}"
-                    + ("" if step.max_recordings is None else f"/{step.max_recordings}"),
-                    str(step.skips),
-                    step.error or "; ".join(reasons) or None,
-                ]
-            )
-    return table("target | cudagraphs | step | recordings/allowed | skips | reason", rows)
+            allowed = "" if step.max_recordings is None else f"/{step.max_recordings}"
+            reason = step.error or joined(step.skip_reasons + step.rerecord_reasons, "; ")
+            recordings = f"{step.recordings}{allowed}"
+            yield [name, g.status.value, step.step, recordings, str(step.skips), reason]
+
+    headers = "target | cudagraphs | step | recordings/allowed | skips | reason"
+    return table(headers, per_check(audit, "cudagraphs", rows))
 
 
-def cudagraphs_lines(g: CudagraphsResult | None) -> list[str]:
-    if g is None or g.status is not CheckStatus.FAILED:
-        return []
+def cudagraphs_lines(g: CudagraphsResult) -> list[str]:
     if not g.recorded:
         return ["cudagraphs: no CUDA graph was recorded under reduce-overhead"]
     lines = []
@@ -257,105 +230,9 @@ def cudagraphs_lines(g: CudagraphsResult | None) -> list[str]:
     return lines
 
 
-# ----------------------------------------------------------------------------- distributed
-
-
-def distributed_table(audit: AuditRun) -> Table | None:
-    rows = []
-    for t in audit.targets:
-        d = t.distributed
-        if d is None:
-            continue
-        if d.status is CheckStatus.SKIPPED:
-            rows.append([t.name, "skipped", None, None, None, None, d.skipped_reason])
-            continue
-        for r in d.ranks:
-            worst = r.worst_grad if r.worst_grad and not r.worst_grad.passed else r.output
-            rows.append(
-                [
-                    t.name,
-                    d.status.value,
-                    f"{d.wrapper.value} rank {r.rank}",
-                    f"{r.compiled_graphs} (min {d.min_graphs})",
-                    f"{r.max_frame_compiles}/{d.budget}",
-                    f"{worst.name}: {worst.max_abs:.2e}",
-                    None if r.passed else "fails",
-                ]
-            )
-    headers = "target | distributed | rank | graphs | compiles/budget | worst diff | note"
-    return table(headers, rows)
-
-
-def distributed_lines(d: DistributedResult | None) -> list[str]:
-    if d is None or d.status is not CheckStatus.FAILED:
-        return []
-    lines = []
-    for r in d.ranks:
-        if r.compiled_graphs < d.min_graphs:
-            lines.append(
-                f"distributed ({d.wrapper.value}) rank {r.rank}: {r.compiled_graphs} compiled "
-                f"graph(s), expected at least {d.min_graphs} (bucket splits)"
-            )
-        if r.max_frame_compiles > d.budget:
-            guard = f"; guard: {r.guard_failures[0][:120]}" if r.guard_failures else ""
-            lines.append(
-                f"distributed ({d.wrapper.value}) rank {r.rank}: compiled "
-                f"{r.max_frame_compiles}x for a budget of {d.budget}{guard}"
-            )
-        for diff in (r.output, r.worst_grad):
-            if diff is not None and not diff.passed:
-                lines.append(
-                    f"distributed ({d.wrapper.value}) rank {r.rank}: {diff.name} differs from "
-                    f"eager, max abs {diff.max_abs:.2e}"
-                )
-    return lines
-
-
-# ----------------------------------------------------------------------------- regressions
-
-
-def shapes_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    """More compiles over the same sweep, or a sweep that newly fails."""
-    a, b = base.shapes, new.shapes
-    if not (a and b) or CheckStatus.SKIPPED in (a.status, b.status):
-        return
-    if b.max_frame_compiles > a.max_frame_compiles or b.total_compiles > a.total_compiles:
-        yield (
-            f"compiles over the sweep {a.total_compiles} -> {b.total_compiles}, most per frame "
-            f"{a.max_frame_compiles} -> {b.max_frame_compiles} (budget {b.budget})"
-        )
-    elif a.status is CheckStatus.PASSED and b.status is not CheckStatus.PASSED:
-        yield f"shapes check {a.status.value} -> {b.status.value}"
-
-
-def export_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    """An export (strict or not) that worked before and fails now, or now differs from eager."""
-    a, b = base.export, new.export
-    if not (a and b):
-        return
-    before = {x.strict: x for x in a.attempts}
-    for attempt in b.attempts:
-        old = before.get(attempt.strict)
-        kind = "strict" if attempt.strict else "non-strict"
-        if old is None or not old.exported:
-            continue
-        if not attempt.exported:
-            yield f"{kind} export now fails: {attempt.error_type}: {attempt.error_message[:120]}"
-        elif (old.parity and old.parity.passed) and not (attempt.parity and attempt.parity.passed):
-            yield f"{kind} export now differs from eager"
-
-
-def cache_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    """A warm or mega-cache process that misses (or bypasses) more than it did."""
-    before, now = _misses(base.cache), _misses(new.cache)
-    if before is not None and now is not None and now > before:
-        yield f"cache misses after the cold run {before} -> {now}"
-
-
-def cudagraphs_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
+def cudagraphs_findings(a: CudagraphsResult, b: CudagraphsResult) -> Iterator[str]:
     """More CUDA-graph skips, or no graph where there was one."""
-    a, b = base.cudagraphs, new.cudagraphs
-    if not (a and b) or CheckStatus.SKIPPED in (a.status, b.status):
+    if CheckStatus.SKIPPED in (a.status, b.status):
         return
     if b.total_skips > a.total_skips:
         yield f"CUDA-graph skips {a.total_skips} -> {b.total_skips}"
@@ -363,12 +240,68 @@ def cudagraphs_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
         yield "no CUDA graph recorded any more"
 
 
-def distributed_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
+# ----------------------------------------------------------------------------- distributed
+
+
+def distributed_table(audit: AuditRun) -> Table | None:
+    def rows(name: str, d: DistributedResult) -> Rows:
+        if d.status is CheckStatus.SKIPPED:
+            yield [name, "skipped", None, None, None, None, d.skipped_reason]
+            return
+        for r in d.ranks:
+            worst = r.worst_grad if r.worst_grad and not r.worst_grad.passed else r.output
+            rank, graphs = (
+                f"{d.wrapper.value} rank {r.rank}",
+                f"{r.compiled_graphs} (min {d.min_graphs})",
+            )
+            figures = [
+                graphs,
+                f"{r.max_frame_compiles}/{d.budget}",
+                f"{worst.name}: {worst.max_abs:.2e}",
+            ]
+            yield [name, d.status.value, rank, *figures, None if r.passed else "fails"]
+
+    headers = "target | distributed | rank | graphs | compiles/budget | worst diff | note"
+    return table(headers, per_check(audit, "distributed", rows))
+
+
+def distributed_lines(d: DistributedResult) -> list[str]:
+    lines = []
+    for r in d.ranks:
+        rank = f"distributed ({d.wrapper.value}) rank {r.rank}"
+        if r.compiled_graphs < d.min_graphs:
+            lines.append(
+                f"{rank}: {r.compiled_graphs} compiled graph(s), "
+                f"expected at least {d.min_graphs} (bucket splits)"
+            )
+        if r.max_frame_compiles > d.budget:
+            guard = f"; guard: {r.guard_failures[0][:120]}" if r.guard_failures else ""
+            lines.append(
+                f"{rank}: compiled {r.max_frame_compiles}x for a budget of {d.budget}{guard}"
+            )
+        lines += [
+            f"{rank}: {diff.name} differs from eager, max abs {diff.max_abs:.2e}"
+            for diff in (r.output, r.worst_grad)
+            if diff is not None and not diff.passed
+        ]
+    return lines
+
+
+def distributed_findings(a: DistributedResult, b: DistributedResult) -> Iterator[str]:
     """More compiles on a rank, or a distributed run that passed and now fails."""
-    a, b = base.distributed, new.distributed
-    if not (a and b) or CheckStatus.SKIPPED in (a.status, b.status):
+    if CheckStatus.SKIPPED in (a.status, b.status):
         return
     if (b.most_compiles or 0) > (a.most_compiles or 0):
         yield f"compiles per rank {a.most_compiles} -> {b.most_compiles} (budget {b.budget})"
     elif a.status is CheckStatus.PASSED and b.status is not CheckStatus.PASSED:
         yield f"distributed check {a.status.value} -> {b.status.value}"
+
+
+# What the console says about each check when it failed, by TargetResult field.
+FAILURE_LINES: dict[str, Callable[[Any], list[str]]] = {
+    "shapes": shapes_lines,
+    "export": export_lines,
+    "cache": cache_lines,
+    "cudagraphs": cudagraphs_lines,
+    "distributed": distributed_lines,
+}

@@ -20,17 +20,21 @@ number, so an edit above a known break does not read as a new one.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from reporting.extra_checks import (
-    cache_findings,
-    cudagraphs_findings,
-    distributed_findings,
-    export_findings,
-    shapes_findings,
+from reporting import extra_checks as extra
+from reporting.schema.audit import (
+    BreaksResult,
+    CheckStatus,
+    ExceptionsResult,
+    FullgraphResult,
+    GraphBreakInfo,
+    ParityResult,
+    RecompilesResult,
+    TargetResult,
 )
-from reporting.schema.audit import CheckStatus, GraphBreakInfo, TargetResult
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks, speedup_key, speedup_label
 from reporting.tables import markdown_text, table
@@ -126,16 +130,15 @@ def _status_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
         yield f"hazard no longer flagged by: {', '.join(lost)}"
 
 
-def _break_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    was, now = base.fullgraph, new.fullgraph
-    if was and now and was.status is CheckStatus.PASSED and now.status is CheckStatus.FAILED:
-        cause = f"{now.error_type}: {now.error_message}"
-        if now.graph_break is not None:
-            cause = _describe_break(now.graph_break)
+def _fullgraph_findings(a: FullgraphResult, b: FullgraphResult) -> Iterator[str]:
+    if a.status is CheckStatus.PASSED and b.status is CheckStatus.FAILED:
+        cause = f"{b.error_type}: {b.error_message}"
+        if b.graph_break is not None:
+            cause = _describe_break(b.graph_break)
         yield f"no longer compiles with fullgraph=True: {cause}"
-    a, b = base.breaks, new.breaks
-    if not (a and b):
-        return
+
+
+def _break_findings(a: BreaksResult, b: BreaksResult) -> Iterator[str]:
     if b.graph_count > a.graph_count or b.break_count > a.break_count:
         yield (
             f"graphs {a.graph_count} -> {b.graph_count}, breaks {a.break_count} -> {b.break_count}"
@@ -144,10 +147,7 @@ def _break_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
     yield from (f"new break: {_describe_break(i)}" for i in b.breaks if _break_key(i) not in known)
 
 
-def _recompile_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    a, b = base.recompiles, new.recompiles
-    if not (a and b):
-        return
+def _recompile_findings(a: RecompilesResult, b: RecompilesResult) -> Iterator[str]:
     if b.max_frame_compiles > a.max_frame_compiles or b.total_compiles > a.total_compiles:
         guards = [g for step in b.steps for g in step.guard_failures]
         yield (
@@ -160,10 +160,7 @@ def _recompile_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
         yield f"recompile_limit {b.recompile_limit} now hit{fallback}"
 
 
-def _parity_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    a, b = base.parity, new.parity
-    if not (a and b):
-        return
+def _parity_findings(a: ParityResult, b: ParityResult) -> Iterator[str]:
     passed_before = {(m.mode, m.dtype) for m in a.modes if m.passed}
     lost = [m for m in b.modes if not m.passed and (m.mode, m.dtype) in passed_before]
     for mode in lost:
@@ -179,10 +176,7 @@ def _parity_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
         yield f"parity check {a.status.value} -> {b.status.value}"
 
 
-def _exception_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
-    a, b = base.exceptions, new.exceptions
-    if not (a and b):
-        return
+def _exception_findings(a: ExceptionsResult, b: ExceptionsResult) -> Iterator[str]:
     matched_before = {c.name for c in a.cases if c.type_matches and c.message_matches}
     for case in b.cases:
         if case.name in matched_before and not (case.type_matches and case.message_matches):
@@ -194,29 +188,30 @@ def _exception_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
             ).rstrip(": ")
 
 
-_TARGET_RULES = (
-    (RegressionKind.STATUS, _status_findings),
-    (RegressionKind.GRAPH_BREAK, _break_findings),
-    (RegressionKind.RECOMPILES, _recompile_findings),
-    (RegressionKind.PARITY, _parity_findings),
-    (RegressionKind.EXCEPTION_PARITY, _exception_findings),
-    (RegressionKind.SHAPES, shapes_findings),
-    (RegressionKind.EXPORT, export_findings),
-    (RegressionKind.CACHE, cache_findings),
-    (RegressionKind.CUDAGRAPHS, cudagraphs_findings),
-    (RegressionKind.DISTRIBUTED, distributed_findings),
+# Each rule compares one check's results (a TargetResult field) where both runs hold one.
+_CHECK_RULES: tuple[tuple[RegressionKind, str, Callable[[Any, Any], Iterator[str]]], ...] = (
+    (RegressionKind.GRAPH_BREAK, "fullgraph", _fullgraph_findings),
+    (RegressionKind.GRAPH_BREAK, "breaks", _break_findings),
+    (RegressionKind.RECOMPILES, "recompiles", _recompile_findings),
+    (RegressionKind.PARITY, "parity", _parity_findings),
+    (RegressionKind.EXCEPTION_PARITY, "exceptions", _exception_findings),
+    (RegressionKind.SHAPES, "shapes", extra.shapes_findings),
+    (RegressionKind.EXPORT, "export", extra.export_findings),
+    (RegressionKind.CACHE, "cache", extra.cache_findings),
+    (RegressionKind.CUDAGRAPHS, "cudagraphs", extra.cudagraphs_findings),
+    (RegressionKind.DISTRIBUTED, "distributed", extra.distributed_findings),
 )
 
 
 def compare_targets(base: TargetResult, new: TargetResult) -> list[Finding]:
     """Compile-status regressions of one target."""
+    found = [(RegressionKind.STATUS, detail) for detail in _status_findings(base, new)]
     # A hazard's breaks and failures are the point: only its detection (status) counts.
-    rules = _TARGET_RULES[:1] if new.expected_flags else _TARGET_RULES
-    return [
-        Finding(target=new.name, kind=kind, detail=detail, gating=not new.informational)
-        for kind, rule in rules
-        for detail in rule(base, new)
-    ]
+    for kind, check, rule in () if new.expected_flags else _CHECK_RULES:
+        a, b = getattr(base, check), getattr(new, check)
+        found += [(kind, detail) for detail in rule(a, b)] if a and b else []
+    gating = not new.informational
+    return [Finding(target=new.name, kind=k, detail=d, gating=gating) for k, d in found]
 
 
 def speedup_regressed(
@@ -264,25 +259,18 @@ def compare_reports(
         raise ValueError(f"threshold must be a fraction in (0, 1), got {threshold}")
     findings: list[Finding] = []
     notes: list[str] = []
-    compared_targets = 0
+    common: list[str] = []
     if base.audit is not None and new.audit is not None:
         before = {t.name: t for t in base.audit.targets}
         now = {t.name: t for t in new.audit.targets}
-        for name, target in now.items():
-            if name in before:
-                compared_targets += 1
-                findings.extend(compare_targets(before[name], target))
-        gone = [name for name in before if name not in now]
-        added = [name for name in now if name not in before]
-        if gone:
-            notes.append(f"{len(gone)} baseline target(s) not in this run: {_names(gone)}")
-        if added:
-            notes.append(f"{len(added)} target(s) not in the baseline: {_names(added)}")
-        backends = (base.audit.config.backend, new.audit.config.backend)
-        if backends[0] != backends[1]:
+        common = [name for name in now if name in before]
+        findings += [f for name in common for f in compare_targets(before[name], now[name])]
+        notes += _listed("baseline target(s) not in this run", [n for n in before if n not in now])
+        notes += _listed("target(s) not in the baseline", [n for n in now if n not in before])
+        a, b = base.audit.config.backend, new.audit.config.backend
+        if a != b:
             notes.append(
-                f"audit backends differ ({backends[0]} vs {backends[1]}); "
-                "parity may differ for that reason alone"
+                f"audit backends differ ({a} vs {b}); parity may differ for that reason alone"
             )
     elif (base.audit is None) != (new.audit is None):
         notes.append("only one of the two runs has audit results; compile status not compared")
@@ -290,28 +278,27 @@ def compare_reports(
     compared_speedups = 0
     if comparable:
         speed_findings, compared_speedups, unmeasured = _compare_speedups(base, new, threshold)
-        findings.extend(speed_findings)
-        if unmeasured:
-            notes.append(
-                f"{len(unmeasured)} baseline speedup(s) not measured in this run: "
-                + _names(unmeasured)
-            )
+        findings += speed_findings
+        notes += _listed("baseline speedup(s) not measured in this run", unmeasured)
     return RegressionReport(
         base_label=base.label,
         new_label=new.label,
         threshold=threshold,
         timings_compared=comparable,
         timings_reason=reason,
-        targets_compared=compared_targets,
+        targets_compared=len(common),
         speedups_compared=compared_speedups,
         findings=tuple(findings),
         notes=tuple(notes),
     )
 
 
-def _names(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f", and {len(names) - limit} more" if len(names) > limit else "")
+def _listed(what: str, names: list[str], limit: int = 8) -> list[str]:
+    """A note naming the first `limit` of `names`; none when there are none."""
+    if not names:
+        return []
+    more = f", and {len(names) - limit} more" if len(names) > limit else ""
+    return [f"{len(names)} {what}: {', '.join(names[:limit])}{more}"]
 
 
 def render_regressions(result: RegressionReport) -> str:

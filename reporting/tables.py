@@ -1,8 +1,8 @@
 """One table model, two renders: tabulate's plain text for the console, GitHub markdown for
-report.md. A view builds each table once from the report, so the two cannot drift apart.
+report.md, so the two cannot drift apart.
 
 Cells are text, formatted before tabulate sees them (it must not re-parse numbers); None
-is a dash. Rendering makes each cell one line of at most `limit` characters, and markdown
+is a dash. Each cell renders as one line of at most `limit` characters, and markdown
 escapes the pipes GitHub would split a row on.
 """
 
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from tabulate import tabulate
 
-DASH = "-"
+from reporting.schema.basics import SourceLocation
+
 Cell = str | None
 
 
@@ -24,6 +25,14 @@ class Code(str):
 
 def code(value: str | None) -> Code | None:
     return Code(value) if value else None
+
+
+def joined(items: Iterable[str], sep: str = ", ") -> str | None:
+    return sep.join(items) or None
+
+
+def at(location: SourceLocation | None) -> Code | None:
+    return code(f"{location.file}:{location.line}" if location else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +59,7 @@ class Table:
 def one_line(value: str | None, limit: int = 160) -> str:
     """`value` on one line of at most `limit` characters; None is a dash."""
     if value is None:
-        return DASH
+        return "-"
     flat = " ".join(value.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
@@ -70,13 +79,11 @@ def _markdown_cell(cell: Cell, limit: int) -> str:
 def table(headers: str, rows: Iterable[Sequence[Cell]], limit: int = 160) -> Table | None:
     """A table of `rows` under `headers` written as "a | b | c"; None when there are no rows."""
     found = tuple(tuple(row) for row in rows)
-    if not found:
-        return None
-    return Table(tuple(h.strip() for h in headers.split("|")), found, limit)
+    return Table(tuple(h.strip() for h in headers.split("|")), found, limit) if found else None
 
 
 def number(value: float | None, digits: int = 3) -> str | None:
-    if value is None or math.isnan(value) or math.isinf(value):
+    if value is None or not math.isfinite(value):
         return None if value is None else str(value)
     return f"{value:.{digits}g}"
 
@@ -86,6 +93,4 @@ def seconds(value: float | None) -> str | None:
         return None
     if value >= 1.0:
         return f"{value:.2f} s"
-    if value >= 1e-3:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value * 1e6:.1f} µs"
+    return f"{value * 1e3:.2f} ms" if value >= 1e-3 else f"{value * 1e6:.1f} µs"
