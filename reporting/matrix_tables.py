@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reporting.schema.audit import BROKEN
 from reporting.tables import Table, seconds, table
-from reporting.version_matrix import BROKEN, Cell, VersionMatrix, summarize
+from reporting.version_matrix import Cell, VersionMatrix, summarize
 
 MATRIX_MD = "matrix.md"
 MATRIX_CSV = "matrix.csv"

@@ -26,6 +26,7 @@ from typing import Any
 
 from reporting import extra_checks as extra
 from reporting.schema.audit import (
+    BROKEN,
     BreaksResult,
     CheckStatus,
     ExceptionsResult,
@@ -38,7 +39,6 @@ from reporting.schema.audit import (
 from reporting.schema.report import RunReport
 from reporting.speedups import report_benchmarks, speedup_key, speedup_label
 from reporting.tables import markdown_text, table
-from reporting.version_matrix import BROKEN
 
 DEFAULT_THRESHOLD = 0.10
 
@@ -97,12 +97,9 @@ def timings_comparable(base: RunReport, new: RunReport) -> tuple[bool, str]:
         differences.append(f"device {a.device_name} vs {b.device_name}")
     if a.torch_version != b.torch_version:
         differences.append(f"torch {a.torch_version} vs {b.torch_version}")
-    if differences:
-        return False, "; ".join(differences)
-    return True, (
-        f"same device kind ({a.device_kind}), device ({a.device_name}) "
-        f"and torch ({a.torch_version})"
-    )
+    same = f"same device kind ({a.device_kind}), device ({a.device_name}) and torch "
+    same += f"({a.torch_version})"
+    return not differences, "; ".join(differences) or same
 
 
 def _break_key(info: GraphBreakInfo) -> tuple[str, str, str, str]:
@@ -118,12 +115,8 @@ def _describe_break(info: GraphBreakInfo) -> str:
 
 def _status_findings(base: TargetResult, new: TargetResult) -> Iterator[str]:
     if new.status in BROKEN and base.status not in BROKEN:
-        error = new.error
-        why = (
-            f": {error.type}: {error.message.splitlines()[0][:120]}"
-            if error and error.message
-            else ""
-        )
+        e = new.error
+        why = f": {e.type}: {e.message.splitlines()[0][:120]}" if e and e.message else ""
         yield f"{base.status.value} -> {new.status.value}{why}"
     lost = sorted(c.value for c in set(new.missed) - set(base.missed))
     if new.expected_flags and new.status not in BROKEN and lost:

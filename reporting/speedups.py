@@ -8,35 +8,22 @@ from reporting.schema.report import RunReport
 SpeedupKey = tuple[str, str, str, str, str]  # name, task, mode, precision, backend
 
 
-def compiled_setting(result: BenchmarkResult) -> str:
+def compiled_setting(r: BenchmarkResult) -> str:
     """The mode, with the ladder rung when a ladder ran: several rungs share one mode."""
-    if result.setting is None:
-        return result.mode.value
-    return f"{result.mode.value}: {result.setting}"
+    return r.mode.value if r.setting is None else f"{r.mode.value}: {r.setting}"
 
 
-def speedup_key(result: BenchmarkResult) -> SpeedupKey:
+def speedup_key(r: BenchmarkResult) -> SpeedupKey:
     """What must match for two results to be the same measurement in two runs."""
-    return (
-        result.name,
-        result.task.value,
-        compiled_setting(result),
-        result.precision.value,
-        result.backend,
-    )
+    return (r.name, r.task.value, compiled_setting(r), r.precision.value, r.backend)
 
 
-def speedup_label(result: BenchmarkResult) -> str:
-    setting = compiled_setting(result)
-    return f"{result.name} [{result.task.value}, {setting}, {result.precision.value}]"
+def speedup_label(r: BenchmarkResult) -> str:
+    return f"{r.name} [{r.task.value}, {compiled_setting(r)}, {r.precision.value}]"
 
 
 def report_benchmarks(report: RunReport) -> tuple[BenchmarkResult, ...]:
     """Benchmark results in report order: the benchmark run's first, then the audit's."""
-    found: list[BenchmarkResult] = []
-    if report.benchmarks is not None:
-        found.extend(report.benchmarks.results)
-    if report.audit is not None:
-        for target in report.audit.targets:
-            found.extend(target.benchmarks)
-    return tuple(found)
+    run, audit = report.benchmarks, report.audit
+    audited = [r for t in audit.targets for r in t.benchmarks] if audit is not None else []
+    return (*(run.results if run is not None else ()), *audited)

@@ -17,11 +17,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reporting.schema.audit import CheckStatus, TargetResult, TargetStatus
+from reporting.schema.audit import BROKEN, CheckStatus, TargetResult, TargetStatus
 from reporting.schema.basics import missing_api
 from reporting.schema.report import RunReport
-
-BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
 
 
 class MatrixInputError(ValueError):

@@ -1,11 +1,9 @@
 """The audit's settings record and typed results.
 
-Every check returns one of the frozen result types below; a `TargetResult` gathers
-them for one target and an `AuditRun` gathers the targets with the settings the run
-was made with (`AuditConfig`, saved as is). The report (reporting.schema.report) holds
-an `AuditRun` beside the environment; renders read only these types. GraphBreakInfo,
-TensorDiff and SourceLocation are defined in reporting.schema.basics (the distributed
-results use them too) and importable from here as before.
+Every check returns one of the frozen result types below (or of the schema modules beside
+it); a `TargetResult` gathers them for one target and an `AuditRun` the targets with the
+settings the run was made with (`AuditConfig`, saved as is). The basics' GraphBreakInfo,
+TensorDiff and SourceLocation are importable from here too.
 """
 
 from __future__ import annotations
@@ -77,6 +75,9 @@ class TargetStatus(str, Enum):
     TIMEOUT = "timeout"  # the target's subprocess ran past --timeout
     CRASHED = "crashed"  # the subprocess died (segfault, abort, out of memory)
     NOT_RUN = "not run"  # the run was interrupted before this target finished
+
+
+BROKEN = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)  # no verdict at all
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -342,7 +343,6 @@ class AuditRun:
     @property
     def failed_targets(self) -> tuple[TargetResult, ...]:
         """Targets that make the run exit 1: --fail-on failures, errors, timeouts, crashes."""
-        broken = (TargetStatus.ERROR, TargetStatus.TIMEOUT, TargetStatus.CRASHED)
         return tuple(
-            t for t in self.targets if t.status in broken or t.failing(self.config.fail_on)
+            t for t in self.targets if t.status in BROKEN or t.failing(self.config.fail_on)
         )

@@ -68,20 +68,15 @@ class WorkloadOptions:
     @property
     def label(self) -> str:
         """The levers that differ from the defaults, e.g. 'pad-vocab+fused'; 'plain' if none."""
-        parts = []
-        if self.pad_vocab:
-            parts.append("pad-vocab")
-        if self.optimizer is not OptimizerStep.FOREACH:
-            parts.append(f"{self.optimizer.value}-optimizer")
-        if self.tf32:
-            parts.append("tf32")
-        if self.pure_bf16:
-            parts.append("pure-bf16")
-        if self.sdpa is not SdpaKernel.AUTO:
-            parts.append(f"sdpa-{self.sdpa.value}")
-        if self.freezing:
-            parts.append("freezing" if self.weight_prepack else "freezing-no-prepack")
-        return "+".join(parts) or "plain"
+        parts = (
+            self.pad_vocab and "pad-vocab",
+            self.optimizer is not OptimizerStep.FOREACH and f"{self.optimizer.value}-optimizer",
+            self.tf32 and "tf32",
+            self.pure_bf16 and "pure-bf16",
+            self.sdpa is not SdpaKernel.AUTO and f"sdpa-{self.sdpa.value}",
+            self.freezing and ("freezing" if self.weight_prepack else "freezing-no-prepack"),
+        )
+        return "+".join(part for part in parts if isinstance(part, str)) or "plain"
 
 
 class Ladder(enum.Enum):
@@ -101,7 +96,6 @@ class Rung:
             raise ValueError(f"rung {self.label!r}: eager is every ladder's baseline already")
 
 
-MIN_DEFAULT_ROUNDS = 20  # fewer leave the bootstrap CI too wide to call a speedup
 # 10 rounds let order and clock drift pass for an effect (eager measured 9 % faster
 # *with* dormant slots on an H200, torch 2.11); 30 paired rounds narrow the bootstrap CI of a
 # median ratio to a few percent where the machine is quiet, at seconds per small group.
@@ -159,22 +153,18 @@ class MeasureConfig:
             raise ValueError(f"modes repeat: {self.modes}")
         if self.device == "cpu" and CompileMode.REDUCE_OVERHEAD in self.modes:
             raise ValueError("mode 'reduce-overhead' uses CUDA graphs and needs --device cuda")
-        if self.rounds < 1:
-            raise ValueError(f"rounds must be >= 1, got {self.rounds}")
-        if self.min_block_s < 0:
-            raise ValueError(f"min_block_s must be >= 0, got {self.min_block_s}")
-        if self.warmup_max_blocks < 1:
-            raise ValueError(f"warmup_max_blocks must be >= 1, got {self.warmup_max_blocks}")
-        if self.warmup_window < 1:
-            raise ValueError(f"warmup_window must be >= 1, got {self.warmup_window}")
-        if self.warmup_tolerance <= 0:
-            raise ValueError(f"warmup_tolerance must be > 0, got {self.warmup_tolerance}")
-        if self.threads is not None and self.threads < 1:
-            raise ValueError(f"threads must be >= 1, got {self.threads}")
-        if not 0.0 < self.confidence < 1.0:
-            raise ValueError(f"confidence must be in (0, 1), got {self.confidence}")
-        if self.resamples < 1:
-            raise ValueError(f"resamples must be >= 1, got {self.resamples}")
+        for name, bad, accepted in (
+            ("rounds", self.rounds < 1, ">= 1"),
+            ("min_block_s", self.min_block_s < 0, ">= 0"),
+            ("warmup_max_blocks", self.warmup_max_blocks < 1, ">= 1"),
+            ("warmup_window", self.warmup_window < 1, ">= 1"),
+            ("warmup_tolerance", self.warmup_tolerance <= 0, "> 0"),
+            ("threads", self.threads is not None and self.threads < 1, ">= 1"),
+            ("confidence", not 0.0 < self.confidence < 1.0, "in (0, 1)"),
+            ("resamples", self.resamples < 1, ">= 1"),
+        ):
+            if bad:
+                raise ValueError(f"{name} must be {accepted}, got {getattr(self, name)}")
         reason = self.options.not_applicable(self.device)
         if reason is not None:
             raise ValueError(reason)

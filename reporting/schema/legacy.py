@@ -18,26 +18,14 @@ _MODE = {"train": "train", "eval": "infer"}
 _DTYPE = {"float32": "fp32", "bfloat16": "bf16", "fp32": "fp32", "bf16": "bf16"}
 # Version 1's AuditConfig fields that AuditConfig keeps under the same name.
 _SETTINGS = (
-    "backend",
-    "device",
-    "dtype",
-    "quick",
-    "bench",
-    "hazards",
-    "timeout_s",
-    "jobs",
-    "threads_per_job",
-    "start_method",
-    "fail_on",
-    "target_globs",
-    "user_targets",
-)
+    "backend device dtype quick bench hazards timeout_s jobs threads_per_job start_method "
+    "fail_on target_globs user_targets"
+).split()
 
 
 def upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
     """A version 1 report as a version 2 document (KeyError/TypeError when malformed)."""
-    audit = document.get("audit")
-    benchmarks = document.get("benchmarks")
+    audit, benchmarks = document.get("audit"), document.get("benchmarks")
     return {
         "schema": document["schema"],
         "schema_version": 2,

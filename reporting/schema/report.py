@@ -1,13 +1,9 @@
-"""The report document: one run's environment and every result, as versioned JSON.
+"""report.json: one run's environment, its audit and/or benchmark run, as versioned JSON.
 
-`report.json` is the only record a run leaves; every other file of its folder (the
-console summary, report.md, results.csv, the charts) is rendered from it, and a
-committed baseline is this document too. It holds one environment block, the audit's
-run (its settings record and target results) and/or the benchmarks' run.
-
-Loading accepts this version and the earlier one (reporting.schema.legacy), and refuses
-anything else with a `ReportFormatError` whose message is one line, so that
-`--baseline` can print it and exit 2.
+It is the only record a run leaves: every other file of its folder is rendered from it,
+and a committed baseline is this document too. Loading accepts this version and the
+earlier one (reporting.schema.legacy) and refuses anything else with a one-line
+`ReportFormatError`, which `--baseline` prints before it exits 2.
 """
 
 from __future__ import annotations
@@ -105,23 +101,17 @@ def report_from_json(text: str) -> RunReport:
     return report_from_dict(document)
 
 
-def resolve_report_path(path: Path) -> Path:
-    """The report.json a path names: the file itself, a run directory, or `latest`."""
-    if path.is_file() and path.name == LATEST and path.stat().st_size < 4096:
-        # `latest` is a pointer file where the file system refused a symlink.
-        path = path.parent / path.read_text(encoding="utf-8").strip()
-    if path.is_dir():
-        path = path / REPORT_JSON
-    return path
-
-
 def load_report(path: Path) -> RunReport:
-    """Read a report; every failure is a ReportFormatError naming the path, on one line.
-
-    The file is only read, never changed, whatever is wrong with it.
+    """Read the report.json that `path` names (the file, its run directory, or `latest`);
+    every failure is a one-line ReportFormatError naming the path. Nothing is ever written.
     """
     try:
-        resolved = resolve_report_path(path)
+        resolved = path
+        if path.is_file() and path.name == LATEST and path.stat().st_size < 4096:
+            # `latest` is a pointer file where the file system refused a symlink.
+            resolved = path.parent / path.read_text(encoding="utf-8").strip()
+        if resolved.is_dir():
+            resolved = resolved / REPORT_JSON
         text = resolved.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ReportFormatError(f"{path}: not found") from None
