@@ -2,13 +2,13 @@
 
 Figures are drawn on the Agg canvas directly, without pyplot, so writing a report needs
 no display and changes no global matplotlib state (pyplot's backend, its figure list).
-The figure size is fixed per row count
-(`figure_size_px`) and saved without a tight bounding box, so the PNG has exactly that
-many pixels, which the tests rely on.
+The figure size is fixed per row count (`figure_size_px`) and saved without a tight
+bounding box, so the PNG has exactly that many pixels, which the tests rely on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from matplotlib.axes import Axes
@@ -24,6 +24,11 @@ WIDTH_IN = 10.0
 BASE_HEIGHT_IN = 1.5  # title and axis
 ROW_HEIGHT_IN = 0.3
 MAX_ROWS = 120  # beyond this the bars are unreadable; the table in report.md has them all
+Draw = Callable[[Axes, range], None]
+
+
+def _figure_size_in(rows: int) -> tuple[float, float]:
+    return WIDTH_IN, BASE_HEIGHT_IN + ROW_HEIGHT_IN * max(1, min(rows, MAX_ROWS))
 
 
 def figure_size_px(rows: int) -> tuple[int, int]:
@@ -32,48 +37,41 @@ def figure_size_px(rows: int) -> tuple[int, int]:
     return round(width_in * DPI), round(height_in * DPI)
 
 
-def _figure_size_in(rows: int) -> tuple[float, float]:
-    return WIDTH_IN, BASE_HEIGHT_IN + ROW_HEIGHT_IN * max(1, min(rows, MAX_ROWS))
-
-
-def _figure(rows: int) -> tuple[Figure, Axes]:
-    fig = Figure(figsize=_figure_size_in(rows), dpi=DPI, layout="constrained")
+def _bars(path: Path, title: str, labels: list[str], draw: Draw, empty: str, xlabel: str) -> Path:
+    """One bar per label, which `draw` draws at each y; a chart without any says `empty`."""
+    fig = Figure(figsize=_figure_size_in(len(labels)), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    return fig, fig.subplots()
-
-
-def _save(fig: Figure, path: Path) -> None:
+    ax = fig.subplots()
+    ax.set_title(title, fontsize=10)
+    if not labels:
+        ax.text(0.5, 0.5, empty, ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+    else:
+        y = range(len(labels))
+        draw(ax, y)
+        ax.set_yticks(list(y), labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel(xlabel)
     with atomic_path(path) as staged:
         fig.savefig(staged, format="png", dpi=DPI)
-
-
-def _empty(ax: Axes, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes)
-    ax.set_axis_off()
+    return path
 
 
 def write_speedup_png(report: RunReport, path: Path) -> Path:
-    measured = [r for r in report_benchmarks(report) if r.speedup is not None][:MAX_ROWS]
-    fig, ax = _figure(len(measured))
-    ax.set_title(
-        f"compiled / eager speedup, 95 % CI · {report.environment.device_name}", fontsize=10
-    )
-    if not measured:
-        _empty(ax, "no speedups measured in this run")
-    else:
-        labels = [speedup_label(r) for r in measured]
-        points = [r.speedup.point for r in measured]  # type: ignore[union-attr]
-        below = [r.speedup.point - r.speedup.low for r in measured]  # type: ignore[union-attr]
-        above = [r.speedup.high - r.speedup.point for r in measured]  # type: ignore[union-attr]
+    measured = [(r, r.speedup) for r in report_benchmarks(report) if r.speedup is not None]
+    measured = measured[:MAX_ROWS]
+    points = [s.point for _, s in measured]
+
+    def draw(ax: Axes, y: range) -> None:
+        whiskers = [[s.point - s.low for _, s in measured], [s.high - s.point for _, s in measured]]
         colors = ["tab:green" if p >= 1.0 else "tab:red" for p in points]
-        y = range(len(measured))
-        ax.barh(y, points, xerr=[below, above], color=colors, alpha=0.8, capsize=3, ecolor="black")
+        ax.barh(y, points, xerr=whiskers, color=colors, alpha=0.8, capsize=3, ecolor="black")
         ax.axvline(1.0, color="black", linewidth=0.8, linestyle="--")
-        ax.set_yticks(list(y), labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xlabel("speedup (×), above 1 the compiled run is faster")
-    _save(fig, path)
-    return path
+
+    title = f"compiled / eager speedup, 95 % CI · {report.environment.device_name}"
+    xlabel = "speedup (×), above 1 the compiled run is faster"
+    labels = [speedup_label(r) for r, _ in measured]
+    return _bars(path, title, labels, draw, "no speedups measured in this run", xlabel)
 
 
 def write_compile_time_png(report: RunReport, path: Path) -> Path:
@@ -82,45 +80,27 @@ def write_compile_time_png(report: RunReport, path: Path) -> Path:
     An audit compile is one measurement, so it has no whisker; a benchmark with both a
     cold- and a warm-cache compile draws the warm one as the low end of its whisker.
     """
-    labels: list[str] = []
-    values: list[float] = []
-    low: list[float] = []
-    if report.audit is not None:
-        for t in report.audit.targets:
-            if t.compile_time is not None:
-                labels.append(t.name)
-                values.append(
-                    t.compile_time.first_call_s + (t.compile_time.first_backward_s or 0.0)
-                )
-                low.append(0.0)
+    bars = []  # label, seconds, whisker below
+    for t in report.audit.targets if report.audit is not None else ():
+        if (audited := t.compile_time) is not None:
+            first_call = audited.first_call_s + (audited.first_backward_s or 0.0)
+            bars.append((t.name, first_call, 0.0))
     for r in report_benchmarks(report):
-        if r.compile_time is not None:
-            labels.append(f"{speedup_label(r)} (cold cache)")
-            values.append(r.compile_time.cold_s)
-            low.append(max(0.0, r.compile_time.cold_s - r.compile_time.warm_s))
-    labels, values, low = labels[:MAX_ROWS], values[:MAX_ROWS], low[:MAX_ROWS]
-    fig, ax = _figure(len(values))
-    ax.set_title(
-        f"compile time (first call, forward + backward) · {report.environment.device_name}",
-        fontsize=10,
-    )
-    if not values:
-        _empty(ax, "no compile times in this run")
-    else:
-        y = range(len(values))
+        if (c := r.compile_time) is not None:
+            bars.append(
+                (f"{speedup_label(r)} (cold cache)", c.cold_s, max(0.0, c.cold_s - c.warm_s))
+            )
+    values, low = [v for _, v, _ in bars[:MAX_ROWS]], [w for _, _, w in bars[:MAX_ROWS]]
+
+    def draw(ax: Axes, y: range) -> None:
         ax.barh(y, values, color="tab:blue", alpha=0.8)
         spread = [i for i, below in enumerate(low) if below > 0]  # a lone measurement has none
         if spread:
-            ax.errorbar(
-                [values[i] for i in spread],
-                spread,
-                xerr=[[low[i] for i in spread], [0.0] * len(spread)],
-                fmt="none",
-                ecolor="black",
-                capsize=3,
-            )
-        ax.set_yticks(list(y), labels, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xlabel("seconds (whisker: down to the warm-cache compile, where measured)")
-    _save(fig, path)
-    return path
+            xerr = [[low[i] for i in spread], [0.0] * len(spread)]
+            x = [values[i] for i in spread]
+            ax.errorbar(x, spread, xerr=xerr, fmt="none", ecolor="black", capsize=3)
+
+    title = f"compile time (first call, forward + backward) · {report.environment.device_name}"
+    xlabel = "seconds (whisker: down to the warm-cache compile, where measured)"
+    labels = [label for label, _, _ in bars[:MAX_ROWS]]
+    return _bars(path, title, labels, draw, "no compile times in this run", xlabel)
