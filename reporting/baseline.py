@@ -14,12 +14,8 @@ from typing import TextIO
 
 from foundation.files import atomic_write_text
 from foundation.hardware import hardware_class
-from reporting.regressions import (
-    DEFAULT_THRESHOLD,
-    RegressionReport,
-    compare_reports,
-    render_regressions,
-)
+from reporting import regressions
+from reporting.regressions import DEFAULT_THRESHOLD, RegressionReport
 from reporting.rundir import REPORTS_ROOT
 from reporting.schema.report import (
     ReportFormatError,
@@ -95,8 +91,8 @@ def gate(
 ) -> tuple[int, RegressionReport]:
     """Compare and print the markdown, also appended to the file GitHub Actions names in
     $GITHUB_STEP_SUMMARY and written to `run_dir`; 1 on regression."""
-    result = compare_reports(baseline, report, threshold)
-    markdown = render_regressions(result)
+    result = regressions.compare_reports(baseline, report, threshold)
+    markdown = regressions.render_regressions(result)
     print(markdown, end="", file=stdout or sys.stdout)
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
     try:

@@ -1,11 +1,6 @@
-"""What audits.run and benchmarks.run call at their edges: the baseline before the run,
-the report after it.
-
-Before any target runs, `prepare_baseline` resolves `--baseline` (and `auto`) and reads
-the file, so a missing or corrupt baseline costs one line and exit 2, not a whole audit.
-After the run, `publish_report` writes the report into the claimed run directory, points
-reports/latest at it, and then either refreshes the baseline (only with
-`--update-baseline`) or gates the run against the baseline read earlier.
+"""What audits.run and benchmarks.run call at their edges: the baseline before the run
+(read first, so that a missing or corrupt one costs one line and exit 2, not a whole
+audit), the report after it.
 """
 
 from __future__ import annotations
@@ -14,29 +9,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from reporting.baseline import (
-    AUTO,
-    BASELINE_DIR,
-    EXIT_OK,
-    baseline_name,
-    gate,
-    load_baseline,
-    resolve_baseline,
-    update_baseline,
-)
+from reporting import baseline as baselines
 from reporting.regressions import DEFAULT_THRESHOLD
-from reporting.rundir import REPORTS_ROOT, check_out_dir, claim_run_dir, write_run_report
+from reporting.rundir import REPORTS_ROOT, claim_run_dir, write_run_report
+from reporting.rundir import check_out_dir as check_out_dir  # the runs check --out up front
 from reporting.schema.report import RunReport
-
-# check_out_dir is the runs' own check, before they start, of the --out they were given.
-__all__ = [
-    "BaselinePlan",
-    "Published",
-    "check_out_dir",
-    "prepare_baseline",
-    "publish_benchmarks",
-    "publish_report",
-]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,11 +50,15 @@ def prepare_baseline(
     if update:
         # `auto` never names the CPU file it falls back to when reading: a CUDA run that
         # updates writes its own device's baseline.
-        own = BASELINE_DIR / baseline_name(device_kind, torch_version)
-        path = own if spec in (None, AUTO) else Path(spec)
+        own = baselines.BASELINE_DIR / baselines.baseline_name(device_kind, torch_version)
+        path = own if spec in (None, baselines.AUTO) else Path(spec)
         return BaselinePlan(path=path, update=True, threshold=threshold)
-    path = resolve_baseline(spec or AUTO, device_kind=device_kind, torch_version=torch_version)
-    return BaselinePlan(path=path, update=False, threshold=threshold, baseline=load_baseline(path))
+    path = baselines.resolve_baseline(
+        spec or baselines.AUTO, device_kind=device_kind, torch_version=torch_version
+    )
+    return BaselinePlan(
+        path=path, update=False, threshold=threshold, baseline=baselines.load_baseline(path)
+    )
 
 
 def publish_report(
@@ -89,29 +70,25 @@ def publish_report(
     replace: bool = False,
     verbose: bool = False,
 ) -> Published:
-    """Write the report into the (claimed) `run_dir`, print its summary, then update or
-    gate on the baseline (whose findings print after the summary).
-
-    `replace`: the run is a resumed one, whose own partial report is rewritten.
+    """Write the report into the (claimed) `run_dir` and print its summary, then update the
+    baseline or gate on it. `replace`: a resumed run rewrites its own partial report.
     """
     summary = write_run_report(report, run_dir, root=root, replace=replace, verbose=verbose)
     sys.stdout.write(summary)
     sys.stdout.flush()
-    code = EXIT_OK
+    code = baselines.EXIT_OK
     if plan is not None and plan.update:
-        print(f"baseline updated: {update_baseline(report, plan.path)}")
+        print(f"baseline updated: {baselines.update_baseline(report, plan.path)}")
     elif plan is not None:
         assert plan.baseline is not None  # guaranteed by BaselinePlan.__post_init__
-        code, _ = gate(plan.baseline, report, threshold=plan.threshold, run_dir=run_dir)
+        code, _ = baselines.gate(plan.baseline, report, threshold=plan.threshold, run_dir=run_dir)
     return Published(summary=summary, exit_code=code)
 
 
 def publish_benchmarks(
     report: RunReport, out: Path | None = None, *, root: Path = REPORTS_ROOT
 ) -> tuple[Path, str]:
-    """For benchmarks.run: claim reports/<time>-<sha>/ (or `out`), write the run's report.
-
-    Returns the run directory and the console summary written there.
-    """
+    """For benchmarks.run: claim reports/<time>-<sha>/ (or `out`) and write the report there;
+    the run directory and the console summary."""
     run_dir = claim_run_dir(report.environment, out, root=root)
     return run_dir, write_run_report(report, run_dir, root=root)
