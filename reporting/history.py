@@ -23,12 +23,8 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from reporting.regressions import (
-    DEFAULT_THRESHOLD,
-    RegressionKind,
-    RegressionReport,
-    compare_reports,
-)
+from reporting import regressions
+from reporting.regressions import DEFAULT_THRESHOLD, RegressionKind, RegressionReport
 from reporting.schema.audit import TargetResult, TargetStatus
 from reporting.schema.benchmark import BenchmarkResult
 from reporting.schema.measures import Interval
@@ -69,9 +65,8 @@ class TargetPoint:
 
     @property
     def over_budget(self) -> bool:
-        if self.max_frame_compiles is None or self.compile_budget is None:
-            return False
-        return self.max_frame_compiles > self.compile_budget
+        compiles, budget = self.max_frame_compiles, self.compile_budget
+        return compiles is not None and budget is not None and compiles > budget
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,11 +77,7 @@ class TargetHistory:
     @property
     def settings(self) -> tuple[str, ...]:
         """Every speedup setting measured on this target, in the order first seen."""
-        seen: dict[str, None] = {}
-        for point in self.points:
-            for s in point.speedups if point else ():
-                seen.setdefault(s.setting)
-        return tuple(seen)
+        return tuple(dict.fromkeys(s.setting for p in self.points if p for s in p.speedups))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,12 +198,12 @@ def build_history(
             event = events[i]
             base = event.appeared - 1
             if base not in against:
-                against[base] = compare_reports(entries[base].report, report, threshold)
+                against[base] = regressions.compare_reports(entries[base].report, report, threshold)
             verdict = against[base]
             if _judgeable(event, verdict, rows[index]) and not _still_there(event, verdict):
                 events[i] = replace(event, fixed=index)
                 open_ids.remove(i)
-        step = compare_reports(entries[index - 1].report, report, threshold)
+        step = regressions.compare_reports(entries[index - 1].report, report, threshold)
         comparisons.append(step)
         still_open = {(events[i].subject, events[i].kind) for i in open_ids}
         for finding in step.regressions:
@@ -229,10 +220,8 @@ def build_history(
                     appeared=index,
                 )
             )
-    names: dict[str, None] = {}
-    for points in reversed(rows):  # the newest report's order, then older-only rows
-        for name in points:
-            names.setdefault(name)
+    # The newest report's order, then older-only rows.
+    names = dict.fromkeys(name for points in reversed(rows) for name in points)
     targets = tuple(
         TargetHistory(name=name, points=tuple(points.get(name) for points in rows))
         for name in names

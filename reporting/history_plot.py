@@ -30,8 +30,7 @@ MAX_SPEEDUP_LINES = 12  # beyond this the legend hides the plot; history.csv has
 
 
 def _total(points: list[TargetPoint | None], field: str) -> float | None:
-    values = [getattr(p, field) for p in points if p is not None]
-    values = [v for v in values if v is not None]
+    values = [v for p in points if p is not None and (v := getattr(p, field)) is not None]
     return sum(values) if values else None
 
 
@@ -66,14 +65,8 @@ def write_history_png(history: History, path: Path) -> Path:
     compiles.set_title("compiles of the most-compiled frame, summed", fontsize=10)
 
     _line(timing, x, [_total(p, "first_call_s") for p in per_entry], label="sum over targets")
-    slowest = [
-        max(
-            (q.first_call_s for q in p if q is not None and q.first_call_s is not None),
-            default=None,
-        )
-        for p in per_entry
-    ]
-    _line(timing, x, slowest, label="slowest target", alpha=0.6)
+    firsts = [[q.first_call_s for q in p if q and q.first_call_s is not None] for p in per_entry]
+    _line(timing, x, [max(f, default=None) for f in firsts], label="slowest target", alpha=0.6)
     timing.set_title("first (compiling) call, seconds", fontsize=10)
 
     series = [(t, setting) for t in history.targets for setting in t.settings]
@@ -85,17 +78,10 @@ def write_history_png(history: History, path: Path) -> Path:
             if s.setting == setting and s.speedup is not None
         ]
         if measured:
-            speed.errorbar(
-                [i for i, _ in measured],
-                [m.point for _, m in measured],
-                yerr=[
-                    [m.point - m.low for _, m in measured],
-                    [m.high - m.point for _, m in measured],
-                ],
-                marker="o",
-                capsize=3,
-                label=f"{target.name} [{setting}]",
-            )
+            at, points = [i for i, _ in measured], [m.point for _, m in measured]
+            yerr = [[m.point - m.low for _, m in measured], [m.high - m.point for _, m in measured]]
+            label = f"{target.name} [{setting}]"
+            speed.errorbar(at, points, yerr=yerr, marker="o", capsize=3, label=label)
     speed.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
     speed.set_title("compiled / eager speedup, 95 % CI", fontsize=10)
 

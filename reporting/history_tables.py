@@ -22,24 +22,12 @@ HISTORY_MD = "history.md"
 HISTORY_CSV = "history.csv"
 HISTORY_PNG = "history.png"
 ABSENT = "not in report"
-CSV_COLUMNS = (
-    "index",
-    "commit",
-    "time_utc",
-    "target",
-    "metric",
-    "value",
-    "low",
-    "high",
-    "unit",
-)
+CSV_COLUMNS = ("index", "commit", "time_utc", "target", "metric", "value", "low", "high", "unit")
 
 
 def speedup_cell(s: SpeedupPoint | None) -> Cell:
-    if s is None:
-        return None
-    if s.speedup is None:
-        return "not measured"
+    if s is None or s.speedup is None:
+        return None if s is None else "not measured"
     i = s.speedup
     return f"{i.point:.2f}x [{i.low:.2f}, {i.high:.2f}]"
 
@@ -60,12 +48,12 @@ def what(event: RegressionEvent) -> str:
 
 def _marks(history: History, row: TargetHistory, index: int) -> Cell:
     """What happened to the row's regressions at entry `index`; None when nothing did."""
-    marks = []
-    for event in history.events_of(row.name):
-        if event.appeared == index:
-            marks.append(f"appeared: {what(event)}")
-        if event.fixed == index:
-            marks.append(f"fixed: {what(event)}")
+    marks = [
+        f"{change}: {what(event)}"
+        for event in history.events_of(row.name)
+        for change, at in (("appeared", event.appeared), ("fixed", event.fixed))
+        if at == index
+    ]
     return "; ".join(marks) or None
 
 
@@ -86,20 +74,13 @@ def _figures(row: TargetHistory, index: int) -> list[Cell]:
 
 def target_table(history: History, row: TargetHistory) -> Table:
     """One target, a row per commit: history.md's table under the target's heading."""
-    headers = (
-        "commit",
-        "status",
-        "graph breaks",
-        "compiles/budget",
-        "first call",
-        *(f"speedup {setting}" for setting in row.settings),
-        "regressions",
-    )
+    headers = ("commit", "status", "graph breaks", "compiles/budget", "first call")
+    speedups = (f"speedup {setting}" for setting in row.settings)
     rows = tuple(
         (entry.label, *_figures(row, i), _marks(history, row, i))
         for i, entry in enumerate(history.entries)
     )
-    return Table(headers, rows)
+    return Table((*headers, *speedups, "regressions"), rows)
 
 
 def targets_table(history: History) -> Table:
@@ -123,48 +104,36 @@ def targets_table(history: History) -> Table:
 
 def entries_table(history: History) -> Table:
     rows = []
-    for i, entry in enumerate(history.entries):
-        env = entry.report.environment
-        rows.append(
-            (
-                str(i + 1),
-                entry.label,
-                entry.time_utc,
-                one_line(entry.subject or entry.source, 70),
-                env.short_sha,
-                env.torch_version,
-                one_line(env.device_name, 40),
-            )
-        )
+    for i, entry in enumerate(history.entries, start=1):
+        env, subject = entry.report.environment, one_line(entry.subject or entry.source, 70)
+        code = (env.short_sha, env.torch_version, one_line(env.device_name, 40))
+        rows.append((str(i), entry.label, entry.time_utc, subject, *code))
     headers = ("#", "commit", "time (UTC)", "subject or file", "audited code", "torch", "device")
     return Table(headers, tuple(rows))
 
 
 def events_table(history: History) -> Table:
-    labels = [e.label for e in history.entries]
+    labels = [e.label for e in history.entries] + ["not fixed"]  # the last: e.fixed is None
     rows = tuple(
         (
-            event.target,
-            what(event),
-            labels[event.appeared],
-            labels[event.fixed] if event.fixed is not None else "not fixed",
-            event.detail,
+            e.target,
+            what(e),
+            labels[e.appeared],
+            labels[-1 if e.fixed is None else e.fixed],
+            e.detail,
         )
-        for event in history.events
+        for e in history.events
     )
     return Table(("target", "regression", "first appeared", "fixed at", "detail"), rows)
 
 
 def _notes(history: History, extra: Sequence[str]) -> list[str]:
     labels = [e.label for e in history.entries]
-    notes = list(extra)
-    for i, step in enumerate(history.comparisons, start=1):
-        if not step.timings_compared:
-            notes.append(
-                f"{labels[i]} against {labels[i - 1]}: speedups not compared "
-                f"({step.timings_reason})"
-            )
-    return notes
+    return [*extra] + [
+        f"{labels[i]} against {labels[i - 1]}: speedups not compared ({step.timings_reason})"
+        for i, step in enumerate(history.comparisons, start=1)
+        if not step.timings_compared
+    ]
 
 
 def _verdict(history: History) -> str:
@@ -245,25 +214,11 @@ def _metrics(point: TargetPoint) -> Iterator[tuple[str, object, object, object, 
 def history_csv(history: History) -> str:
     """One row per (commit, target, metric); a metric a report did not measure has no row."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
     for row in history.targets:
-        for index, point in enumerate(row.points):
-            if point is None:
-                continue
-            entry = history.entries[index]
-            for metric, value, low, high, unit in _metrics(point):
-                writer.writerow(
-                    {
-                        "index": index + 1,
-                        "commit": entry.label,
-                        "time_utc": entry.time_utc,
-                        "target": row.name,
-                        "metric": metric,
-                        "value": value,
-                        "low": low,
-                        "high": high,
-                        "unit": unit,
-                    }
-                )
+        for index, (entry, point) in enumerate(zip(history.entries, row.points, strict=True), 1):
+            if point is not None:
+                at = (index, entry.label, entry.time_utc, row.name)
+                writer.writerows((*at, *metric) for metric in _metrics(point))
     return buffer.getvalue()
