@@ -30,9 +30,7 @@ AUTO = "auto"
 COMPARISON_MD = "comparison.md"  # the regression report's copy inside the new run's directory
 
 # Exit codes shared by audits.run --baseline and audits.compare.
-EXIT_OK = 0
-EXIT_REGRESSION = 1
-EXIT_BAD_BASELINE = 2
+EXIT_OK, EXIT_REGRESSION, EXIT_BAD_BASELINE = 0, 1, 2
 
 
 def baseline_device(device: str, device_name: str | None = None) -> str:

@@ -1,11 +1,7 @@
-"""report.md: the run as a person reads it.
+"""report.md: the run as a person reads it, a section per table.
 
 Rendering only: every figure comes from the RunReport, and every table is the one the
 console shows (reporting.audit_tables, reporting.bench_table) with all its columns.
-Sections: one summary line, the environment, per-target compile status, breaks with
-location and hint, recompiles with the failed guards, parity, exception parity, the
-guard comparison, compile time, speedups with their CI, the ladder, slot and seed costs,
-goals, device faults and target errors.
 """
 
 from __future__ import annotations
@@ -29,9 +25,7 @@ def _chart(title: str, png: str) -> str:
 
 def _geomean(values: list[float]) -> float | None:
     positive = [v for v in values if v > 0 and math.isfinite(v)]
-    if not positive:
-        return None
-    return math.exp(sum(math.log(v) for v in positive) / len(positive))
+    return math.exp(sum(map(math.log, positive)) / len(positive)) if positive else None
 
 
 def summary_line(report: RunReport) -> str:

@@ -52,23 +52,12 @@ def _summary_table(matrix: VersionMatrix) -> Table | None:
     for release in matrix.releases:
         s = summarize(matrix, release)
         breaks = f"{s.graph_breaks} in {s.targets_with_breaks} targets" if s.graph_breaks else "0"
-        rows.append(
-            [
-                release.torch_version,
-                f"**{s.clean}/{s.targets}**",
-                f"{s.fullgraph_ok}/{s.targets}",
-                breaks,
-                str(s.recompiles),
-                str(s.over_budget),
-                f"{s.parity_ok}/{s.targets}",
-                f"{s.exception_cases_same}/{s.exception_cases} cases same",
-                str(s.broken),
-                f"{s.hazards_detected}/{s.hazards}" if s.hazards else "-",
-                ", ".join(release.missing_apis) or "-",
-                seconds(release.duration_s),
-                release.commit,
-            ]
-        )
+        totals = [f"**{s.clean}/{s.targets}**", f"{s.fullgraph_ok}/{s.targets}", breaks]
+        totals += [str(s.recompiles), str(s.over_budget), f"{s.parity_ok}/{s.targets}"]
+        totals += [f"{s.exception_cases_same}/{s.exception_cases} cases same", str(s.broken)]
+        totals += [f"{s.hazards_detected}/{s.hazards}" if s.hazards else "-"]
+        totals += [", ".join(release.missing_apis) or "-"]
+        rows.append([release.torch_version, *totals, seconds(release.duration_s), release.commit])
     headers = (
         "torch | targets clean | fullgraph | graph breaks | recompiles | over budget | "
         "eager parity | exception parity | errors | hazards detected | not available | "

@@ -297,10 +297,8 @@ def _listed(what: str, names: list[str], limit: int = 8) -> list[str]:
 def render_regressions(result: RegressionReport) -> str:
     regressions = result.regressions
     targets = sorted({f.target for f in regressions})
-    if regressions:
-        verdict = f"**{len(regressions)} regression(s)** in {len(targets)} target(s)"
-    else:
-        verdict = "**no regressions**"
+    verdict = f"**{len(regressions)} regression(s)** in {len(targets)} target(s)"
+    verdict = verdict if regressions else "**no regressions**"
     lines = [
         "## esper regression report",
         "",

@@ -110,13 +110,11 @@ def write_run_report(
     replace: bool = False,
     verbose: bool = False,
 ) -> str:
-    """Write every report file into `run_dir` (from `claim_run_dir`) and point `latest` at it.
+    """Write every report file into `run_dir` (from `claim_run_dir`), point `latest` at it,
+    and return the console summary (`verbose`: every finding, not the first of each target).
 
-    A file that already exists is an error rather than overwritten, unless `replace`
-    (`audits.run --resume` completing that run's own partial report). Paths under
-    `checkout` (default: the working directory) are written relative to it, so that a
-    report can be committed (reports/matrix/) as it is. Returns the console summary
-    (summary.txt; `verbose`: every finding, not only the first of each failing target).
+    An existing file is an error unless `replace` (`--resume` completing its own partial
+    report). Paths under `checkout` are written relative to it (see without_checkout_paths).
     """
     clashes = [name for name in REPORT_FILES if (run_dir / name).exists()]
     if clashes and not replace:
