@@ -15,6 +15,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import torch
@@ -85,21 +86,26 @@ class _Progress:
     def wants(self, name: CheckName) -> bool:
         return name not in self.skip
 
-    def enter(self, name: CheckName) -> None:
+    def enter(self, name: CheckName | None) -> None:
+        """`name` starts (None: the checks ended); the check before it is done."""
         if self.check is not None and self.check is not name:
             self.done.add(self.check)
         self.check = name
-        if self.on_check is not None:
+        if name is not None and self.on_check is not None:
             self.on_check(name)
-
-    def enter_none(self) -> None:
-        if self.check is not None:
-            self.done.add(self.check)
-        self.check = None
 
     def record(self, name: CheckName, result: Any) -> None:
         if self.wants(name):
             self.results[name] = result
+
+    def run(self, name: CheckName, check: Callable[[], Any], *, reset: bool = False) -> None:
+        """Record what `check` returns as `name`'s result, unless an earlier process did;
+        with `reset`, on dynamo caches of its own."""
+        if self.wants(name):
+            self.enter(name)
+            if reset:
+                torch._dynamo.reset()
+            self.record(name, check())
 
 
 def status_of(result: TargetResult) -> TargetStatus:
@@ -154,24 +160,16 @@ EXAMPLE_INPUTS = "example inputs"
 
 
 def _run_checks(target: Target, settings: CheckSettings, progress: _Progress) -> None:
-    def make_inputs() -> tuple[Any, ...]:
-        return target_inputs(target, settings)
-
+    make_inputs = partial(target_inputs, target, settings)
     wanted = [c for c in _NEED_FIRST_CALL if progress.wants(c)]
     if wanted:
         _run_compiled_checks(target, settings, progress, make_inputs, wanted[0])
-    if progress.wants(CheckName.BREAKS):
-        progress.enter(CheckName.BREAKS)
-        torch._dynamo.reset()
-        progress.record(
-            CheckName.BREAKS, check_breaks(target, prepare_module(target, settings), make_inputs)
-        )
+    module = partial(prepare_module, target, settings)
+    progress.run(CheckName.BREAKS, lambda: check_breaks(target, module(), make_inputs), reset=True)
     for name, check in _OPTIONAL.items():
-        if name.value in settings.optional and progress.wants(name):
-            progress.enter(name)
-            torch._dynamo.reset()
-            progress.record(name, check(target, settings))
-    progress.enter_none()
+        if name.value in settings.optional:
+            progress.run(name, partial(check, target, settings), reset=True)
+    progress.enter(None)
 
 
 def _run_compiled_checks(
@@ -222,19 +220,16 @@ def _run_compiled_checks(
         progress.record(CheckName.RECOMPILES, replayed.result)
         progress.record(CheckName.COMPILE_TIME, compile_time_result(called, replayed.steady_s))
 
-    if progress.wants(CheckName.PARITY):
-        progress.enter(CheckName.PARITY)
-        progress.record(
-            CheckName.PARITY,
-            check_parity(module, compiled, make_inputs, target.modes, settings.dtype),
-        )
-
-    if progress.wants(CheckName.EXCEPTIONS):
-        progress.enter(CheckName.EXCEPTIONS)
-        progress.record(
-            CheckName.EXCEPTIONS,
-            check_exceptions(module, compiled, target.bad_inputs, settings, fullgraph=fullgraph_ok),
-        )
+    progress.run(
+        CheckName.PARITY,
+        lambda: check_parity(module, compiled, make_inputs, target.modes, settings.dtype),
+    )
+    progress.run(
+        CheckName.EXCEPTIONS,
+        lambda: check_exceptions(
+            module, compiled, target.bad_inputs, settings, fullgraph=fullgraph_ok
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -314,9 +309,7 @@ def audit_target_part(
 
 
 def audit_target(
-    target: Target,
-    settings: CheckSettings,
-    on_check: Callable[[CheckName], None] | None = None,
+    target: Target, settings: CheckSettings, on_check: Callable[[CheckName], None] | None = None
 ) -> TargetResult:
     """All checks on `target`; an exception becomes status error with its traceback.
 

@@ -12,19 +12,9 @@ from functools import partial
 import torch
 from torch import nn
 
-from audits.targets import (
-    BadInput,
-    BenchmarkSize,
-    DynamicDim,
-    Inputs,
-    batch_dims,
-)
+from audits.targets import BadInput, BenchmarkSize, DynamicDim, Inputs, batch_dims
 from benchmarks import CnnSize, TransformerSize
-from esper.kasmina import (
-    CNNHost,
-    MorphogeneticModel,
-    TransformerHost,
-)
+from esper.kasmina import CNNHost, MorphogeneticModel, TransformerHost
 from esper.kasmina.staging import PERMISSIVE_GATES, drive_to_stage
 from esper.leyline import SeedStage
 from reporting.schema.shapes import DimKind

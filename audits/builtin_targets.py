@@ -34,12 +34,7 @@ from audits.builtin_hosts import (
     seeded_model,
 )
 from audits.guard_targets import guard_targets
-from audits.targets import (
-    Inputs,
-    ScenarioStep,
-    Target,
-    batch_dims,
-)
+from audits.targets import Inputs, ScenarioStep, Target, batch_dims
 from esper.kasmina import (
     BlueprintRegistry,
     MorphogeneticModel,

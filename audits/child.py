@@ -170,6 +170,16 @@ def _audit_distributed(
     )
 
 
+def log_tail(path: Path, chars: int) -> str:
+    """The last `chars` of a log, up to the list of loaded extension modules with which
+    faulthandler ends a crash dump: in a big process it pushes the stack out of the tail."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return text.split("\nExtension modules:", 1)[0][-chars:]
+
+
 def placeholder(
     job: Job, status: TargetStatus, error: ErrorInfo | None, duration_s: float = 0.0
 ) -> TargetResult:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import traceback
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,13 +32,18 @@ import torch
 
 from audits.checks.breaks import break_reason_mark, breaks_since
 from audits.checks.common import (
-    frame_of,
+    describe_guard,
     guard_failure_marks,
     guard_failures_since,
+    max_frame_compiles,
     recompile_limit_hits,
 )
-from audits.checks.recompiles import describe_guard
-from audits.graph_breaks import break_from_exception, first_line, innermost_user_frame
+from audits.graph_breaks import (
+    break_from_exception,
+    exception_in_chain,
+    first_line,
+    innermost_user_frame,
+)
 from audits.torch_compat import compile_id_of, recompile_limit, recompile_limit_errors
 from reporting.schema.audit import (
     CheckStatus,
@@ -87,16 +91,6 @@ class CompileSite:
     def __str__(self) -> str:
         where = f"{self.location.file}:{self.location.line}" if self.location else "?"
         return f"torch.compile({self.what}) at {where}"
-
-
-def _exception_in_chain(exc: BaseException | None, kinds: tuple[type, ...]) -> BaseException | None:
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if kinds and isinstance(exc, kinds):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
 
 
 class CompileWatch:
@@ -236,10 +230,10 @@ class CompileWatch:
         """What the watch saw, as the audit's result; `error` is what the watched code raised."""
         if self.on:
             self._harvest()
-        limit_error = _exception_in_chain(error, recompile_limit_errors())
+        limit_error = exception_in_chain(error, recompile_limit_errors())
         from torch._dynamo.exc import RecompileError
 
-        refused = _exception_in_chain(error, (RecompileError,))
+        refused = exception_in_chain(error, (RecompileError,))
         raised_break = (
             None if limit_error is not None or error is None else break_from_exception(error)
         )
@@ -256,9 +250,8 @@ class CompileWatch:
                     error_message=first_line(error) if raised and error else info.gb_type,
                     graph_break=info,
                 )
-        per_frame = Counter(frame_of(i) for i in self.compile_ids)
         # A recompile refused by error_on_recompile did not start: it still counts.
-        max_frame = max(per_frame.values(), default=0) + (1 if refused else 0)
+        max_frame = max_frame_compiles(self.compile_ids) + (1 if refused else 0)
         limit_hit = self.limit_hits > 0 or limit_error is not None
         stopped = refused or limit_error
         step = StepCompiles(

@@ -60,13 +60,15 @@ def _display_path(filename: str) -> str:
     return filename
 
 
-def location_of(frame: traceback.FrameSummary) -> SourceLocation:
+def source_location(filename: str, line: int, function: str, code: str) -> SourceLocation:
+    """A user line, its file shown relative to the working directory when inside it."""
     return SourceLocation(
-        file=_display_path(frame.filename),
-        line=frame.lineno or 0,
-        function=frame.name,
-        code=(frame.line or "").strip(),
+        file=_display_path(filename), line=line, function=function, code=code.strip()
     )
+
+
+def location_of(frame: traceback.FrameSummary) -> SourceLocation:
+    return source_location(frame.filename, frame.lineno or 0, frame.name, frame.line or "")
 
 
 def innermost_user_frame(frames: Iterable[traceback.FrameSummary]) -> SourceLocation | None:
@@ -144,23 +146,25 @@ def parse_break_message(message: str, *, location: SourceLocation | None = None)
     )
 
 
-def _dynamo_cause(exc: BaseException) -> BaseException | None:
-    """The Unsupported error behind `exc` (itself, or a cause such as a recompile-limit hit)."""
-    from torch._dynamo.exc import Unsupported
-
+def exception_in_chain(
+    exc: BaseException | None, kinds: tuple[type[BaseException], ...]
+) -> BaseException | None:
+    """The first exception of one of `kinds` in `exc` and its chain of causes and contexts."""
     seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, Unsupported):
-            return current
-        current = current.__cause__ or current.__context__
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kinds):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
     return None
 
 
 def break_from_exception(exc: BaseException) -> GraphBreakInfo | None:
     """GraphBreakInfo for a dynamo graph-break error, None for any other exception."""
-    cause = _dynamo_cause(exc)
+    from torch._dynamo.exc import Unsupported
+
+    # Itself, or a cause such as a recompile-limit hit.
+    cause = exception_in_chain(exc, (Unsupported,))
     if cause is None:
         return None
     location = innermost_user_frame(break_frames(cause)) or raise_site(exc.__traceback__)

@@ -14,22 +14,9 @@ from functools import partial
 
 import torch
 
-from audits.builtin_hosts import (
-    GPT,
-    SEQUENCE_DIMS,
-    tokens,
-    transformer_host,
-)
-from audits.targets import (
-    BadInput,
-    CompileFn,
-    Target,
-    torch_compile,
-)
-from esper.kasmina import (
-    TransformerHost,
-    compile_with_validation,
-)
+from audits.builtin_hosts import GPT, SEQUENCE_DIMS, tokens, transformer_host
+from audits.targets import BadInput, CompileFn, Target, torch_compile
+from esper.kasmina import TransformerHost, compile_with_validation
 from reporting.schema.vocabulary import Task
 
 

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from foundation.cli import UsageError, UsageParser
 from reporting.history import History, HistoryEntry, keep_targets
@@ -65,6 +66,29 @@ class HistoryConfig:
             )
 
 
+# Each argument's argparse settings, in --help's order (dests are HistoryConfig's fields).
+_ARGUMENTS: dict[str, dict[str, Any]] = {
+    "reports": dict(nargs="*", type=Path, metavar="REPORT"),
+    "--git": dict(type=Path, metavar="FILE"),
+    "--out": dict(type=Path, metavar="DIR"),
+    "--target": dict(dest="target_globs", action="append", default=[], metavar="GLOB"),
+    "--threshold": dict(type=float, default=DEFAULT_THRESHOLD),
+}
+_HELP = {
+    "reports": "run directory or report.json of audits.run/benchmarks.run, in any order: they "
+    "are sorted by the time each run started",
+    "--git": "read every committed version of FILE (e.g. reports/baseline/cpu-torch2.13.0.json) "
+    "from the git history of the repository holding it, oldest first, each labelled with its "
+    "commit; renames are not followed",
+    "--out": "also write DIR/history.md, history.csv and, with matplotlib, history.png "
+    "(replaced if present); default: print only",
+    "--target": "show only targets (or benchmark workloads) matching GLOB, e.g. 'host/*'; "
+    "repeatable; regressions are still found over every target",
+    "--threshold": "relative speedup drop that counts as a regression, if also outside both "
+    "95%% CIs (default: 0.10)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = UsageParser(
         prog="python -m audits.history",
@@ -76,56 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "reports",
-        nargs="*",
-        type=Path,
-        metavar="REPORT",
-        help="run directory or report.json of audits.run/benchmarks.run, in any order: they "
-        "are sorted by the time each run started",
-    )
-    p.add_argument(
-        "--git",
-        type=Path,
-        metavar="FILE",
-        help="read every committed version of FILE (e.g. reports/baseline/cpu-torch2.13.0.json) "
-        "from the git history of the repository holding it, oldest first, each labelled with "
-        "its commit; renames are not followed",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="also write DIR/history.md, history.csv and, with matplotlib, history.png "
-        "(replaced if present); default: print only",
-    )
-    p.add_argument(
-        "--target",
-        dest="target_globs",
-        action="append",
-        default=[],
-        metavar="GLOB",
-        help="show only targets (or benchmark workloads) matching GLOB, e.g. 'host/*'; "
-        "repeatable; regressions are still found over every target",
-    )
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=DEFAULT_THRESHOLD,
-        help="relative speedup drop that counts as a regression, if also outside both 95%% "
-        "CIs (default: 0.10)",
-    )
+    for name, settings in _ARGUMENTS.items():
+        p.add_argument(name, help=_HELP[name], **settings)
     return p
 
 
 def parse_config(argv: Sequence[str] | None) -> HistoryConfig:
-    args = build_parser().parse_args(argv)
+    args = vars(build_parser().parse_args(argv))
     return HistoryConfig(
-        reports=tuple(args.reports),
-        git=args.git,
-        out=args.out,
-        target_globs=tuple(args.target_globs),
-        threshold=args.threshold,
+        **{**args, "reports": tuple(args["reports"]), "target_globs": tuple(args["target_globs"])}
     )
 
 
@@ -256,16 +239,10 @@ def main(config: HistoryConfig) -> int:
         history_text,
     )
 
-    notes: list[str] = []
     entries = file_entries(config.reports)
-    if config.git is not None:
-        from_git, notes = git_versions(config.git)
-        if entries:  # mixed: one time line, the runs' start times and the commits' times
-            entries = sorted([*from_git, *entries], key=lambda e: e.time_utc)
-        else:
-            entries = from_git
-    else:
-        entries.sort(key=lambda e: e.time_utc)
+    from_git, notes = git_versions(config.git) if config.git is not None else ([], [])
+    # git's order alone; with runs, one time line of the runs' start and the commits' times
+    entries = sorted([*from_git, *entries], key=lambda e: e.time_utc) if entries else from_git
     history = select_targets(
         build_history(entries, threshold=config.threshold), config.target_globs
     )

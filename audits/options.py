@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from foundation.cli import UsageError, UsageParser
 from foundation.devices import DEVICES
@@ -36,9 +37,43 @@ def prog_name(argv0: str | None = None) -> str:
     return SCRIPT_PROG if name == SCRIPT_PROG else MODULE_PROG
 
 
-# The on/off flags between --dtype and --timeout, in --help's order. A --no-X flag turns
-# the setting X off; every other sets the setting of its own name.
-_SWITCHES = {
+# Each flag's argparse settings, in --help's order; its dest is the AuditConfig field it
+# sets (a --no-X flag turns the setting X off).
+_FLAGS: dict[str, dict[str, Any]] = {
+    "--targets": dict(nargs="+", default=(), metavar="GLOB", dest="target_globs"),
+    "--target": dict(action="append", default=[], metavar="MOD:FACTORY", dest="user_targets"),
+    "--backend": dict(choices=BACKENDS),
+    "--device": dict(choices=DEVICES, default="auto"),
+    "--dtype": dict(choices=tuple(p.value for p in Precision), default="fp32"),
+    "--quick": dict(action="store_true"),
+    "--no-bench": dict(action="store_false", dest="bench"),
+    "--shapes": dict(action="store_true"),
+    "--export": dict(action="store_true"),
+    "--cache": dict(action="store_true"),
+    "--cudagraphs": dict(action="store_true"),
+    "--distributed": dict(action="store_true"),
+    "--hazards": dict(action="store_true"),
+    "--timeout": dict(type=float, default=300.0, metavar="S", dest="timeout_s"),
+    "--jobs": dict(type=int, metavar="N"),
+    "--start-method": dict(choices=(AUTO_START, *START_METHODS), default=AUTO_START),
+    "--out": dict(type=Path, metavar="DIR"),
+    "--resume": dict(type=Path, metavar="DIR"),
+    "--fail-on": dict(default=",".join(f.value for f in FailOn), metavar="LIST"),
+    "-v --verbose": dict(action="store_true"),
+    "--baseline": dict(metavar="FILE"),
+    "--update-baseline": dict(action="store_true"),
+    "--threshold": dict(type=float, default=0.10, metavar="F"),
+}
+_HELP = {
+    "--targets": "audit only built-in targets whose name matches one of these globs, e.g. "
+    "'stage/cnn/*' 'host/*' (with --hazards or --distributed, their names too). Default: all.",
+    "--target": "audit your own module: package.module:factory, where factory() returns an "
+    "audits Target or a (module, example_inputs) pair. Repeatable. Given alone, only these "
+    "are audited.",
+    "--backend": "torch.compile backend for the checks (default inductor; aot_eager with --quick)",
+    "--device": "where modules run: cuda when available with auto (default auto)",
+    "--dtype": "floating-point dtype of modules and inputs; parity tolerances follow it "
+    "(default fp32)",
     "--quick": "fast verdict: aot_eager backend and no benchmarks",
     "--no-bench": "skip the eager-vs-compiled benchmarks of host targets (inference and "
     "training step, 20 interleaved rounds each; for the full study run python -m "
@@ -69,6 +104,37 @@ _SWITCHES = {
     "default and refused with --quick",
     "--hazards": "audit the wrong-on-purpose modules in audits/hazards/ and check that each "
     "is flagged by the right check. Given alone, only the hazards are audited.",
+    "--timeout": "seconds each target may run in its subprocess before it is killed and "
+    "recorded as timeout (default 300)",
+    "--jobs": "targets audited in parallel, one subprocess each (default: CPU cores on cpu, "
+    "1 on cuda)",
+    "--start-method": "how each target's subprocess starts: auto (default) forks on a "
+    "CPU-only build of torch and uses a forkserver on a CUDA build, where a forked child "
+    "cannot use CUDA once the parent touched it; fork is refused on a CUDA build",
+    "--out": "run directory for report.json and its renders; must be new or empty (default "
+    "reports/<UTC time>-<short sha>[-dirty])",
+    "--resume": "finish the interrupted run in DIR: audit only its targets marked 'not run', "
+    "with the settings it recorded (flags that contradict them are refused), and rewrite "
+    "that run's own files. Ctrl-C or SIGTERM stops a run, keeps what finished in its "
+    "folder and exits 130 or 143; a complete run, or a folder that is not a run, is "
+    "refused with exit 2",
+    "--fail-on": "comma-separated checks whose failure makes the exit code 1: breaks "
+    "(includes fullgraph), recompiles, parity, exceptions, shapes, export, cache, "
+    "cudagraphs, distributed (default: all; the last five count only with their own "
+    "flags); 'none' alone: exit 0 whatever the targets show, failed checks and targets "
+    "that errored, timed out or crashed being recorded in the report only (to survey "
+    "another torch release)",
+    "-v --verbose": "print every finding (not only the first of each failing target) and, "
+    "without a terminal, one line per finished target",
+    "--baseline": "compare with a baseline report.json and exit 1 on a regression (new "
+    "breaks, more recompiles, parity or exception-parity loss, a significant slowdown); "
+    "'auto' is reports/baseline/<device>-torch<version>.json, where <device> is cpu, or on "
+    "CUDA cuda-<class> (hopper, ampere, ada, blackwell; plain cuda for an unlisted GPU), "
+    "else the CPU one",
+    "--update-baseline": "write this run's report as the baseline (--baseline FILE, or the "
+    "'auto' file) instead of comparing with it; the only way a baseline changes",
+    "--threshold": "with --baseline: a speedup drop larger than this fraction, and outside "
+    "both 95%% CIs, is a regression (default 0.10)",
 }
 
 
@@ -82,136 +148,8 @@ def build_parser(prog: str = MODULE_PROG) -> argparse.ArgumentParser:
         "errored/timed out/crashed, 2 for bad usage, 130/143 when SIGINT/SIGTERM stopped "
         "the run (its partial report is kept; see --resume).",
     )
-    add = p.add_argument
-    add(
-        "--targets",
-        nargs="+",
-        default=(),
-        metavar="GLOB",
-        dest="target_globs",
-        help="audit only built-in targets whose name matches one of these globs, "
-        "e.g. 'stage/cnn/*' 'host/*' (with --hazards or --distributed, their names too). "
-        "Default: all.",
-    )
-    add(
-        "--target",
-        action="append",
-        default=[],
-        metavar="MOD:FACTORY",
-        dest="user_targets",
-        help="audit your own module: package.module:factory, where factory() returns an "
-        "audits Target or a (module, example_inputs) pair. Repeatable. Given alone, only "
-        "these are audited.",
-    )
-    add(
-        "--backend",
-        choices=BACKENDS,
-        help="torch.compile backend for the checks (default inductor; aot_eager with --quick)",
-    )
-    add(
-        "--device",
-        choices=DEVICES,
-        default="auto",
-        help="where modules run: cuda when available with auto (default auto)",
-    )
-    add(
-        "--dtype",
-        choices=tuple(p.value for p in Precision),
-        default="fp32",
-        help="floating-point dtype of modules and inputs; parity tolerances follow it "
-        "(default fp32)",
-    )
-    for flag, text in _SWITCHES.items():
-        off = flag.startswith("--no-")
-        add(
-            flag,
-            action="store_false" if off else "store_true",
-            dest=flag[2:].removeprefix("no-"),
-            help=text,
-        )
-    add(
-        "--timeout",
-        type=float,
-        default=300.0,
-        metavar="S",
-        dest="timeout_s",
-        help="seconds each target may run in its subprocess before it is killed and "
-        "recorded as timeout (default 300)",
-    )
-    add(
-        "--jobs",
-        type=int,
-        metavar="N",
-        help="targets audited in parallel, one subprocess each "
-        "(default: CPU cores on cpu, 1 on cuda)",
-    )
-    add(
-        "--start-method",
-        choices=(AUTO_START, *START_METHODS),
-        default=AUTO_START,
-        help="how each target's subprocess starts: auto (default) forks on a CPU-only build "
-        "of torch and uses a forkserver on a CUDA build, where a forked child cannot use "
-        "CUDA once the parent touched it; fork is refused on a CUDA build",
-    )
-    add(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        help="run directory for report.json and its renders; must be new or empty "
-        "(default reports/<UTC time>-<short sha>[-dirty])",
-    )
-    add(
-        "--resume",
-        type=Path,
-        metavar="DIR",
-        help="finish the interrupted run in DIR: audit only its targets marked 'not run', "
-        "with the settings it recorded (flags that contradict them are refused), and "
-        "rewrite that run's own files. Ctrl-C or SIGTERM stops a run, keeps what "
-        "finished in its folder and exits 130 or 143; a complete run, or a folder that "
-        "is not a run, is refused with exit 2",
-    )
-    add(
-        "--fail-on",
-        default=",".join(f.value for f in FailOn),
-        metavar="LIST",
-        help="comma-separated checks whose failure makes the exit code 1: "
-        "breaks (includes fullgraph), recompiles, parity, exceptions, shapes, export, cache, "
-        "cudagraphs, distributed (default: all; the last five count only with their own "
-        "flags); "
-        "'none' alone: exit 0 whatever the targets show, failed checks and targets that "
-        "errored, timed out or crashed being recorded in the report only (to survey another "
-        "torch release)",
-    )
-    add(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="print every finding (not only the first of each failing target) and, "
-        "without a terminal, one line per finished target",
-    )
-    add(
-        "--baseline",
-        metavar="FILE",
-        help="compare with a baseline report.json and exit 1 on a regression (new breaks, more "
-        "recompiles, parity or exception-parity loss, a significant slowdown); 'auto' is "
-        "reports/baseline/<device>-torch<version>.json, where <device> is cpu, or on CUDA "
-        "cuda-<class> (hopper, ampere, ada, blackwell; plain cuda for an unlisted GPU), "
-        "else the CPU one",
-    )
-    add(
-        "--update-baseline",
-        action="store_true",
-        help="write this run's report as the baseline (--baseline FILE, or the 'auto' file) "
-        "instead of comparing with it; the only way a baseline changes",
-    )
-    add(
-        "--threshold",
-        type=float,
-        default=0.10,
-        metavar="F",
-        help="with --baseline: a speedup drop larger than this fraction, and outside both "
-        "95%% CIs, is a regression (default 0.10)",
-    )
+    for flag, settings in _FLAGS.items():
+        p.add_argument(*flag.split(), help=_HELP[flag], **settings)
     return p
 
 

@@ -121,9 +121,7 @@ def merged_run(plan: ResumePlan, rerun: Sequence[TargetResult], duration_s: floa
     for position, result in zip(plan.positions, rerun, strict=True):
         targets[position] = result
     return replace(
-        plan.recorded,
-        targets=tuple(targets),
-        duration_s=plan.recorded.duration_s + duration_s,
+        plan.recorded, targets=tuple(targets), duration_s=plan.recorded.duration_s + duration_s
     )
 
 

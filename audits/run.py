@@ -114,8 +114,9 @@ def main(config: AuditConfig) -> int:
     import torch
 
     from audits.checks.common import CheckSettings
+    from audits.child import RunnerSettings, preload_compile_stack
     from audits.resume import load_interrupted, merged_run, plan_resume, resume_flags
-    from audits.runner import RunnerSettings, interrupts_caught, preload_compile_stack, run_jobs
+    from audits.runner import interrupts_caught, run_jobs
     from foundation.devices import probe_cuda, resolve_device, usable_cpus
     from foundation.environment import collect_environment
     from foundation.processes import choose_start_method, torch_has_gpu_support

@@ -30,29 +30,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from audits.audit import merge_parts
-from audits.child import (
-    Job,
-    RunnerSettings,
-    child_entry,
-    placeholder,
-    preload_compile_stack,
-)
+from audits.child import Job, RunnerSettings, child_entry, log_tail, placeholder
 from audits.targets import Target, identity
 from foundation.codec import from_jsonable
 from foundation.processes import call_in_child, process_context
 from reporting.schema.audit import CheckName, ErrorInfo, TargetResult, TargetStatus
-
-__all__ = [
-    "Interrupt",
-    "Job",
-    "ProgressSink",
-    "RunnerSettings",
-    "error_in_child",
-    "interrupts_caught",
-    "job_for_target",
-    "preload_compile_stack",
-    "run_jobs",
-]
 
 _POLL_S = 0.05
 _LOG_TAIL_CHARS = 8000
@@ -64,11 +46,7 @@ def job_for_target(target: Target, load: Callable[[], Target] | None = None) -> 
     cost = 1.0 + len(target.scenario) / 4 + len(target.bad_inputs) / 2
     if target.distributed is not None:  # a launcher and its ranks, each importing torch
         cost = 2.0 + target.distributed.world_size
-    return Job(
-        **identity(target),
-        cost=cost,
-        load=load or (lambda: target),
-    )
+    return Job(**identity(target), cost=cost, load=load or (lambda: target))
 
 
 class ProgressSink(Protocol):
@@ -118,14 +96,7 @@ class _Running:
 
 
 def _log_tail(workdir: Path, index: int) -> str:
-    try:
-        text = (workdir / f"{index}.log").read_text(errors="replace")
-    except OSError:
-        return ""
-    # faulthandler ends a crash dump with the list of loaded extension modules, which
-    # in a big process is long enough to push the Python stack out of the tail.
-    text = text.split("\nExtension modules:", 1)[0]
-    return text[-_LOG_TAIL_CHARS:]
+    return log_tail(workdir / f"{index}.log", _LOG_TAIL_CHARS)
 
 
 def _collect(

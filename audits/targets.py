@@ -93,6 +93,12 @@ class ScenarioStep:
                 f"ScenarioStep {self.name!r}: max_compiles must be >= 0, got {self.max_compiles}"
             )
 
+    def apply(self, module: nn.Module) -> None:
+        """The state change, outside autograd; nothing for a step without an action."""
+        if self.action is not None:
+            with torch.no_grad():
+                self.action(module)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DynamicDim:
@@ -159,25 +165,21 @@ class DistributedSpec:
     min_graphs: int = 1  # compiled graphs each rank must show; 2: the buckets split the graph
 
     def __post_init__(self) -> None:
+        cap = self.bucket_cap_mb
         if not isinstance(self.wrapper, Wrapper):
             valid = ", ".join(w.value for w in Wrapper)
-            raise ValueError(
-                f"DistributedSpec: wrapper must be a Wrapper ({valid}), got {self.wrapper!r}"
-            )
-        if self.world_size < 2:
-            raise ValueError(f"DistributedSpec: world_size must be >= 2, got {self.world_size}")
-        if self.bucket_cap_mb is not None:
-            if self.wrapper is not Wrapper.DDP:
-                raise ValueError(
-                    f"DistributedSpec: bucket_cap_mb is DDP's; got {self.bucket_cap_mb} "
-                    f"with {self.wrapper.value}"
-                )
-            if not self.bucket_cap_mb > 0:
-                raise ValueError(
-                    f"DistributedSpec: bucket_cap_mb must be > 0, got {self.bucket_cap_mb}"
-                )
-        if self.min_graphs < 1:
-            raise ValueError(f"DistributedSpec: min_graphs must be >= 1, got {self.min_graphs}")
+            problem = f"wrapper must be a Wrapper ({valid}), got {self.wrapper!r}"
+        elif self.world_size < 2:
+            problem = f"world_size must be >= 2, got {self.world_size}"
+        elif cap is not None and self.wrapper is not Wrapper.DDP:
+            problem = f"bucket_cap_mb is DDP's; got {cap} with {self.wrapper.value}"
+        elif cap is not None and not cap > 0:
+            problem = f"bucket_cap_mb must be > 0, got {cap}"
+        elif self.min_graphs < 1:
+            problem = f"min_graphs must be >= 1, got {self.min_graphs}"
+        else:
+            return
+        raise ValueError(f"DistributedSpec: {problem}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,30 +219,27 @@ class Target:
     def __post_init__(self) -> None:
         if not self.name or any(c.isspace() for c in self.name):
             raise ValueError(f"target name must be non-empty without spaces, got {self.name!r}")
+        places = [(d.input, d.dim) for d in self.dynamic_dims or ()]
         if not self.modes:
-            raise ValueError(f"target {self.name!r}: modes must name train and/or eval")
-        if len(set(self.modes)) != len(self.modes):
-            raise ValueError(f"target {self.name!r}: modes repeat: {self.modes}")
-        if self.recompile_budget < 1:
-            raise ValueError(
-                f"target {self.name!r}: recompile_budget must be >= 1 (the first compile), "
-                f"got {self.recompile_budget}"
+            problem = "modes must name train and/or eval"
+        elif len(set(self.modes)) != len(self.modes):
+            problem = f"modes repeat: {self.modes}"
+        elif self.recompile_budget < 1:
+            problem = (
+                f"recompile_budget must be >= 1 (the first compile), got {self.recompile_budget}"
             )
-        if self.steady_calls < 2:
-            raise ValueError(
-                f"target {self.name!r}: steady_calls must be >= 2, got {self.steady_calls}"
+        elif self.steady_calls < 2:
+            problem = f"steady_calls must be >= 2, got {self.steady_calls}"
+        elif len(set(places)) != len(places):
+            problem = f"dynamic_dims name an (input, dim) twice: {places}"
+        elif self.distributed is not None and self.scenario:
+            problem = (
+                "a distributed target replays its steady calls; it cannot have a scenario "
+                f"({len(self.scenario)} steps given)"
             )
-        if self.dynamic_dims is not None:
-            places = [(d.input, d.dim) for d in self.dynamic_dims]
-            if len(set(places)) != len(places):
-                raise ValueError(
-                    f"target {self.name!r}: dynamic_dims name an (input, dim) twice: {places}"
-                )
-        if self.distributed is not None and self.scenario:
-            raise ValueError(
-                f"target {self.name!r}: a distributed target replays its steady calls; "
-                f"it cannot have a scenario ({len(self.scenario)} steps given)"
-            )
+        else:
+            return
+        raise ValueError(f"target {self.name!r}: {problem}")
 
     def fresh_module(self) -> nn.Module:
         torch.manual_seed(self.seed)
@@ -252,6 +251,11 @@ class Target:
         torch.manual_seed(self.seed + 1)
         inputs = self.make_inputs()
         return tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+
+    def steps(self) -> tuple[ScenarioStep, ...]:
+        """The scenario; without one, the steady calls after the first, allowed no compile."""
+        repeat = ScenarioStep(name="repeat", calls=self.steady_calls - 1, max_compiles=0)
+        return self.scenario or (repeat,)
 
     def result(self, **fields: Any) -> TargetResult:
         """This target's result: its identity and hazard flags, plus `fields` (passed unless

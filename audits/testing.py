@@ -24,13 +24,7 @@ import torch
 from torch import nn
 
 from audits.audit import audit_target_part
-from audits.checks.common import (
-    CheckSettings,
-    compile_log,
-    guard_failure_marks,
-    guard_failures_since,
-)
-from audits.checks.recompiles import describe_guard
+from audits.checks.common import CheckSettings, compile_log, guard_failure_marks, guards_since
 from audits.compile_watch import check_max_compiles, paused_watch
 from audits.targets import ScenarioStep, Target, target_from_pair
 from reporting.console import first_problem
@@ -144,19 +138,8 @@ def failure_message(title: str, result: TargetResult, judged: tuple[CheckName, .
 
 def _only(result: TargetResult, judged: tuple[CheckName, ...]) -> TargetResult:
     """`result` with the checks outside `judged` left out."""
-
-    def kept(name: CheckName) -> Any:
-        return result.check(name) if name in judged else None
-
-    return replace(
-        result,
-        fullgraph=kept(CheckName.FULLGRAPH),
-        breaks=kept(CheckName.BREAKS),
-        recompiles=kept(CheckName.RECOMPILES),
-        parity=kept(CheckName.PARITY),
-        exceptions=kept(CheckName.EXCEPTIONS),
-        compile_time=kept(CheckName.COMPILE_TIME),
-    )
+    kept: dict[str, Any] = {c.value: result.check(c) if c in judged else None for c in CheckName}
+    return replace(result, **kept)
 
 
 def _parity_tolerance(result: TargetResult) -> str | None:
@@ -242,7 +225,6 @@ def assert_no_compiles() -> Iterator[None]:
         ) from exc
     compiled = log.since(mark)
     if compiled:
-        guards = [describe_guard(g) for g in guard_failures_since(guard_marks)]
         lines = [f"assert_no_compiles: {len(compiled)} compilation(s) in the block: {compiled}"]
-        lines.extend(f"  guard failed: {g}" for g in dict.fromkeys(guards))
+        lines.extend(f"  guard failed: {g}" for g in guards_since(guard_marks))
         raise CompileAuditError("\n".join(lines), None)

@@ -13,15 +13,15 @@ and a size that is launch-bound on the device says so there.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import torch
 
-from audits.checks.common import CheckSettings, prepare_inputs
+from audits.checks.common import CheckSettings, target_inputs
+from audits.checks.parity import precision_of
 from audits.targets import BenchmarkSize, Target
 from benchmarks import BenchmarkResult, MeasureConfig, Task, benchmark_module
 from reporting.schema.benchmark_settings import CompileTimeScope
-from reporting.schema.vocabulary import Precision
 
 # 20 rounds: fewer give bootstrap CIs too wide to call a speedup; short blocks keep a host
 # target to seconds.
@@ -59,7 +59,7 @@ def benchmark_target(target: Target, settings: CheckSettings) -> tuple[Benchmark
     torch._dynamo.reset()
     config = MeasureConfig(
         device=settings.device,
-        precision=Precision.BF16 if settings.dtype == torch.bfloat16 else Precision.FP32,
+        precision=precision_of(settings.dtype),
         backend=settings.backend,
         rounds=AUDIT_ROUNDS,
         min_block_s=AUDIT_BLOCK_S,
@@ -68,19 +68,11 @@ def benchmark_target(target: Target, settings: CheckSettings) -> tuple[Benchmark
         threads=torch.get_num_threads(),  # the runner's share of the cores for this job
     )
     size = benchmark_size(target, str(settings.device))
-
-    def fresh_module() -> torch.nn.Module:
-        torch.manual_seed(target.seed)
-        return size.build()
-
-    def fresh_inputs() -> tuple[Any, ...]:
-        torch.manual_seed(target.seed + 1)  # as Target.fresh_inputs seeds them
-        made = size.make_inputs()
-        return tuple(made) if isinstance(made, (tuple, list)) else (made,)
-
-    inputs = prepare_inputs(fresh_inputs, settings)
+    # The target's seeds, at this size.
+    sized = replace(target, build=size.build, make_inputs=size.make_inputs)
+    inputs = target_inputs(sized, settings)
     name = benchmark_name(target, size, str(settings.device))
     return tuple(
-        benchmark_module(fresh_module, inputs, config, task=task, name=name)
+        benchmark_module(sized.fresh_module, inputs, config, task=task, name=name)
         for task in (Task.INFER, Task.TRAIN)
     )

@@ -20,18 +20,19 @@ from reporting.schema.audit import BreaksResult, CheckStatus, GraphBreakInfo
 
 
 class GraphRecorder:
-    """A backend that records each graph dynamo hands it, then runs it as is."""
+    """A backend that records each graph dynamo hands it (its op count), then compiles it
+    with `backend`, or runs it as is without one."""
 
-    def __init__(self) -> None:
+    def __init__(self, backend: str | Callable[..., Any] | None = None) -> None:
+        from torch._dynamo.backends.registry import lookup_backend
+
+        self.backend = lookup_backend(backend) if isinstance(backend, str) else backend
         self.ops_per_graph: list[int] = []
 
-    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
-        self.ops_per_graph.append(
-            sum(
-                1 for n in gm.graph.nodes if n.op in ("call_function", "call_method", "call_module")
-            )
-        )
-        return gm.forward
+    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
+        ops = ("call_function", "call_method", "call_module")
+        self.ops_per_graph.append(sum(1 for n in gm.graph.nodes if n.op in ops))
+        return gm.forward if self.backend is None else self.backend(gm, example_inputs)
 
 
 def check_breaks(
@@ -45,9 +46,7 @@ def check_breaks(
     compiled(*inputs)
     first_call_graphs = len(recorder.ops_per_graph)
     for step in target.scenario:
-        if step.action is not None:
-            with torch.no_grad():
-                step.action(module)
+        step.apply(module)
         compiled(*inputs)
     count, distinct = breaks_since(reasons_before)
     return BreaksResult(

@@ -34,12 +34,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from audits.checks.common import CheckSettings, prepare_module, scalar_loss, target_inputs
+from audits.checks.common import CheckSettings, backpropagate, prepare_module, target_inputs
 from audits.checks.torch_logs import captured_logs, messages
 from audits.targets import Target
 from audits.torch_compat import mega_cache_available
@@ -61,10 +62,6 @@ _KEY_DETAILS = {
 }
 _KEY_LINE = re.compile(r"^\[(?P<hash>[^\]]+)\] (?P<component>[^:]+): (?P<value>.*)$")
 _VALUE_CHARS = 160
-
-
-def _not_available(api: str) -> str:
-    return not_available(api, torch.__version__)
 
 
 # ----------------------------------------------------------------- in the fresh process
@@ -138,9 +135,8 @@ def compile_fresh(job: FreshCompile) -> FreshOutcome:
         compiled = target.compile(module, backend=job.settings.backend, fullgraph=False)
         start = time.perf_counter()
         out = compiled(*inputs)
-        loss = scalar_loss(out) if target.modes[0] is Task.TRAIN else None
-        if loss is not None:
-            loss.backward()
+        if target.modes[0] is Task.TRAIN:
+            backpropagate(out)
         compile_s = time.perf_counter() - start
     # torch 2.5 counts the AOTAutograd cache under "inductor", later ones under "aot_autograd".
     autograd_counters = {**counters["inductor"], **counters["aot_autograd"]}
@@ -281,25 +277,20 @@ def check_cache(target: Target, settings: CheckSettings) -> CacheResult:
         shared = str(Path(tmp, "shared"))
         artifacts = str(Path(tmp, "artifacts.bin")) if mega else None
 
-        def job(kind: CacheRunKind, cache_dir: str) -> FreshCompile:
-            return FreshCompile(
-                kind=kind,
-                reload=target.reload,  # type: ignore[arg-type]
-                settings=settings,
-                threads=threads,
-                cache_dir=cache_dir,
-                artifacts=artifacts,
-            )
+        fresh = partial(FreshCompile, reload=target.reload, settings=settings, threads=threads)
 
-        cold = _fresh(job(CacheRunKind.COLD, shared))
-        warm = _fresh(job(CacheRunKind.WARM, shared))
-        outcomes = [cold, warm]
-        note = None if mega else _not_available("torch.compiler.save_cache_artifacts")
-        if mega and cold.run.error is None:
-            if cold.run.artifacts_bytes is None:
-                note = "save_cache_artifacts had nothing to save: every cache lookup was bypassed"
-            else:
-                outcomes.append(_fresh(job(CacheRunKind.MEGA_CACHE, str(Path(tmp, "mega")))))
+        def run(kind: CacheRunKind, cache_dir: str) -> FreshOutcome:
+            return _fresh(fresh(kind=kind, cache_dir=cache_dir, artifacts=artifacts))
+
+        cold = run(CacheRunKind.COLD, shared)
+        outcomes = [cold, run(CacheRunKind.WARM, shared)]
+        note = None
+        if not mega:
+            note = not_available("torch.compiler.save_cache_artifacts", torch.__version__)
+        elif cold.run.error is None and cold.run.artifacts_bytes is None:
+            note = "save_cache_artifacts had nothing to save: every cache lookup was bypassed"
+        elif cold.run.error is None:
+            outcomes.append(run(CacheRunKind.MEGA_CACHE, str(Path(tmp, "mega"))))
     unsaved = unsaved_entries(cold.run)
     runs = (cold.run, *(_explained(o.run, unsaved) for o in outcomes[1:]))
     changes = tuple(

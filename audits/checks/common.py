@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +13,7 @@ import torch
 from torch import nn
 
 from audits.targets import Inputs, Target
-from audits.torch_compat import compile_id_of, is_recompile_limit_message
+from audits.torch_compat import compile_id_of, is_recompile_limit_message, readable_guard
 from reporting.schema.vocabulary import Task
 
 # Seeds for the loss weights, so that eager and compiled runs back-propagate
@@ -67,11 +69,15 @@ def set_mode(module: nn.Module, mode: Task) -> None:
     module.train(mode is Task.TRAIN)
 
 
+def clear_grads(module: nn.Module) -> None:
+    for p in module.parameters():
+        p.grad = None
+
+
 def clone_module(module: nn.Module) -> nn.Module:
     """An independent copy in the same state, without the gradients already accumulated."""
     twin = copy.deepcopy(module)
-    for p in twin.parameters():
-        p.grad = None
+    clear_grads(twin)
     return twin
 
 
@@ -118,6 +124,13 @@ def scalar_loss(out: Any) -> torch.Tensor | None:
         term = (t * weight).sum()
         total = term if total is None else total + term
     return total
+
+
+def backpropagate(out: Any) -> None:
+    """Back-propagate `scalar_loss(out)`, when anything in `out` needs a gradient."""
+    loss = scalar_loss(out)
+    if loss is not None:
+        loss.backward()
 
 
 def named_grads(module: nn.Module, inputs: Inputs) -> Iterator[tuple[str, torch.Tensor | None]]:
@@ -171,6 +184,11 @@ def frame_of(compile_id: str) -> str:
     return compile_id.strip("[]").split("/")[0]
 
 
+def max_frame_compiles(compile_ids: Iterable[str]) -> int:
+    """The most compilations of any one frame: the count a recompile budget limits."""
+    return max(Counter(frame_of(i) for i in compile_ids).values(), default=0)
+
+
 def guard_failure_marks() -> dict[Any, int]:
     from torch._dynamo.utils import guard_failures
 
@@ -185,6 +203,20 @@ def guard_failures_since(marks: dict[Any, int]) -> list[str]:
     for code, reasons in list(guard_failures.items()):
         found.extend(reasons[marks.get(code, 0) :])
     return found
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def describe_guard(reason: str) -> str:
+    """One line per failed guard: '0/1: self.calls == 1 # model.py:35 in forward (HINT: ...)'."""
+    head = readable_guard(reason).split("\nUser stack trace:")[0]
+    return _SPACES.sub(" ", head.replace("#   #", "#")).strip()
+
+
+def guards_since(marks: dict[Any, int]) -> tuple[str, ...]:
+    """The guard failures since `marks`, each described once, in order."""
+    return tuple(dict.fromkeys(describe_guard(r) for r in guard_failures_since(marks)))
 
 
 def recompile_limit_hits() -> int:

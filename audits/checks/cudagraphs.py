@@ -31,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from audits.checks.common import CheckSettings, prepare_module, scalar_loss, target_inputs
+from audits.checks.common import CheckSettings, backpropagate, prepare_module, target_inputs
 from audits.checks.torch_logs import captured_logs, containing
 from audits.graph_breaks import first_line
 from audits.targets import Inputs, ScenarioStep, Target
@@ -70,16 +70,8 @@ def _skips() -> int:
 def _call(compiled: Callable[..., Any], inputs: Inputs, backward: bool) -> None:
     torch.compiler.cudagraph_mark_step_begin()
     out = compiled(*inputs)
-    loss = scalar_loss(out) if backward else None
-    if loss is not None:
-        loss.backward()
-
-
-def _steps(target: Target) -> tuple[ScenarioStep, ...]:
-    first = ScenarioStep(name="first calls", calls=FIRST_CALLS)
-    if target.scenario:
-        return (first, *target.scenario)
-    return (first, ScenarioStep(name="repeat", calls=target.steady_calls - 1, max_compiles=0))
+    if backward:
+        backpropagate(out)
 
 
 def _run_step(
@@ -90,9 +82,7 @@ def _run_step(
     backward: bool,
     records: list[logging.LogRecord],
 ) -> CudagraphStep:
-    if step.action is not None:
-        with torch.no_grad():
-            step.action(module)
+    step.apply(module)
     mark, skips_before = len(records), _skips()
     error = None
     for _ in range(step.calls):
@@ -142,12 +132,9 @@ def check_cudagraphs(target: Target, settings: CheckSettings) -> CudagraphsResul
     backward = mode is Task.TRAIN
     steps = []
     try:
-        with (
-            inductor_config.patch({"triton.cudagraphs": True}),
-            captured_logs(*LOGGERS) as records,
-        ):
+        with inductor_config.patch({"triton.cudagraphs": True}), captured_logs(*LOGGERS) as records:
             compiled = target.compile(module, backend=settings.backend, fullgraph=False)
-            for step in _steps(target):
+            for step in (ScenarioStep(name="first calls", calls=FIRST_CALLS), *target.steps()):
                 steps.append(_run_step(step, module, compiled, inputs, backward, records))
     finally:
         reset_cudagraph_trees()  # the graphs hold the device's memory pool

@@ -45,12 +45,7 @@ def synchronize(device: str) -> None:
 class DeviceFaultError(Exception):
     """Raised by a check that saw a device fault; carries what the check had measured."""
 
-    def __init__(
-        self,
-        fault: DeviceFault,
-        *,
-        partial: ExceptionsResult | None = None,
-    ) -> None:
+    def __init__(self, fault: DeviceFault, *, partial: ExceptionsResult | None = None) -> None:
         super().__init__(fault.message)
         self.fault = fault
         self.partial = partial  # the exceptions check's cases up to and with the fault

@@ -18,31 +18,38 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
 
-from audits.checks.breaks import break_reason_mark, breaks_since
+from audits.checks.breaks import GraphRecorder, break_reason_mark, breaks_since
 from audits.checks.common import (
     CheckSettings,
+    clear_grads,
     clone_module,
     compile_log,
-    frame_of,
+    describe_guard,
     guard_failure_marks,
     guard_failures_since,
-    output_tensors,
-    prepare_inputs,
+    max_frame_compiles,
     prepare_module,
-    scalar_loss,
     set_mode,
+    target_inputs,
     to_double,
 )
-from audits.checks.parity import FP64_MAX_PARAMS, TOLERANCES, tensor_diff, worst_diff
-from audits.checks.recompiles import describe_guard
+from audits.checks.parity import (
+    FP64_MAX_PARAMS,
+    TOLERANCES,
+    Run,
+    call_outputs,
+    compare_runs,
+    unmatched,
+    worst_diff,
+)
+from audits.checks.torch_logs import captured_logs
 from audits.targets import DistributedSpec, Inputs, Target
 from reporting.schema.basics import TensorDiff
 from reporting.schema.distributed import CompileOrder, RankResult, Wrapper
@@ -72,50 +79,20 @@ def fsdp2_missing_reason() -> str | None:
     return None
 
 
-class GraphCounter:
-    """A backend that counts the graphs it is given, then compiles each with `backend`."""
-
-    def __init__(self, backend: str | Callable[..., Any]) -> None:
-        from torch._dynamo.backends.registry import lookup_backend
-
-        self.backend = lookup_backend(backend) if isinstance(backend, str) else backend
-        self.ops_per_graph: list[int] = []
-
-    def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
-        self.ops_per_graph.append(
-            sum(
-                1 for n in gm.graph.nodes if n.op in ("call_function", "call_method", "call_module")
-            )
-        )
-        return self.backend(gm, example_inputs)
-
-
-class _BucketLog(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self.buckets: list[int] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        args = record.args
-        if _BUCKETS_MESSAGE in str(record.msg) and isinstance(args, tuple) and len(args) >= 2:
-            count = args[1]
-            if isinstance(count, int):
-                self.buckets.append(count)
-
-
 @contextlib.contextmanager
 def bucket_log() -> Iterator[list[int]]:
-    """The bucket counts DDPOptimizer logs while the block runs; torch's logger restored."""
-    logger = logging.getLogger(_DDP_OPTIMIZER_LOGGER)
-    handler = _BucketLog()
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)  # the line also reaches the rank's log, where it helps
-    try:
-        yield handler.buckets
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+    """The bucket counts DDPOptimizer logs while the block runs; torch's logger restored.
+
+    Its line also reaches the rank's log, where it helps.
+    """
+    buckets: list[int] = []
+    with captured_logs(_DDP_OPTIMIZER_LOGGER, level=logging.INFO, quiet=False) as records:
+        yield buckets
+    for record in records:
+        args = record.args
+        if _BUCKETS_MESSAGE in str(record.msg) and isinstance(args, tuple) and len(args) >= 2:
+            if isinstance(args[1], int):
+                buckets.append(args[1])
 
 
 class _CompiledCallable(nn.Module):
@@ -146,7 +123,7 @@ def wrap(module: nn.Module, spec: DistributedSpec) -> nn.Module:
 
 
 def wrapped_and_compiled(
-    target: Target, module: nn.Module, spec: DistributedSpec, backend: GraphCounter
+    target: Target, module: nn.Module, spec: DistributedSpec, backend: GraphRecorder
 ) -> Callable[..., Any]:
     if spec.order is CompileOrder.WRAP_THEN_COMPILE:
         return target.compile(wrap(module, spec), backend=backend, fullgraph=False)
@@ -157,27 +134,13 @@ def wrapped_and_compiled(
 
 def rank_inputs(target: Target, settings: CheckSettings, rank: int) -> Inputs:
     """The inputs of `rank`: the target's inputs under its seed shifted by the rank."""
-
-    def make() -> Inputs:
-        torch.manual_seed(target.seed + 1 + rank)
-        made = target.make_inputs()
-        return tuple(made) if isinstance(made, (tuple, list)) else (made,)
-
-    return prepare_inputs(make, settings)
+    return target_inputs(replace(target, seed=target.seed + rank), settings)
 
 
 def _full(grad: torch.Tensor) -> torch.Tensor:
     """A gradient as a plain tensor; FSDP2 leaves each rank a shard of a DTensor."""
     full_tensor = getattr(grad, "full_tensor", None)
     return full_tensor() if callable(full_tensor) else grad
-
-
-def _step(fn: Callable[..., Any], inputs: Inputs) -> list[torch.Tensor]:
-    out = fn(*inputs)
-    loss = scalar_loss(out)
-    if loss is not None:
-        loss.backward()
-    return [t.detach() for t in output_tensors(out)]
 
 
 def _param_grads(module: nn.Module) -> dict[str, torch.Tensor | None]:
@@ -188,21 +151,11 @@ def _param_grads(module: nn.Module) -> dict[str, torch.Tensor | None]:
     }
 
 
-def _clear_grads(module: nn.Module) -> None:
-    for p in module.parameters():
-        p.grad = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Eager:
-    outputs: list[torch.Tensor]  # on this rank's inputs
-    grads: dict[str, torch.Tensor | None]  # averaged over every rank's inputs
-
-
 def _eager_reference(
     target: Target, settings: CheckSettings, rank: int, world_size: int, *, fp64: bool = False
-) -> _Eager:
-    """The unwrapped module in eager on every rank's inputs, in fp64 when asked."""
+) -> Run:
+    """The unwrapped module in eager on every rank's inputs, in fp64 when asked: its outputs
+    on this rank's inputs, its gradients averaged over every rank's."""
     reference = prepare_module(target, settings)
     set_mode(reference, Task.TRAIN)
     outputs: list[torch.Tensor] = []
@@ -210,18 +163,18 @@ def _eager_reference(
     for other in range(world_size):
         inputs = rank_inputs(target, settings, other)
         twin, inputs = to_double(reference, inputs) if fp64 else (clone_module(reference), inputs)
-        got = _step(twin, inputs)
+        got = call_outputs(twin, inputs)
         if other == rank:
             outputs = got
         for name, grad in _param_grads(twin).items():
             before = summed.get(name)
             summed[name] = grad if before is None else (before if grad is None else before + grad)
-    return _Eager(outputs, {k: None if g is None else g / world_size for k, g in summed.items()})
+    return Run(outputs, {k: None if g is None else g / world_size for k, g in summed.items()})
 
 
 def _fp64_reference(
     target: Target, settings: CheckSettings, rank: int, world_size: int
-) -> _Eager | None:
+) -> Run | None:
     """As the parity check does: where fp64 is cheap, a difference passes when the wrapped
     run is no further from fp64 than eager is (kernels may reorder a reduction)."""
     if settings.dtype != torch.float32:
@@ -235,46 +188,15 @@ def _fp64_reference(
 
 
 def _compare(
-    got_outputs: list[torch.Tensor],
-    got_grads: dict[str, torch.Tensor | None],
-    want: _Eager,
-    fp64: _Eager | None,
-    tol: tuple[float, float],
+    got: Run, want: Run, fp64: Run | None, tol: tuple[float, float]
 ) -> tuple[TensorDiff, TensorDiff | None, int, tuple[str, ...]]:
-    if len(got_outputs) != len(want.outputs) or not want.outputs:
-        why = f"output (wrapped gave {len(got_outputs)} tensors, eager {len(want.outputs)})"
-        inf = float("inf")
-        diff = TensorDiff(
-            name=why, max_abs=inf, max_rel=inf, atol=tol[0], rtol=tol[1], passed=False
-        )
-        return diff, None, 0, ()
-
-    def exact(items: list[torch.Tensor], i: int) -> torch.Tensor | None:
-        return items[i] if i < len(items) else None
-
-    single = len(want.outputs) == 1
-    outputs = [
-        tensor_diff(
-            "output" if single else f"output[{i}]",
-            g,
-            w,
-            tol,
-            None if fp64 is None else exact(fp64.outputs, i),
-        )
-        for i, (g, w) in enumerate(zip(got_outputs, want.outputs, strict=True))
-    ]
-    grads: list[TensorDiff] = []
-    presence: list[str] = []
-    for name, expected in want.grads.items():
-        actual = got_grads.get(name)
-        if (expected is None) != (actual is None):
-            presence.append(name)
-        elif expected is not None and actual is not None:
-            reference = None if fp64 is None else fp64.grads.get(name)
-            grads.append(tensor_diff(name, actual, expected, tol, reference))
+    if len(got.outputs) != len(want.outputs) or not want.outputs:
+        why = f"output (wrapped gave {len(got.outputs)} tensors, eager {len(want.outputs)})"
+        return unmatched(why, tol), None, 0, ()
+    outputs, grads, presence = compare_runs(got, want, fp64, tol)
     output = worst_diff(outputs)
     assert output is not None  # want.outputs is not empty
-    return output, worst_diff(grads), len(grads), tuple(presence)
+    return output, worst_diff(grads), len(grads), presence
 
 
 def check_rank(target: Target, settings: CheckSettings, rank: int, world_size: int) -> RankResult:
@@ -292,7 +214,7 @@ def check_rank(target: Target, settings: CheckSettings, rank: int, world_size: i
 
     module = prepare_module(target, settings)
     set_mode(module, Task.TRAIN)
-    counter = GraphCounter(settings.backend)
+    counter = GraphRecorder(settings.backend)
     compiled = wrapped_and_compiled(target, module, spec, counter)
     inputs = rank_inputs(target, settings, rank)
     log = compile_log()
@@ -303,21 +225,18 @@ def check_rank(target: Target, settings: CheckSettings, rank: int, world_size: i
     graphs_before = counters["stats"]["unique_graphs"]
     with bucket_log() as buckets:
         start = time.perf_counter()
-        got_outputs = _step(compiled, inputs)
+        got_outputs = call_outputs(compiled, inputs)
         first_call_s = time.perf_counter() - start
     dynamo_graphs = counters["stats"]["unique_graphs"] - graphs_before
     compiled_graphs = len(counter.ops_per_graph)
     break_count, breaks = breaks_since(breaks_mark)
-    got_grads = _param_grads(module)
+    got = Run(got_outputs, _param_grads(module))
     for _ in range(target.steady_calls - 1):
-        _clear_grads(module)
-        _step(compiled, inputs)
+        clear_grads(module)
+        call_outputs(compiled, inputs)
     ids = log.since(mark)
-    per_frame = Counter(frame_of(i) for i in ids)
-    output, worst_grad, compared, presence = _compare(
-        got_outputs, got_grads, want, fp64, TOLERANCES[settings.dtype]
-    )
-    max_frame = max(per_frame.values(), default=0)
+    output, worst_grad, compared, presence = _compare(got, want, fp64, TOLERANCES[settings.dtype])
+    max_frame = max_frame_compiles(ids)
     passed = (
         output.passed
         and (worst_grad is None or worst_grad.passed)

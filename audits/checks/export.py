@@ -42,6 +42,7 @@ from audits.checks.common import (
     target_inputs,
 )
 from audits.checks.parity import TOLERANCES
+from audits.checks.torch_logs import loggers_at
 from audits.graph_breaks import break_from_exception, first_line, is_user_file, location_of
 from audits.targets import Inputs, Target
 from audits.torch_compat import draft_export, draft_user_stack
@@ -59,10 +60,6 @@ from reporting.schema.vocabulary import Task
 
 
 # ----------------------------------------------------------------- exporting
-def _not_available(api: str) -> str:
-    return not_available(api, torch.__version__)
-
-
 def _compare(program: Any, module: nn.Module, inputs: Inputs, dtype: torch.dtype) -> ExportParity:
     atol, rtol = TOLERANCES[dtype]
     try:
@@ -92,7 +89,7 @@ def _attempt(
 ) -> ExportAttempt:
     start = time.perf_counter()
     try:
-        with _quiet(*_TORCH_LOGGERS):
+        with _quiet():
             program = torch.export.export(module, inputs, strict=strict)
     except Exception as exc:  # the failure is the finding
         # strict export fails as dynamo does: its user frame is in the error, not the traceback
@@ -107,12 +104,8 @@ def _attempt(
             location=location or _user_raise_site(exc),
         )
     seconds = time.perf_counter() - start
-    return ExportAttempt(
-        strict=strict,
-        exported=True,
-        seconds=seconds,
-        parity=_compare(program, module, inputs, dtype),
-    )
+    parity = _compare(program, module, inputs, dtype)
+    return ExportAttempt(strict=strict, exported=True, seconds=seconds, parity=parity)
 
 
 def _user_raise_site(exc: BaseException) -> SourceLocation | None:
@@ -158,22 +151,6 @@ def _interned_files(report: Any) -> dict[Any, str]:
     return files
 
 
-@contextlib.contextmanager
-def _quiet(*names: str) -> Iterator[None]:
-    """Silence torch's loggers below ERROR, and the partial graph export prints to stderr on
-    failure, for a call whose findings the result records."""
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 _TORCH_LOGGERS = (
     "torch.export",
     "torch._export",
@@ -182,18 +159,26 @@ _TORCH_LOGGERS = (
 )
 
 
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence torch's loggers below ERROR, and the partial graph export prints to stderr on
+    failure, for a call whose findings the result records."""
+    with loggers_at(logging.ERROR, *_TORCH_LOGGERS), contextlib.redirect_stderr(io.StringIO()):
+        yield
+
+
 def draft_issues(module: nn.Module, inputs: Inputs) -> tuple[tuple[DraftIssue, ...], str | None]:
     """What draft_export worked around, or why it could not say (not in this torch, raised)."""
     draft = draft_export()
     if draft is None:
-        return (), _not_available("torch.export.draft_export")
+        return (), not_available("torch.export.draft_export", torch.__version__)
     try:
-        with _quiet(*_TORCH_LOGGERS):
+        with _quiet():
             _, report = draft(module, inputs)
     except Exception as exc:  # draft_export is best effort; its own failure is reported
         return (), f"draft_export raised {type(exc).__name__}: {first_line(exc)}"
     if report is None:
-        return (), _not_available("draft_export's report")
+        return (), not_available("draft_export's report", torch.__version__)
     files = _interned_files(report)
     issues = []
     for failure in report.failures:
@@ -219,16 +204,10 @@ _PLAIN = (bool, int, float, str, type(None), Enum)
 
 def _branch_attributes(cls: type) -> list[tuple[str, int]]:
     """(attribute, line) of each `self.<attr>` read in a branch test of `cls.forward`."""
-    forward = cls.__dict__.get("forward")
-    if forward is None:
-        return []
     try:
-        lines, first = inspect.getsourcelines(forward)
-    except (OSError, TypeError):
-        return []
-    try:
+        lines, first = inspect.getsourcelines(cls.__dict__["forward"])
         tree = ast.parse(textwrap.dedent("".join(lines)))
-    except SyntaxError:
+    except (KeyError, OSError, TypeError, SyntaxError):
         return []
     function = tree.body[0]
     if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)) or not function.args.args:
@@ -287,10 +266,8 @@ def check_export(target: Target, settings: CheckSettings) -> ExportResult:
     attempts = tuple(
         _attempt(module, inputs, strict=strict, dtype=settings.dtype) for strict in (False, True)
     )
-    issues: tuple[DraftIssue, ...] = ()
-    note: str | None = None
-    if not all(a.exported for a in attempts):
-        issues, note = draft_issues(module, inputs)
+    exported = all(a.exported for a in attempts)
+    issues, note = ((), None) if exported else draft_issues(module, inputs)
     ok = all(a.exported and a.parity is not None and a.parity.passed for a in attempts)
     return ExportResult(
         status=CheckStatus.PASSED if ok else CheckStatus.FAILED,

@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from audits.checks.common import (
+    backpropagate,
+    clear_grads,
     clone_module,
     named_grads,
     output_tensors,
-    scalar_loss,
     set_mode,
     to_double,
 )
@@ -40,19 +41,23 @@ FP64_MAX_PARAMS = 20_000_000
 
 
 @dataclass(frozen=True, slots=True)
-class _Run:
+class Run:
+    """One call and its backward: the output tensors, and the gradients by name."""
+
     outputs: list[torch.Tensor]
     grads: dict[str, torch.Tensor | None]
 
 
-def _run(fn: Callable[..., Any], owner: nn.Module, inputs: Inputs, seed: int) -> _Run:
-    torch.manual_seed(seed)  # same dropout mask where the backend honours the RNG
+def call_outputs(fn: Callable[..., Any], inputs: Inputs) -> list[torch.Tensor]:
+    """Call `fn`, back-propagate its outputs' scalar loss, and return them detached."""
     out = fn(*inputs)
-    loss = scalar_loss(out)
-    if loss is not None:
-        loss.backward()
-    outputs = [t.detach() for t in output_tensors(out)]
-    return _Run(outputs=outputs, grads={k: g for k, g in named_grads(owner, inputs)})
+    backpropagate(out)
+    return [t.detach() for t in output_tensors(out)]
+
+
+def _run(fn: Callable[..., Any], owner: nn.Module, inputs: Inputs, seed: int) -> Run:
+    torch.manual_seed(seed)  # same dropout mask where the backend honours the RNG
+    return Run(outputs=call_outputs(fn, inputs), grads=dict(named_grads(owner, inputs)))
 
 
 def _max_errors(actual: torch.Tensor, expected: torch.Tensor, atol: float) -> tuple[float, float]:
@@ -96,7 +101,7 @@ def tensor_diff(
     )
 
 
-def _precision(dtype: torch.dtype) -> Precision:
+def precision_of(dtype: torch.dtype) -> Precision:
     return Precision.BF16 if dtype == torch.bfloat16 else Precision.FP32
 
 
@@ -108,17 +113,48 @@ def worst_diff(diffs: list[TensorDiff]) -> TensorDiff | None:
     return max(failing or diffs, key=lambda d: (d.max_abs, d.max_rel))
 
 
+def unmatched(why: str, tol: tuple[float, float]) -> TensorDiff:
+    """Outputs that could not be compared at all: an infinite error named `why`."""
+    inf = float("inf")
+    return TensorDiff(name=why, max_abs=inf, max_rel=inf, atol=tol[0], rtol=tol[1], passed=False)
+
+
+def compare_runs(
+    got: Run, want: Run, reference: Run | None, tol: tuple[float, float]
+) -> tuple[list[TensorDiff], list[TensorDiff], tuple[str, ...]]:
+    """The output and gradient diffs of `got` against `want`, each also measured against the
+    fp64 `reference` where there is one, and the gradients only one of the two has."""
+
+    def ref(items: list[torch.Tensor], i: int) -> torch.Tensor | None:
+        return items[i] if i < len(items) else None
+
+    outputs = [
+        tensor_diff(
+            "output" if len(want.outputs) == 1 else f"output[{i}]",
+            g,
+            w,
+            tol,
+            None if reference is None else ref(reference.outputs, i),
+        )
+        for i, (g, w) in enumerate(zip(got.outputs, want.outputs, strict=True))
+    ]
+    grads: list[TensorDiff] = []
+    presence: list[str] = []
+    for name, expected in want.grads.items():
+        actual = got.grads.get(name)
+        if (expected is None) != (actual is None):
+            presence.append(name)
+        elif expected is not None and actual is not None:
+            reference_grad = None if reference is None else reference.grads.get(name)
+            grads.append(tensor_diff(name, actual, expected, tol, reference_grad))
+    return outputs, grads, tuple(presence)
+
+
 def _failed_mode(mode: Task, dtype: torch.dtype, tol: tuple[float, float], why: str) -> ModeParity:
     """A mode whose outputs could not be compared at all: an infinite error named `why`."""
-    diff = TensorDiff(
-        name=why,
-        max_abs=float("inf"),
-        max_rel=float("inf"),
-        atol=tol[0],
-        rtol=tol[1],
-        passed=False,
+    return ModeParity(
+        mode=mode, dtype=precision_of(dtype), output=unmatched(why, tol), passed=False
     )
-    return ModeParity(mode=mode, dtype=_precision(dtype), output=diff, passed=False)
 
 
 def _compare_mode(
@@ -129,10 +165,9 @@ def _compare_mode(
     dtype: torch.dtype,
 ) -> ModeParity:
     set_mode(module, mode)
-    for p in module.parameters():
-        p.grad = None
+    clear_grads(module)
     eager = clone_module(module)
-    reference: _Run | None = None
+    reference: Run | None = None
     skipped: str | None = None
     n_params = sum(p.numel() for p in module.parameters())
     if dtype != torch.float32:
@@ -145,46 +180,19 @@ def _compare_mode(
             reference = _run(double, double, double_inputs, seed=0)
         except (RuntimeError, TypeError, NotImplementedError) as exc:
             skipped = f"fp64 forward failed: {type(exc).__name__}: {exc}".splitlines()[0]
-    eager_inputs = make_inputs()
-    compiled_inputs = make_inputs()
-    want = _run(eager, eager, eager_inputs, seed=0)
+    want = _run(eager, eager, make_inputs(), seed=0)
     tol = TOLERANCES[dtype]
     try:
-        got = _run(compiled, module, compiled_inputs, seed=0)
+        got = _run(compiled, module, make_inputs(), seed=0)
     except Exception as exc:  # e.g. a recompile refused under fullgraph: a parity failure
         return _failed_mode(
             mode, dtype, tol, f"compiled call raised {type(exc).__name__}: {first_line(exc)}"
         )
 
     if len(got.outputs) != len(want.outputs):
-        return _failed_mode(
-            mode,
-            dtype,
-            tol,
-            f"output (compiled gave {len(got.outputs)} tensors, eager {len(want.outputs)})",
-        )
-
-    def ref(items: list[torch.Tensor] | None, i: int) -> torch.Tensor | None:
-        return items[i] if items is not None and i < len(items) else None
-
-    ref_outputs = reference.outputs if reference else None
-    output_diffs = [
-        tensor_diff(
-            "output" if len(want.outputs) == 1 else f"output[{i}]", g, w, tol, ref(ref_outputs, i)
-        )
-        for i, (g, w) in enumerate(zip(got.outputs, want.outputs, strict=True))
-    ]
-    grad_diffs: list[TensorDiff] = []
-    presence: list[str] = []
-    for name, expected in want.grads.items():
-        actual = got.grads.get(name)
-        if (expected is None) != (actual is None):
-            presence.append(name)
-            continue
-        if expected is None or actual is None:
-            continue
-        reference_grad = reference.grads.get(name) if reference else None
-        grad_diffs.append(tensor_diff(name, actual, expected, tol, reference_grad))
+        why = f"output (compiled gave {len(got.outputs)} tensors, eager {len(want.outputs)})"
+        return _failed_mode(mode, dtype, tol, why)
+    output_diffs, grad_diffs, presence = compare_runs(got, want, reference, tol)
     fp64_eager = fp64_compiled = None
     if reference and reference.outputs and want.outputs and got.outputs:
         fp64_eager, _ = _max_errors(want.outputs[0], reference.outputs[0], tol[0])
@@ -196,11 +204,11 @@ def _compare_mode(
     passed = all(d.passed for d in output_diffs + grad_diffs) and not presence
     return ModeParity(
         mode=mode,
-        dtype=_precision(dtype),
+        dtype=precision_of(dtype),
         output=output,
         worst_grad=worst_grad,
         grads_compared=len(grad_diffs),
-        grad_presence_mismatch=tuple(presence),
+        grad_presence_mismatch=presence,
         fp64_eager_max_abs=fp64_eager,
         fp64_compiled_max_abs=fp64_compiled,
         fp64_skipped=skipped,

@@ -12,29 +12,24 @@ frame eagerly without a word, which is the silent fallback reported here
 
 from __future__ import annotations
 
-import re
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import nn
 
 from audits.checks.common import (
     compile_log,
-    frame_of,
     guard_failure_marks,
-    guard_failures_since,
+    guards_since,
+    max_frame_compiles,
     recompile_limit_hits,
 )
 from audits.graph_breaks import first_line
-from audits.targets import Inputs, ScenarioStep, Target
-from audits.torch_compat import readable_guard, recompile_limit, recompile_limit_errors
+from audits.targets import Inputs, Target
+from audits.torch_compat import recompile_limit, recompile_limit_errors
 from reporting.schema.audit import CheckStatus, RecompilesResult, StepCompiles
-
-_SPACES = re.compile(r"\s+")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,18 +37,6 @@ class Replay:
     result: RecompilesResult
     steady_s: tuple[float, ...]  # wall times of calls that compiled nothing
     errors: tuple[tuple[str, BaseException], ...] = ()  # (step, exception) raised by a call
-
-
-def describe_guard(reason: str) -> str:
-    """One line per failed guard: '0/1: self.calls == 1 # model.py:35 in forward (HINT: ...)'."""
-    head = readable_guard(reason).split("\nUser stack trace:")[0]
-    return _SPACES.sub(" ", head.replace("#   #", "#")).strip()
-
-
-def _steps(target: Target) -> tuple[ScenarioStep, ...]:
-    if target.scenario:
-        return target.scenario
-    return (ScenarioStep(name="repeat", calls=target.steady_calls - 1, max_compiles=0),)
 
 
 def replay(
@@ -80,10 +63,8 @@ def replay(
     errors: list[tuple[str, BaseException]] = []
     hits_before = recompile_limit_hits()
     inputs = make_inputs()
-    for step in _steps(target):
-        if step.action is not None:
-            with torch.no_grad():
-                step.action(module)
+    for step in target.steps():
+        step.apply(module)
         marks = guard_failure_marks()
         step_mark = len(log.ids)
         error: BaseException | None = None
@@ -110,9 +91,7 @@ def replay(
                 calls=step.calls,
                 compiles=len(step_ids),
                 max_compiles=step.max_compiles,
-                guard_failures=tuple(
-                    dict.fromkeys(describe_guard(r) for r in guard_failures_since(marks))
-                ),
+                guard_failures=guards_since(marks),
                 error=f"{type(error).__name__}: {first_line(error)}" if error else None,
                 stale_graph=stale,
             )
@@ -123,8 +102,7 @@ def replay(
     limit_errors = recompile_limit_errors()
     limit_raised = any(isinstance(exc, limit_errors) for _, exc in errors)
     limit_hit = recompile_limit_hits() > hits_before or limit_raised
-    per_frame = Counter(frame_of(i) for i in all_ids)
-    max_frame = max(per_frame.values(), default=0)
+    max_frame = max_frame_compiles(all_ids)
     over_step_budget = any(
         s.max_compiles is not None and s.compiles > s.max_compiles for s in steps
     )

@@ -13,8 +13,6 @@ import contextlib
 import logging
 import os
 import re
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -22,25 +20,24 @@ from typing import Any
 import torch
 from torch import nn
 
+from audits.checks.breaks import GraphRecorder
 from audits.checks.common import (
     CheckSettings,
     compile_log,
+    describe_guard,
     frame_of,
     guard_failure_marks,
     guard_failures_since,
+    max_frame_compiles,
     prepare_module,
     target_inputs,
 )
-from audits.checks.recompiles import describe_guard
-from audits.graph_breaks import first_line, is_user_file
+from audits.checks.torch_logs import loggers_at
+from audits.graph_breaks import first_line, is_user_file, source_location
 from audits.targets import DynamicDim, Inputs, Target
 from audits.torch_compat import shape_guards_logged
 from reporting.schema.audit import SourceLocation
-from reporting.schema.shapes import (
-    DimKind,
-    GuardFailure,
-    ShapeCall,
-)
+from reporting.schema.shapes import DimKind, GuardFailure, ShapeCall
 
 # Default sizes per kind. The batch sweep starts above 1 so that the call where dims
 # turn dynamic and the 0/1 specialisation of size 1 show up as separate compiles.
@@ -119,27 +116,18 @@ def validate_dims(target: Target, inputs: Inputs) -> tuple[DynamicDim, ...]:
     """The target's dynamic dims, checked against its example inputs; ValueError if wrong."""
     dims = target.dynamic_dims or ()
     for d in dims:
+        x = inputs[d.input] if d.input < len(inputs) else None
         if d.input >= len(inputs):
-            raise ValueError(
-                f"target {target.name!r}: dynamic dim names input {d.input}, "
-                f"but the target has {len(inputs)} inputs"
-            )
-        x = inputs[d.input]
-        if not isinstance(x, torch.Tensor):
-            raise ValueError(
-                f"target {target.name!r}: dynamic dim names input {d.input}, "
-                f"a {type(x).__name__}, not a tensor"
-            )
-        if d.dim >= x.dim():
-            raise ValueError(
-                f"target {target.name!r}: dynamic dim {d.dim} of input {d.input}, "
-                f"which has shape {tuple(x.shape)}"
-            )
-        if x.shape[d.dim] == 0:
-            raise ValueError(
-                f"target {target.name!r}: input {d.input} is empty along dim {d.dim}; "
-                f"it cannot be resized"
-            )
+            problem = f"dynamic dim names input {d.input}, but the target has {len(inputs)} inputs"
+        elif not isinstance(x, torch.Tensor):
+            problem = f"dynamic dim names input {d.input}, a {type(x).__name__}, not a tensor"
+        elif d.dim >= x.dim():
+            problem = f"dynamic dim {d.dim} of input {d.input}, which has shape {tuple(x.shape)}"
+        elif x.shape[d.dim] == 0:
+            problem = f"input {d.input} is empty along dim {d.dim}; it cannot be resized"
+        else:
+            continue
+        raise ValueError(f"target {target.name!r}: {problem}")
     return dims
 
 
@@ -170,13 +158,11 @@ class Size(Enum):
     SPECIALISED = "specialised"  # dynamo made it a symbol, then the code fixed its value
 
 
-class _SymbolRecorder:
+class _SymbolRecorder(GraphRecorder):
     """A backend that records, per compilation, how each tensor input dim was compiled."""
 
     def __init__(self, backend: Any) -> None:
-        from torch._dynamo.backends.registry import lookup_backend
-
-        self.backend = lookup_backend(backend) if isinstance(backend, str) else backend
+        super().__init__(backend)
         self.graphs: list[dict[tuple[str, int], Size]] = []  # (source, dim) -> how
 
     def __call__(self, gm: torch.fx.GraphModule, example_inputs: list[Any]) -> Any:
@@ -197,7 +183,7 @@ class _SymbolRecorder:
                     how = Size.SPECIALISED if is_concrete_int(size) else Size.SYMBOL
                 seen[(str(source), i)] = how
         self.graphs.append(seen)
-        return self.backend(gm, example_inputs)
+        return super().__call__(gm, example_inputs)
 
 
 @dataclass(slots=True)
@@ -211,7 +197,7 @@ class Sweep:
 
     @property
     def max_frame(self) -> int:
-        return max(Counter(frame_of(i) for i in self.ids).values(), default=0)
+        return max_frame_compiles(self.ids)
 
 
 _LOCATION = re.compile(r"#\s*(?P<code>[^#]*?)\s*#\s*(?P<file>\S+):(?P<line>\d+) in (?P<fn>\w+)")
@@ -236,11 +222,7 @@ def user_location(match: re.Match[str], files: tuple[str, ...]) -> SourceLocatio
     full = next((f for f in files if f.endswith(tail)), tail)
     if not is_user_file(full):
         return None
-    cwd = os.getcwd()
-    shown = os.path.relpath(full, cwd) if full.startswith(cwd + os.sep) else full
-    return SourceLocation(
-        file=shown, line=int(match["line"]), function=match["fn"], code=match["code"].strip()
-    )
+    return source_location(full, int(match["line"]), match["fn"], match["code"])
 
 
 def module_files(module: nn.Module) -> tuple[str, ...]:
@@ -275,18 +257,6 @@ def _latest_failures(reasons: list[str], files: tuple[str, ...]) -> tuple[GuardF
     return tuple(found.values())
 
 
-@contextlib.contextmanager
-def _quiet_guard_errors() -> Iterator[None]:
-    """torch logs a constraint violation at ERROR before raising it; the result records it."""
-    logger = logging.getLogger("torch._guards")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 _USER_FRAME = re.compile(
     r'File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<fn>\w+)\n\s*(?P<code>.*)'
 )
@@ -298,12 +268,7 @@ def error_location(exc: BaseException, files: tuple[str, ...]) -> SourceLocation
     if not frames:
         return None
     last = frames[-1]
-    cwd = os.getcwd()
-    path = last["file"]
-    shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else path
-    return SourceLocation(
-        file=shown, line=int(last["line"]), function=last["fn"], code=last["code"].strip()
-    )
+    return source_location(last["file"], int(last["line"]), last["fn"], last["code"])
 
 
 _CONSTANT_GUARD = re.compile(
@@ -347,7 +312,9 @@ def run_sweep(
     names = names or {}
     # dynamic=True is torch.compile's switch for this config entry, applied at call time
     config = torch._dynamo.config.patch(assume_static_by_default=False) if dynamic else None
-    with config or contextlib.nullcontext(), _quiet_guard_errors():
+    # torch logs a constraint violation at ERROR before raising it; the result records it.
+    quiet = loggers_at(logging.CRITICAL, "torch._guards")
+    with config or contextlib.nullcontext(), quiet:
         for n, point in enumerate(points, start=1):
             inputs = inputs_at(example, dims, point, bucket=bucket)
             if mark_dynamic:

@@ -24,11 +24,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from audits.checks.common import (
-    CheckSettings,
-    prepare_module,
-    target_inputs,
-)
+from audits.checks.common import CheckSettings, prepare_module, target_inputs
 from audits.checks.shape_sweep import (
     InputName,
     Point,
@@ -48,6 +44,7 @@ from reporting.schema.audit import CheckStatus
 from reporting.schema.shapes import (
     AdviceKind,
     AdviceTrial,
+    GuardFailure,
     ShapesResult,
     Specialisation,
     SpecialisationKind,
@@ -78,49 +75,40 @@ def specialisations(
         None,
     )
     found: dict[tuple[str, SpecialisationKind], Specialisation] = {}
+
+    def note(
+        kind: SpecialisationKind, d: DynamicDim, call: int, failure: GuardFailure | None
+    ) -> None:
+        """The first specialisation of its kind per dim, at `call`, behind `failure`."""
+        dim = _describe(d, names)
+        found.setdefault(
+            (dim, kind),
+            Specialisation(
+                kind=kind,
+                dim=dim,
+                value=points[call - 1].size_of(d.kind),
+                call=call,
+                guard=failure.guard if failure else "",
+                location=failure.location if failure else None,
+            ),
+        )
+
     for n, graph in sweep.graphs:
         if dynamic_from is None or n < dynamic_from:
             continue
         for key, d in keys.items():
             how = graph.get(key, Size.SYMBOL)  # absent: not an input of this graph
-            if how is Size.SYMBOL:
-                continue
-            size = points[n - 1].size_of(d.kind)
-            if size == 1 and how is Size.STATIC:
-                kind = SpecialisationKind.SIZE_ONE
-            else:
-                kind = SpecialisationKind.CONSTANT
-            guard = next(iter(sweep.calls[n - 1].guard_failures), None)
-            found.setdefault(
-                (_describe(d, names), kind),
-                Specialisation(
-                    kind=kind,
-                    dim=_describe(d, names),
-                    value=size,
-                    call=n,
-                    guard=guard.guard if guard else "",
-                    location=guard.location if guard else None,
-                ),
-            )
+            if how is not Size.SYMBOL:
+                one = how is Size.STATIC and points[n - 1].size_of(d.kind) == 1
+                kind = SpecialisationKind.SIZE_ONE if one else SpecialisationKind.CONSTANT
+                note(kind, d, n, next(iter(sweep.calls[n - 1].guard_failures), None))
     for call in sweep.calls:
         for failure in call.guard_failures:
-            if not _DIVISION.search(failure.guard):
-                continue
-            d = next(
-                (d for d in dims if f"{names[d.input].name}.size()[{d.dim}]" in failure.guard),
-                dims[0],
-            )
-            found.setdefault(
-                (_describe(d, names), SpecialisationKind.DIVISIBILITY),
-                Specialisation(
-                    kind=SpecialisationKind.DIVISIBILITY,
-                    dim=_describe(d, names),
-                    value=points[call.call - 1].size_of(d.kind),
-                    call=call.call,
-                    guard=failure.guard,
-                    location=failure.location,
-                ),
-            )
+            if _DIVISION.search(failure.guard):
+                named = (
+                    d for d in dims if f"{names[d.input].name}.size()[{d.dim}]" in failure.guard
+                )
+                note(SpecialisationKind.DIVISIBILITY, next(named, dims[0]), call.call, failure)
     return tuple(found.values()), dynamic_from
 
 
@@ -134,12 +122,7 @@ def _budget(points: tuple[Point, ...]) -> int:
     return _floor(points) + int(varies)
 
 
-def _trial(
-    advice: AdviceKind,
-    code: str,
-    sweep: Sweep,
-    points: tuple[Point, ...],
-) -> AdviceTrial:
+def _trial(advice: AdviceKind, code: str, sweep: Sweep, points: tuple[Point, ...]) -> AdviceTrial:
     error = sweep.errors[0] if sweep.errors else None
     return AdviceTrial(
         advice=advice,

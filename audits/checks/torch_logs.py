@@ -4,7 +4,7 @@ Some of torch's explanations exist only as log records: why the FX graph cache
 was bypassed, which parts of a cache key it hashed, why inductor skipped CUDA
 graphs or recorded one again. `captured_logs` collects a logger's records for
 the span of a `with` block, then puts the logger back as it was; the records
-do not reach torch's own handlers meanwhile, so a check prints nothing.
+do not reach torch's own handlers meanwhile (unless asked), so a check prints nothing.
 """
 
 from __future__ import annotations
@@ -25,15 +25,32 @@ class _Collect(logging.Handler):
 
 
 @contextlib.contextmanager
-def captured_logs(*names: str, level: int = logging.DEBUG) -> Iterator[list[logging.LogRecord]]:
-    """The records the loggers `names` emit at `level` and above inside the block."""
+def loggers_at(level: int, *names: str) -> Iterator[None]:
+    """The loggers `names` at `level` inside the block (above a message's level: silent)."""
+    loggers = [logging.getLogger(n) for n in names]
+    saved = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
+    finally:
+        for lg, old in zip(loggers, saved, strict=True):
+            lg.setLevel(old)
+
+
+@contextlib.contextmanager
+def captured_logs(
+    *names: str, level: int = logging.DEBUG, quiet: bool = True
+) -> Iterator[list[logging.LogRecord]]:
+    """The records the loggers `names` emit at `level` and above inside the block; with
+    `quiet` False they also go where they went before."""
     records: list[logging.LogRecord] = []
     handler = _Collect(records)
     loggers = [logging.getLogger(n) for n in names]
     saved = [(lg.level, lg.propagate) for lg in loggers]
     for lg in loggers:
         lg.setLevel(level)
-        lg.propagate = False
+        lg.propagate = lg.propagate and not quiet
         lg.addHandler(handler)
     try:
         yield records

@@ -32,14 +32,8 @@ from pathlib import Path
 from audits.audit import status_of
 from audits.checks.common import CheckSettings
 from audits.checks.distributed import fsdp2_missing_reason
-from audits.distributed.rank import (
-    JOB_FILE,
-    STACK_DUMP_SIGNAL,
-    error_path,
-    log_path,
-    pid_path,
-    result_path,
-)
+from audits.child import log_tail
+from audits.distributed.rank import JOB_FILE, STACK_DUMP_SIGNAL, rank_file
 from audits.targets import DistributedSpec, Target
 from foundation.codec import from_jsonable
 from foundation.process_tree import kill_leftovers, signal_processes
@@ -78,17 +72,8 @@ class Launch:
 
 
 def launcher_command(run_dir: Path, world_size: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        f"--nproc-per-node={world_size}",
-        "--max-restarts=0",
-        "-m",
-        "audits.distributed.rank",
-        str(run_dir),
-    ]
+    launcher = f"torch.distributed.run --standalone --nproc-per-node={world_size} --max-restarts=0"
+    return [sys.executable, "-m", *launcher.split(), "-m", "audits.distributed.rank", str(run_dir)]
 
 
 def _rank_environment(threads: int) -> dict[str, str]:
@@ -114,7 +99,7 @@ def _rank_pids(run_dir: Path, world_size: int) -> list[int]:
     pids = []
     for rank in range(world_size):
         try:
-            pids.append(int(pid_path(run_dir, rank).read_text()))
+            pids.append(int(rank_file(run_dir, rank, ".pid").read_text()))
         except (OSError, ValueError):
             continue
     return pids
@@ -151,13 +136,11 @@ def launch_ranks(job: RankJob, world_size: int, run_dir: Path, deadline_s: float
     seconds = time.perf_counter() - start
     results, errors, missing = [], [], []
     for rank in range(world_size):
-        if result_path(run_dir, rank).exists():
-            data = json.loads(result_path(run_dir, rank).read_text())
-            results.append(from_jsonable(RankResult, data))
-        elif error_path(run_dir, rank).exists():
-            errors.append(
-                from_jsonable(ErrorInfo, json.loads(error_path(run_dir, rank).read_text()))
-            )
+        result, error = rank_file(run_dir, rank, ".json"), rank_file(run_dir, rank, ".error.json")
+        if result.exists():
+            results.append(from_jsonable(RankResult, json.loads(result.read_text())))
+        elif error.exists():
+            errors.append(from_jsonable(ErrorInfo, json.loads(error.read_text())))
         else:
             missing.append(rank)
     return Launch(
@@ -171,22 +154,13 @@ def launch_ranks(job: RankJob, world_size: int, run_dir: Path, deadline_s: float
     )
 
 
-def _tail(path: Path) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except OSError:
-        return ""
-    # faulthandler ends a crash dump with the loaded extension modules; keep the stack.
-    return text.split("\nExtension modules:", 1)[0][-_TAIL_CHARS:]
+def _quoted(title: str, log: Path) -> str:
+    return f"--- {title} ({log.name}) ---\n{log_tail(log, _TAIL_CHARS)}"
 
 
 def _logs(run_dir: Path, ranks: tuple[int, ...]) -> str:
-    parts = [
-        f"--- rank {r} ({log_path(run_dir, r).name}) ---\n{_tail(log_path(run_dir, r))}"
-        for r in ranks
-    ]
-    parts.append(f"--- torch.distributed.run ({LAUNCHER_LOG}) ---\n{_tail(run_dir / LAUNCHER_LOG)}")
-    return "\n".join(parts)
+    parts = [_quoted(f"rank {r}", rank_file(run_dir, r, ".log")) for r in ranks]
+    return "\n".join([*parts, _quoted("torch.distributed.run", run_dir / LAUNCHER_LOG)])
 
 
 def _exit_phrase(code: int | None) -> str:
@@ -298,7 +272,7 @@ def audit_distributed(
     if not complete:
         error = ErrorInfo(
             type="Crashed",
-            message=crash_message(launch, _tail(run_dir / LAUNCHER_LOG)),
+            message=crash_message(launch, log_tail(run_dir / LAUNCHER_LOG, _TAIL_CHARS)),
             traceback=_logs(run_dir, launch.missing),
             check=CheckName.DISTRIBUTED,
         )

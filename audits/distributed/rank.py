@@ -35,20 +35,9 @@ COLLECTIVE_TIMEOUT = timedelta(minutes=10)
 STACK_DUMP_SIGNAL = signal.SIGUSR1
 
 
-def result_path(run_dir: Path, rank: int) -> Path:
-    return run_dir / f"rank{rank}.json"
-
-
-def error_path(run_dir: Path, rank: int) -> Path:
-    return run_dir / f"rank{rank}.error.json"
-
-
-def log_path(run_dir: Path, rank: int) -> Path:
-    return run_dir / f"rank{rank}.log"
-
-
-def pid_path(run_dir: Path, rank: int) -> Path:
-    return run_dir / f"rank{rank}.pid"
+def rank_file(run_dir: Path, rank: int, suffix: str) -> Path:
+    """RUN_DIR/rank<N><suffix>: .json, .error.json, .log or .pid."""
+    return run_dir / f"rank{rank}{suffix}"
 
 
 def _redirect_output(path: Path) -> None:
@@ -63,8 +52,8 @@ def _redirect_output(path: Path) -> None:
 
 def main(run_dir: Path) -> int:
     rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-    atomic_write_text(pid_path(run_dir, rank), str(os.getpid()))
-    _redirect_output(log_path(run_dir, rank))
+    atomic_write_text(rank_file(run_dir, rank, ".pid"), str(os.getpid()))
+    _redirect_output(rank_file(run_dir, rank, ".log"))
     import torch
     import torch.distributed as dist
 
@@ -79,7 +68,7 @@ def main(run_dir: Path) -> int:
         dist.init_process_group("gloo", timeout=COLLECTIVE_TIMEOUT)
         with dynamo_scope(target.dynamo_config):
             result = check_rank(target, job.settings, rank, world_size)
-        atomic_write_text(result_path(run_dir, rank), json.dumps(to_jsonable(result)))
+        atomic_write_text(rank_file(run_dir, rank, ".json"), json.dumps(to_jsonable(result)))
         dist.destroy_process_group()
         return 0
     except Exception as exc:  # recorded for the launcher, then the rank dies of it
@@ -90,7 +79,7 @@ def main(run_dir: Path) -> int:
             traceback=traceback.format_exc(),
             check=CheckName.DISTRIBUTED,
         )
-        atomic_write_text(error_path(run_dir, rank), json.dumps(to_jsonable(error)))
+        atomic_write_text(rank_file(run_dir, rank, ".error.json"), json.dumps(to_jsonable(error)))
         return 1  # the process group is left as is: tearing it down could wait on peers
 
 

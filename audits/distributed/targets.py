@@ -18,13 +18,8 @@ from audits.builtin_hosts import (
     seeded_model,
     transformer_host,
 )
-from audits.targets import (
-    DistributedSpec,
-    Target,
-)
-from esper.kasmina import (
-    compile_with_validation,
-)
+from audits.targets import DistributedSpec, Target
+from esper.kasmina import compile_with_validation
 from esper.leyline import SeedStage
 from reporting.schema.distributed import Wrapper
 from reporting.schema.vocabulary import Task
