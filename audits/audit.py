@@ -30,17 +30,16 @@ from audits.checks.common import (
     prepare_module,
     target_inputs,
 )
-from audits.checks.compile_time import compile_time_result
 from audits.checks.cudagraphs import check_cudagraphs
 from audits.checks.device_fault import DeviceFaultError, fault_from, is_device_fault
 from audits.checks.exceptions import check_exceptions
 from audits.checks.export import check_export
-from audits.checks.fullgraph import first_call, fullgraph_result
+from audits.checks.fullgraph import compile_time_result, first_call, fullgraph_result
 from audits.checks.parity import check_parity, describe_mismatch
 from audits.checks.recompiles import replay
 from audits.checks.shapes import check_shapes
 from audits.graph_breaks import break_from_exception, first_line
-from audits.targets import Target
+from audits.targets import Target, result_shell
 from audits.torch_compat import dynamo_config_name, recompile_limit_errors
 from reporting.schema.audit import (
     CheckName,
@@ -285,7 +284,8 @@ def audit_target_part(
     measured: tuple[BenchmarkResult, ...] = ()
     if error is None and fault is None and settings.bench and target.benchmark:
         measured = benchmark_target(target, settings)  # failures land in each result's error
-    result = target.result(
+    result = result_shell(
+        target,
         error=error,
         benchmarks=measured,
         duration_s=time.perf_counter() - start,

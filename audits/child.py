@@ -52,7 +52,7 @@ class RunnerSettings:
     timeout_s: float = 300.0
     jobs: int = 1
     threads_per_job: int = 1  # torch intra-op threads in each child
-    start_method: str = "fork"  # audits.start_method.choose_start_method picks it
+    start_method: str = "fork"  # foundation.processes.choose_start_method picks it
 
 
 # What a first compilation imports lazily (measured with torch 2.13): about

@@ -37,13 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m audits.compare",
         description="What got worse between two audit/benchmark runs; exit 1 on a regression.",
     )
-    parser.add_argument(
-        "base", type=Path, metavar="BASE", help="baseline report.json or run directory"
-    )
-    parser.add_argument(
-        "new", type=Path, metavar="NEW", help="report.json or run directory to check"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("base", type=Path, metavar="BASE", help="baseline report.json or run directory")
+    add("new", type=Path, metavar="NEW", help="report.json or run directory to check")
+    add(
         "--threshold",
         type=float,
         default=DEFAULT_THRESHOLD,

@@ -67,12 +67,6 @@ def has_error_on_graph_break() -> bool:
     return hasattr(torch._dynamo, "error_on_graph_break")
 
 
-def has_error_on_recompile() -> bool:
-    import torch._dynamo
-
-    return hasattr(torch._dynamo.config, "error_on_recompile")
-
-
 def check_max_compiles(max_compiles: object) -> int:
     if isinstance(max_compiles, bool) or not isinstance(max_compiles, int) or max_compiles < 1:
         raise ValueError(
@@ -153,7 +147,7 @@ class CompileWatch:
             switches.append("torch._dynamo.error_on_graph_break(True)")
         elif self.fullgraph:
             switches.append("torch.compile(fullgraph=True)")
-        if self.max_compiles == 1 and has_error_on_recompile():
+        if self.max_compiles == 1 and hasattr(torch._dynamo.config, "error_on_recompile"):
             stack.enter_context(torch._dynamo.config.patch(error_on_recompile=True))
             switches.append("torch._dynamo.config.error_on_recompile=True")
         self.switches = tuple(switches)

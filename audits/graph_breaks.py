@@ -24,7 +24,6 @@ import sysconfig
 import traceback
 from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import torch
 
@@ -52,19 +51,11 @@ def is_user_file(filename: str) -> bool:
     return not any(path.startswith(d + os.sep) for d in _STDLIB_DIRS)
 
 
-def _display_path(filename: str) -> str:
-    path = os.path.abspath(filename)
-    cwd = os.getcwd()
-    if path.startswith(cwd + os.sep):
-        return os.path.relpath(path, cwd)
-    return filename
-
-
 def source_location(filename: str, line: int, function: str, code: str) -> SourceLocation:
     """A user line, its file shown relative to the working directory when inside it."""
-    return SourceLocation(
-        file=_display_path(filename), line=line, function=function, code=code.strip()
-    )
+    path, cwd = os.path.abspath(filename), os.getcwd()
+    shown = os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else filename
+    return SourceLocation(file=shown, line=line, function=function, code=code.strip())
 
 
 def location_of(frame: traceback.FrameSummary) -> SourceLocation:
@@ -75,11 +66,6 @@ def innermost_user_frame(frames: Iterable[traceback.FrameSummary]) -> SourceLoca
     """The deepest frame of user code; frames inside torch or the stdlib are skipped."""
     user = [f for f in frames if is_user_file(f.filename)]
     return location_of(user[-1]) if user else None
-
-
-def raise_site(tb: TracebackType | None) -> SourceLocation | None:
-    """Where an exception came from in user code, read from its traceback."""
-    return innermost_user_frame(traceback.extract_tb(tb)) if tb else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -167,7 +153,9 @@ def break_from_exception(exc: BaseException) -> GraphBreakInfo | None:
     cause = exception_in_chain(exc, (Unsupported,))
     if cause is None:
         return None
-    location = innermost_user_frame(break_frames(cause)) or raise_site(exc.__traceback__)
+    # dynamo's record of the break, else where the exception came from in user code
+    raised = traceback.extract_tb(exc.__traceback__)
+    location = innermost_user_frame(break_frames(cause)) or innermost_user_frame(raised)
     message = getattr(cause, "msg", None) or str(cause)
     return parse_break_message(message, location=location)
 

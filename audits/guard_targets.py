@@ -20,7 +20,6 @@ from esper.kasmina import TransformerHost, compile_with_validation
 from reporting.schema.vocabulary import Task
 
 
-# ----------------------------------------------------------------- the two guards
 class AssertGuardTransformerHost(TransformerHost):
     """TransformerHost with the original package's guard: an assert, not a ValueError."""
 

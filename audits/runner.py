@@ -6,7 +6,7 @@ target whose check trips a device-side assert gets a fresh subprocess for the
 checks still to do (audits.checks.device_fault), and one result for both.
 
 Children start with fork on a CPU-only build of torch and from a forkserver
-otherwise (audits.start_method). The parent imports torch and the compile stack
+otherwise (foundation.processes). The parent imports torch and the compile stack
 but never runs a torch op, so a forked child starts with the imports paid
 (about 2 s each otherwise) and with no thread pool or dynamo cache to inherit.
 Each child gets its own process group, so a timeout also kills the compile

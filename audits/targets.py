@@ -257,11 +257,6 @@ class Target:
         repeat = ScenarioStep(name="repeat", calls=self.steady_calls - 1, max_compiles=0)
         return self.scenario or (repeat,)
 
-    def result(self, **fields: Any) -> TargetResult:
-        """This target's result: its identity and hazard flags, plus `fields` (passed unless
-        a status is given)."""
-        return result_shell(self, **fields)
-
 
 def target_from_pair(
     name: str,

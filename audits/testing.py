@@ -50,13 +50,6 @@ class CompileAuditError(AssertionError):
         self.result = result
 
 
-def known_backends() -> list[str]:
-    """Backend names torch.compile accepts here, debug backends (eager, aot_eager) included."""
-    import torch._dynamo
-
-    return sorted(torch._dynamo.list_backends(exclude_tags=()))
-
-
 def check_backend(backend: object) -> Backend:
     """`backend` itself when torch.compile accepts it, else a ValueError listing the names."""
     if callable(backend):
@@ -65,7 +58,7 @@ def check_backend(backend: object) -> Backend:
         raise TypeError(
             f"backend must be a backend name or a callable, got {type(backend).__name__}"
         )
-    names = known_backends()
+    names = sorted(torch._dynamo.list_backends(exclude_tags=()))  # eager, aot_eager too
     if backend not in names:
         raise ValueError(f"unknown torch.compile backend {backend!r}; this torch has {names}")
     return backend
@@ -111,12 +104,8 @@ def _plain_dynamo() -> Iterator[None]:
 
 def judged_checks(*, fullgraph: bool, parity: bool) -> tuple[CheckName, ...]:
     """The checks whose failure fails the assertion."""
-    judged = list(_ALWAYS_JUDGED)
-    if fullgraph:
-        judged.extend(_BREAK_CHECKS)
-    if parity:
-        judged.append(CheckName.PARITY)
-    return tuple(judged)
+    breaks = _BREAK_CHECKS if fullgraph else ()
+    return (*_ALWAYS_JUDGED, *breaks, *((CheckName.PARITY,) if parity else ()))
 
 
 def failure_message(title: str, result: TargetResult, judged: tuple[CheckName, ...]) -> str | None:
@@ -125,7 +114,8 @@ def failure_message(title: str, result: TargetResult, judged: tuple[CheckName, .
     if result.error is None and not failing:
         return None
     # Only the judged checks are shown: a graph break is no finding with fullgraph=False.
-    shown = _only(result, judged)
+    kept: dict[str, Any] = {c.value: result.check(c) if c in judged else None for c in CheckName}
+    shown = replace(result, **kept)
     lines = [f"{title}: " + (", ".join(c.value for c in failing) or "error") + " failed"]
     lines.extend("  " + line for line in first_problem(shown))
     tolerance = _parity_tolerance(shown)
@@ -134,12 +124,6 @@ def failure_message(title: str, result: TargetResult, judged: tuple[CheckName, .
     if result.error is not None and result.error.traceback:
         lines.append(result.error.traceback.rstrip())
     return "\n".join(lines)
-
-
-def _only(result: TargetResult, judged: tuple[CheckName, ...]) -> TargetResult:
-    """`result` with the checks outside `judged` left out."""
-    kept: dict[str, Any] = {c.value: result.check(c) if c in judged else None for c in CheckName}
-    return replace(result, **kept)
 
 
 def _parity_tolerance(result: TargetResult) -> str | None:

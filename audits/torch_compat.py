@@ -105,11 +105,8 @@ _LOCAL_SCOPE = re.compile(r"L\[\s*['\"](.*?)['\"]\s*\]")
 
 
 def readable_guard(reason: str) -> str:
-    """A failed guard as recent torch words it: `L['self'].calls` becomes `self.calls`.
-
-    Torch itself strips the frame's local scope from the reasons it records where it
-    has `strip_local_scope` (2.13); older releases get the same substitution here.
-    """
+    """A failed guard as 2.13 words it, `L['self'].calls` made `self.calls` here where torch
+    has no `guards.strip_local_scope` to do it."""
     from torch._dynamo import guards
 
     if hasattr(guards, "strip_local_scope"):
@@ -118,12 +115,8 @@ def readable_guard(reason: str) -> str:
 
 
 def break_frames(unsupported: BaseException) -> list[traceback.FrameSummary]:
-    """The user frames dynamo recorded for a graph break, innermost last.
-
-    torch 2.6 reports a user exception leaving an inlined function at the call into
-    it; the frames down to the raise are on the `ObservedException` it was raised
-    from, which extends the break's own stack.
-    """
+    """The user frames dynamo recorded for a graph break, innermost last; on 2.6 those of
+    the `ObservedException` behind it, which extend the break's own down to the raise."""
     from torch._dynamo.exc import ObservedException
 
     frames = list(getattr(unsupported, "real_stack", None) or [])

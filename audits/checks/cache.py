@@ -93,13 +93,6 @@ def _counts(found: Any, prefix: str, *, counts_saves: bool = False) -> CacheCoun
     )
 
 
-def autograd_cache_enabled() -> bool:
-    """Whether AOTAutograd's cache is on (it is absent before 2.4, off by default before 2.6)."""
-    from torch._functorch import config
-
-    return bool(getattr(config, "enable_autograd_cache", False))
-
-
 def key_parts(records: list[Any]) -> dict[tuple[str, str], tuple[str, str]]:
     """The parts of every cache key torch logged, by cache and component."""
     parts: dict[tuple[str, str], tuple[str, str]] = {}
@@ -120,6 +113,7 @@ def compile_fresh(job: FreshCompile) -> FreshOutcome:
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = job.cache_dir  # read by inductor at each lookup
     torch.set_num_threads(job.threads)
     from torch._dynamo.utils import counters
+    from torch._functorch import config
 
     target = job.reload()
     load_s = None
@@ -151,15 +145,13 @@ def compile_fresh(job: FreshCompile) -> FreshOutcome:
         if saved is not None:
             Path(job.artifacts).write_bytes(saved[0])
             artifacts_bytes = len(saved[0])
+    autograd = _counts(autograd_counters, "autograd_cache", counts_saves=True)
     run = CacheRun(
         kind=job.kind,
         compile_s=compile_s,
         fx_graph=_counts(counters["inductor"], "fxgraph_cache"),
-        autograd=(
-            _counts(autograd_counters, "autograd_cache", counts_saves=True)
-            if autograd_cache_enabled()
-            else None
-        ),
+        # AOTAutograd's cache: absent before 2.4, off by default before 2.6
+        autograd=autograd if getattr(config, "enable_autograd_cache", False) else None,
         bypass_reasons=tuple(dict.fromkeys(reasons)),
         load_s=load_s,
         artifacts_bytes=artifacts_bytes,

@@ -1,11 +1,15 @@
-"""Check 1: does the module compile as a single graph (fullgraph=True)?
+"""Check 1: does the module compile as a single graph (fullgraph=True)? And check 6:
+what does compiling cost? The first call, kept apart from steady state.
 
-The first call is also the compile-time measurement, so it is made here once
-and its timings are handed to the compile-time check.
+The first call is also the compile-time measurement, so it is made here once and its
+timings go to the compile-time result; steady-state calls are the replay's calls that
+compiled nothing. Times are wall-clock on the audit's device and only comparable within
+one run's environment.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,7 +18,7 @@ from typing import Any
 from audits.checks.common import scalar_loss
 from audits.graph_breaks import break_from_exception, first_line
 from audits.targets import Inputs
-from reporting.schema.audit import CheckStatus, FullgraphResult
+from reporting.schema.audit import CheckStatus, CompileTimeResult, FullgraphResult
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,4 +57,14 @@ def fullgraph_result(call: FirstCall) -> FullgraphResult:
         error_type=type(call.error).__name__,
         error_message=first_line(call.error),
         graph_break=break_from_exception(call.error),
+    )
+
+
+def compile_time_result(first: FirstCall, steady_s: tuple[float, ...]) -> CompileTimeResult:
+    return CompileTimeResult(
+        status=CheckStatus.PASSED,
+        first_call_s=first.forward_s,
+        first_backward_s=first.backward_s,
+        steady_state_s=statistics.median(steady_s) if steady_s else None,
+        steady_calls=len(steady_s),
     )

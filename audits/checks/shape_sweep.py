@@ -47,7 +47,6 @@ DEFAULT_SIZES: dict[DimKind, tuple[int, ...]] = {
 }
 
 
-# ----------------------------------------------------------------- the sweep
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Point:
     sizes: tuple[tuple[DimKind, int], ...]

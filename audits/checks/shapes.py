@@ -50,7 +50,6 @@ from reporting.schema.shapes import (
     SpecialisationKind,
 )
 
-# ----------------------------------------------------------------- findings
 _DIVISION = re.compile(r"//|%|Mod\(|FloorDiv\(")
 
 
@@ -115,11 +114,6 @@ def specialisations(
 def _floor(points: tuple[Point, ...]) -> int:
     """Compiles no advice removes: the first, and size 1's (0/1 specialisation)."""
     return 1 + int(any(s == 1 for p in points for _, s in p.sizes))
-
-
-def _budget(points: tuple[Point, ...]) -> int:
-    varies = any(len({p.size_of(k) for p in points}) > 1 for k, _ in points[0].sizes)
-    return _floor(points) + int(varies)
 
 
 def _trial(advice: AdviceKind, code: str, sweep: Sweep, points: tuple[Point, ...]) -> AdviceTrial:
@@ -207,7 +201,8 @@ def check_shapes(target: Target, settings: CheckSettings) -> ShapesResult:
     by_source = {n.source: n.name for n in names}
     sweep = run_sweep(target, settings, dims, points, files=files, names=by_source)
     found, dynamic_from = specialisations(sweep, dims, points, names)
-    budget = _budget(points)
+    varies = any(len({p.size_of(k) for p in points}) > 1 for k, _ in points[0].sizes)
+    budget = _floor(points) + int(varies)
     over = sweep.max_frame > budget
     trials = advise(target, settings, dims, points, names, files) if over else ()
     advice = next((t for t in trials if t.removes_recompiles), None)

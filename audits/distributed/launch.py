@@ -34,7 +34,7 @@ from audits.checks.common import CheckSettings
 from audits.checks.distributed import fsdp2_missing_reason
 from audits.child import log_tail
 from audits.distributed.rank import JOB_FILE, STACK_DUMP_SIGNAL, rank_file
-from audits.targets import DistributedSpec, Target
+from audits.targets import DistributedSpec, Target, result_shell
 from foundation.codec import from_jsonable
 from foundation.process_tree import kill_leftovers, signal_processes
 from reporting.schema.audit import CheckName, ErrorInfo, TargetResult, TargetStatus
@@ -163,10 +163,6 @@ def _logs(run_dir: Path, ranks: tuple[int, ...]) -> str:
     return "\n".join([*parts, _quoted("torch.distributed.run", run_dir / LAUNCHER_LOG)])
 
 
-def _exit_phrase(code: int | None) -> str:
-    return "the launcher was stopped" if code is None else f"the launcher {_died(code)}"
-
-
 def _died(code: int) -> str:
     if code < 0:
         return f"was killed by {signal.Signals(-code).name}"
@@ -178,7 +174,9 @@ def crash_message(launch: Launch, launcher_log: str) -> str:
     found = _ROOT_CAUSE.search(launcher_log)
     if found is None:
         missing = ", ".join(map(str, launch.missing)) or "none"
-        return f"rank(s) {missing} ended without a result; {_exit_phrase(launch.exit_code)}"
+        code = launch.exit_code
+        ended = "was stopped" if code is None else _died(code)
+        return f"rank(s) {missing} ended without a result; the launcher {ended}"
     rank, code = int(found.group(1)), int(found.group(2))
     message = f"rank {rank} {_died(code)} before writing its result"
     others = [r for r in launch.missing if r != rank]
@@ -235,7 +233,7 @@ def audit_distributed(
         min_graphs=spec.min_graphs,
         budget=target.recompile_budget,
     )
-    base = target.result()
+    base = result_shell(target)
     reason = unsupported_reason(spec)
     if reason is not None:
         skipped = replace(empty, skipped_reason=reason)

@@ -24,7 +24,6 @@ from esper.leyline import SeedStage
 from reporting.schema.distributed import Wrapper
 from reporting.schema.vocabulary import Task
 
-# ----------------------------------------------------------------- distributed
 # torch.compile's DDPOptimizer refuses a bucket cap below its 1 MiB first bucket (torch
 # 2.13 asserts "First bucket should be smaller/equal to other buckets"), so DDP splits a
 # graph only for a module with more than 1 MiB of parameters: these hosts have about 1.4
