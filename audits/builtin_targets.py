@@ -115,9 +115,8 @@ def isolation_targets() -> list[Target]:
 
 # ----------------------------------------------------------------- blueprints
 def _seed_inputs(topology: str) -> Inputs:
-    if topology == "cnn":
-        return (torch.randn(2, SEED_DIM, 8, 8),)
-    return (torch.randn(2, GPT.seq_len, SEED_DIM),)
+    shape = (2, SEED_DIM, 8, 8) if topology == "cnn" else (2, GPT.seq_len, SEED_DIM)
+    return (torch.randn(*shape),)
 
 
 # Per-blueprint constructor arguments. FlexAttention's CUDA kernels need a head dim of

@@ -46,9 +46,7 @@ _NESTED = "*** While handling this graph break, another graph break occurred: **
 def is_user_file(filename: str) -> bool:
     """False for frames inside torch or the Python standard library."""
     path = os.path.abspath(filename)
-    if path.startswith(_TORCH_DIR + os.sep):
-        return False
-    return not any(path.startswith(d + os.sep) for d in _STDLIB_DIRS)
+    return not any(path.startswith(d + os.sep) for d in (_TORCH_DIR, *_STDLIB_DIRS))
 
 
 def source_location(filename: str, line: int, function: str, code: str) -> SourceLocation:

@@ -109,9 +109,7 @@ def readable_guard(reason: str) -> str:
     has no `guards.strip_local_scope` to do it."""
     from torch._dynamo import guards
 
-    if hasattr(guards, "strip_local_scope"):
-        return reason
-    return _LOCAL_SCOPE.sub(r"\1", reason)
+    return reason if hasattr(guards, "strip_local_scope") else _LOCAL_SCOPE.sub(r"\1", reason)
 
 
 def break_frames(unsupported: BaseException) -> list[traceback.FrameSummary]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from audits.graph_breaks import first_line
 from reporting.schema.audit import CheckName, DeviceFault, ExceptionsResult
 
 # Phrases of the CUDA runtime's sticky errors, as torch quotes them ("CUDA error: ...").
@@ -30,10 +31,7 @@ _STICKY_PHRASES = (
 
 def is_device_fault(exc: BaseException | None) -> bool:
     """Whether `exc` is a CUDA error after which this process can run nothing on the device."""
-    if exc is None:
-        return False
-    text = str(exc)
-    return any(phrase in text for phrase in _STICKY_PHRASES)
+    return exc is not None and any(phrase in str(exc) for phrase in _STICKY_PHRASES)
 
 
 def synchronize(device: str) -> None:
@@ -56,5 +54,5 @@ def fault_from(exc: BaseException, check: CheckName, input_name: str) -> DeviceF
         check=check,
         input=input_name,
         error_type=type(exc).__name__,
-        message=str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+        message=first_line(exc) or type(exc).__name__,
     )

@@ -164,9 +164,7 @@ def _logs(run_dir: Path, ranks: tuple[int, ...]) -> str:
 
 
 def _died(code: int) -> str:
-    if code < 0:
-        return f"was killed by {signal.Signals(-code).name}"
-    return f"exited with code {code}"
+    return f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
 
 
 def crash_message(launch: Launch, launcher_log: str) -> str:
@@ -193,9 +191,7 @@ def unsupported_reason(spec: DistributedSpec) -> str | None:
         return "this torch was built without torch.distributed"
     if not dist.is_gloo_available():
         return "this torch was built without the gloo backend the ranks use on CPU"
-    if spec.wrapper is Wrapper.FSDP2:
-        return fsdp2_missing_reason()
-    return None
+    return fsdp2_missing_reason() if spec.wrapper is Wrapper.FSDP2 else None
 
 
 def audit_distributed(
