@@ -17,6 +17,7 @@ the runner has to kill the child.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -85,16 +86,6 @@ def _rank_environment(threads: int) -> dict[str, str]:
     return env
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (the launcher then stops its ranks), SIGKILL after the grace period."""
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=STOP_GRACE_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def _rank_pids(run_dir: Path, world_size: int) -> list[int]:
     pids = []
     for rank in range(world_size):
@@ -127,9 +118,11 @@ def launch_ranks(job: RankJob, world_size: int, run_dir: Path, deadline_s: float
         # Each rank's Python stack into its log: where it hung is the first thing to know.
         signal_processes(_rank_pids(run_dir, world_size), str(run_dir), STACK_DUMP_SIGNAL)
         time.sleep(STACK_DUMP_WAIT_S)
-        _stop(process)
+        process.send_signal(signal.SIGTERM)  # the launcher then stops its ranks
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_GRACE_S)
     finally:
-        if process.poll() is None:  # interrupted while waiting
+        if process.poll() is None:  # past the grace period, or interrupted while waiting
             process.kill()
             process.wait()
         killed = kill_leftovers(_rank_pids(run_dir, world_size), marker=str(run_dir))
