@@ -84,7 +84,6 @@ GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
             "tests/audits/checks/test_cache.py",
             "tests/audits/checks/test_cudagraphs.py",
         ),
-        "audits/checks/compile_time.py": CHECK_TESTS,
         "audits/checks/benchmark.py": ("tests/audits/test_benchmark_size.py",),
         "audits/checks/device_fault.py": ("tests/audits/test_device_faults.py",),
         # Its rank launches are marked expensive (minutes each): the mutants meet the
