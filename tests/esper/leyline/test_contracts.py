@@ -213,3 +213,10 @@ def test_metrics_from_an_older_record_keep_not_measured_as_no_accuracy():
     assert m.has_accuracy is False and m.current_val_accuracy == 0.0
     m.record_accuracy(12.0)
     assert m.initial_val_accuracy == 12.0
+
+
+@pytest.mark.parametrize("record", [TrainingMetrics, TrainingSignals, SeedMetrics])
+def test_a_misspelt_field_on_a_mutable_record_is_refused(record):
+    """The training loop fills these in by name: a typo raises instead of adding a field."""
+    with pytest.raises(AttributeError):
+        record().val_acuracy = 0.5
