@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from audits.audit import AuditPart, audit_target_part
@@ -25,7 +25,7 @@ from audits.checks.common import CheckSettings
 from audits.targets import Target, result_shell
 from foundation.codec import to_jsonable
 from foundation.files import atomic_write_text
-from foundation.processes import add_forkserver_preload
+from foundation.processes import add_forkserver_preload, safe_start_method
 from reporting.schema.audit import CheckName, ErrorInfo, TargetResult, TargetStatus
 
 
@@ -52,7 +52,10 @@ class RunnerSettings:
     timeout_s: float = 300.0
     jobs: int = 1
     threads_per_job: int = 1  # torch intra-op threads in each child
-    start_method: str = "fork"  # foundation.processes.choose_start_method picks it
+    # fork only on a CPU-only build of torch: on a CUDA build a forked child fails its
+    # first backward once the parent has run one ("Unable to handle autograd's
+    # threading in combination with fork-based multiprocessing", torch 2.14.1+cu130).
+    start_method: str = field(default_factory=safe_start_method)
 
 
 # What a first compilation imports lazily (measured with torch 2.13): about

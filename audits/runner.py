@@ -33,7 +33,7 @@ from audits.audit import merge_parts
 from audits.child import Job, RunnerSettings, child_entry, log_tail, placeholder
 from audits.targets import Target, identity
 from foundation.codec import from_jsonable
-from foundation.processes import call_in_child, process_context
+from foundation.processes import call_in_child, process_context, safe_start_method
 from reporting.schema.audit import CheckName, ErrorInfo, TargetResult, TargetStatus
 
 _POLL_S = 0.05
@@ -227,7 +227,7 @@ def run_jobs(
 
 
 def error_in_child(
-    fn: Callable[[], object], timeout_s: float = 120.0, start_method: str = "fork"
+    fn: Callable[[], object], timeout_s: float = 120.0, start_method: str | None = None
 ) -> str | None:
     """Run `fn` in a child process; its exception message, or None when it returned.
 
@@ -235,9 +235,11 @@ def error_in_child(
     module: a module that runs torch ops (or touches CUDA) at import time would
     otherwise start the thread pool that forked targets cannot use. With forkserver
     or spawn, `fn` must be picklable (a module-level function or a partial of one).
+    The start method defaults to what `auto` picks for this build of torch.
     """
+    method = start_method or safe_start_method()
     ok, outcome = call_in_child(
-        partial(_returns_none, fn), start_method=start_method, timeout_s=timeout_s
+        partial(_returns_none, fn), start_method=method, timeout_s=timeout_s
     )
     return None if ok else str(outcome)
 

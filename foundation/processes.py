@@ -52,6 +52,11 @@ def choose_start_method(requested: str, *, gpu_build: bool) -> str:
     return requested
 
 
+def safe_start_method() -> str:
+    """What `auto` picks for this build: the default of every API that starts children."""
+    return choose_start_method(AUTO, gpu_build=torch_has_gpu_support())
+
+
 # What a forkserver imports once, before it forks any child. Whichever call starts the
 # server first decides, so the tool registers its modules (add_forkserver_preload) when
 # it is imported, before any child starts, and every call asks for the same list.

@@ -2,6 +2,7 @@
 
 import pytest
 from support.device_fault import MESSAGE, device_fault_target, reset_device
+from support.torch_release import FORK_ON_THIS_BUILD
 
 from audits.audit import audit_target_part
 from audits.checks.common import CheckSettings
@@ -50,7 +51,11 @@ def test_a_fault_ends_the_process_and_names_its_check_and_input():
 
 
 @pytest.mark.parametrize(
-    "start_method", ["fork", pytest.param("forkserver", marks=pytest.mark.slow)]
+    "start_method",
+    [
+        pytest.param("fork", marks=FORK_ON_THIS_BUILD),
+        pytest.param("forkserver", marks=pytest.mark.slow),
+    ],
 )
 def test_runner_runs_the_other_checks_in_a_fresh_process(tmp_path, start_method):
     """The fault is detected; breaks, run after it, passes in a fresh process."""

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+from support.torch_release import FORK_ON_THIS_BUILD
 
-from foundation.processes import torch_has_gpu_support
 from reporting.schema.audit import TargetStatus
 from reporting.schema.report import load_report
 
@@ -192,12 +192,6 @@ def test_ctrl_c_keeps_the_finished_target_and_resume_runs_only_the_rest(tmp_path
     assert "INCOMPLETE" not in (out / "summary.txt").read_text()
     assert (out / "summary.txt").read_text() == done.stdout
     assert "not run" not in (out / "report.md").read_text()
-
-
-# The CLI refuses --start-method fork on a CUDA build of torch (test_start_method.py).
-FORK_ON_THIS_BUILD = pytest.mark.skipif(
-    torch_has_gpu_support(), reason="a CUDA build of torch refuses --start-method fork"
-)
 
 
 @pytest.mark.slow  # real subprocesses and signals: seconds each

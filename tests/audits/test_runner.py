@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+from support.torch_release import FORK_ON_THIS_BUILD
 
 from audits.checks.common import CheckSettings
 from audits.runner import Job, RunnerSettings, error_in_child, run_jobs
@@ -77,6 +78,7 @@ def test_crash_timeout_and_error_are_recorded_and_the_run_goes_on(tmp_path):
     assert by_name["clean"].status is TargetStatus.PASSED
 
 
+@FORK_ON_THIS_BUILD  # closures reach the child only by fork
 def test_error_in_child_reports_the_exception_and_leaves_the_parent_alone():
     """error_in_child returns the child's exception message, None on success."""
     marker = []
@@ -85,6 +87,6 @@ def test_error_in_child_reports_the_exception_and_leaves_the_parent_alone():
         marker.append(1)
         raise ValueError("no such factory")
 
-    assert error_in_child(fails) == "no such factory"
-    assert error_in_child(lambda: None) is None
+    assert error_in_child(fails, start_method="fork") == "no such factory"
+    assert error_in_child(lambda: None, start_method="fork") is None
     assert marker == []  # it ran in the child only

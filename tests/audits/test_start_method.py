@@ -5,6 +5,7 @@ from support import runner_targets
 
 from audits.checks.common import CheckSettings
 from audits.runner import Job, RunnerSettings, error_in_child, run_jobs
+from foundation import processes
 from foundation.processes import choose_start_method
 from reporting.schema.audit import TargetStatus
 
@@ -22,6 +23,15 @@ def test_fork_is_refused_on_a_cuda_build_and_unknown_methods_are_named():
         choose_start_method("fork", gpu_build=True)
     with pytest.raises(ValueError, match="'vfork': valid methods are auto, fork, forkserver"):
         choose_start_method("vfork", gpu_build=False)
+
+
+@pytest.mark.parametrize("gpu_build, method", [(False, "fork"), (True, "forkserver")])
+def test_the_runner_api_starts_children_as_auto_would(monkeypatch, gpu_build, method):
+    """RunnerSettings built without a start method (a library caller) never forks on a
+    CUDA build."""
+    monkeypatch.setattr(processes, "torch_has_gpu_support", lambda: gpu_build)
+    settings = RunnerSettings(checks=CheckSettings(backend="eager"), timeout_s=1.0)
+    assert settings.start_method == method
 
 
 def _settings(method: str, timeout_s: float = 120.0) -> RunnerSettings:

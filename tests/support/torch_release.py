@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import functools
 
+import pytest
 import torch
 import torch._dynamo
 
 from audits.graph_breaks import _gb_codes
+from foundation.processes import torch_has_gpu_support
+
+# A forked child of a process that has run a backward fails its own first backward on a
+# CUDA build of torch, GPU or not ("Unable to handle autograd's threading in combination
+# with fork-based multiprocessing", 2.14.1+cu130), and the CLI refuses --start-method
+# fork there: tests that fork on purpose skip on such a build.
+FORK_ON_THIS_BUILD = pytest.mark.skipif(
+    torch_has_gpu_support(), reason="a CUDA build of torch: forked children cannot use autograd"
+)
 
 # An int attribute of an nn.Module that changes between calls: 2.13 keeps it a constant
 # (allow_unspec_int_on_nn_module=False) and recompiles for every value; 2.6 has no such
