@@ -17,6 +17,7 @@ from esper.leyline import (
     SeedMetrics,
     SeedStage,
     SeedStateReport,
+    SeedTelemetry,
     TelemetryEvent,
     TelemetryEventType,
     TrainingMetrics,
@@ -220,3 +221,16 @@ def test_a_misspelt_field_on_a_mutable_record_is_refused(record):
     """The training loop fills these in by name: a typo raises instead of adding a field."""
     with pytest.raises(AttributeError):
         record().val_acuracy = 0.5
+
+
+@pytest.mark.parametrize("record", [GateResult, TelemetryEvent, SeedTelemetry, SeedStateReport])
+def test_snapshots_are_frozen(record):
+    """A gate verdict, an event or a report is a snapshot: a reader cannot alter it."""
+    with pytest.raises(FrozenInstanceError):
+        setattr(record(), fields(record)[0].name, None)
+
+
+def test_seed_telemetry_is_built_by_keyword_only():
+    """Its fields have no agreed order, so a positional value is refused, not misplaced."""
+    with pytest.raises(TypeError):
+        SeedTelemetry("seed-1")  # type: ignore[misc]
