@@ -237,3 +237,23 @@ def test_alpha_schedule_is_the_documented_sigmoid(temperature, step, expected):
     assert ramp(step) == pytest.approx(expected, abs=1e-9)
     half_ramp = AlphaSchedule(total_steps=4, start=0.2, end=0.6, temperature=temperature)
     assert half_ramp(step) == pytest.approx(0.2 + 0.4 * expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("host_grad, isolated", [(0.5, True), (0.5001, False)])
+def test_monitor_threshold_is_inclusive(host_grad, isolated):
+    """A host gradient norm equal to the threshold still counts as isolated."""
+    host, seed = torch.nn.Linear(1, 1, bias=False), torch.nn.Linear(1, 1, bias=False)
+    host.weight.grad = torch.full_like(host.weight, host_grad)  # norm = host_grad exactly
+    seed.weight.grad = torch.ones_like(seed.weight)
+    monitor = GradientIsolationMonitor(threshold=0.5)
+    monitor.register(host, seed)
+    assert monitor.check_isolation()[0] is isolated
+
+
+def test_monitor_accepts_a_zero_threshold_and_refuses_a_negative_one():
+    """threshold=0.0 demands no host gradient at all; below zero is a mistake."""
+    monitor = GradientIsolationMonitor(threshold=0.0)
+    monitor.register(torch.nn.Linear(1, 1), torch.nn.Linear(1, 1))
+    assert monitor.check_isolation()[0]  # no gradients yet: norm 0.0 <= 0.0
+    with pytest.raises(ValueError, match=r"threshold must be >= 0, got -1"):
+        GradientIsolationMonitor(threshold=-1)
