@@ -230,7 +230,8 @@ def test_snapshots_are_frozen(record):
         setattr(record(), fields(record)[0].name, None)
 
 
-def test_seed_telemetry_is_built_by_keyword_only():
-    """Its fields have no agreed order, so a positional value is refused, not misplaced."""
+@pytest.mark.parametrize("record", [SeedTelemetry, SeedMetrics, SeedStateReport])
+def test_records_without_an_agreed_order_are_built_by_keyword_only(record):
+    """A positional value is refused, not put into whichever field comes first."""
     with pytest.raises(TypeError):
-        SeedTelemetry("seed-1")  # type: ignore[misc]
+        record("seed-1")
