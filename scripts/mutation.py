@@ -147,7 +147,8 @@ def mutate(module: str, tests: tuple[str, ...], retest: bool = False) -> None:
 
 
 def score(module: str) -> tuple[int, int] | None:
-    """(mutants, killed) of one module's session, or None where it has none yet."""
+    """(mutants, killed) of one module's session, or None where it has none yet; its
+    surviving mutants, with their diffs, are written beside the session on the way."""
     session = OUT / f"{_slug(module)}.sqlite"
     if not session.exists():
         return None
